@@ -1,0 +1,34 @@
+# `make demo` and `make test` each set everything up on a fresh machine: a virtualenv with the
+# pinned packages, and the system FluidSynth library (apt-get when root or sudo allows).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.requirements-installed
+
+.PHONY: demo test setup system-deps bench clean
+
+demo: setup
+	$(BIN)/python app.py
+
+test: setup
+	@scripts/system-deps.sh --browser
+	$(BIN)/python -m pytest tests
+
+setup: $(STAMP) system-deps
+
+system-deps:
+	@scripts/system-deps.sh
+
+# Re-installs only when requirements.txt changes, so the second run is quick.
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
+
+bench: setup
+	$(BIN)/python bench/train.py
+	$(BIN)/python bench/generation.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,96 @@
+"""One configuration, saved as config.json beside the weights and read by training and the app."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG_VERSION = 1
+TRACK_CHOICES = ("first", "piano", "all")
+
+
+class ConfigError(ValueError):
+    """A config.json that cannot be used, with the reason in words."""
+
+
+@dataclass
+class Config:
+    """Everything needed to rebuild the data, the model and the sampler.
+
+    The defaults are the original study's recipe, except `tracks`, chosen by measurement
+    (see README, "Track selection").
+    """
+
+    version: int = CONFIG_VERSION
+    # Representation
+    frames_per_second: int = 5
+    seq_len: int = 50  # frames of context that predict the next frame
+    tracks: str = "piano"  # which tracks of a MIDI file make the piano roll: first | piano | all
+    min_count: int = 1  # chords seen fewer times are mapped to the nearest frequent one
+    # Model
+    embedding_dim: int = 100
+    rnn_units: int = 128
+    rnn_layers: int = 3
+    dense_units: int = 64
+    dropout: float = 0.3
+    # Training
+    learning_rate: float = 0.002  # Nadam's default
+    batch_size: int = 64
+    epochs: int = 20
+    validation_share: float = 0.15  # share of songs (not windows) held out
+    early_stopping_patience: int = 0  # epochs without validation improvement; 0 = off
+    seed: int = 0
+    # Playback written into generated MIDI
+    velocity: int = 90
+    program: int = 0  # General MIDI program, 0 = Acoustic Grand Piano
+    # Sampling defaults used by the app and the CLI
+    temperature: float = 1.0
+    top_k: int = 0  # 0 = off
+    top_p: float = 1.0  # 1.0 = off
+
+    def __post_init__(self):
+        problems = []
+        if self.version != CONFIG_VERSION:
+            problems.append(f"config version {self.version} (this musicgen reads version {CONFIG_VERSION})")
+        if self.tracks not in TRACK_CHOICES:
+            problems.append(f"tracks must be one of {', '.join(TRACK_CHOICES)}, not {self.tracks!r}")
+        for name in ("frames_per_second", "seq_len", "embedding_dim", "rnn_units", "rnn_layers",
+                     "dense_units", "batch_size", "min_count"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name} must be at least 1")
+        if not 0 <= self.dropout < 1:
+            problems.append("dropout must be in [0, 1)")
+        if not 0 <= self.validation_share < 1:
+            problems.append("validation_share must be in [0, 1)")
+        if not 0 <= self.program <= 127 or not 1 <= self.velocity <= 127:
+            problems.append("program must be 0-127 and velocity 1-127")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Config":
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"config.json is not valid JSON ({error})") from None
+        if not isinstance(values, dict):
+            raise ConfigError("config.json must hold one JSON object")
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"config.json has unknown settings: {', '.join(unknown)}")
+        return cls(**values)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Config":
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,143 @@
+"""MIDI <-> piano roll <-> frame tokens.
+
+A token is one frame (1/frames_per_second seconds): the pitches sounding in it, ascending and
+joined by "," ("60,64,67"), or the rest token "e" when nothing sounds.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+
+REST_TOKEN = "e"
+PIANO_PROGRAMS = range(0, 8)  # General MIDI's piano family
+MAX_SECONDS = 2 * 60 * 60  # longer "songs" are almost always a broken time base
+
+
+class MidiError(ValueError):
+    """A MIDI file that cannot be used, with the reason in words (file name first)."""
+
+
+def load_midi(source: str | Path | bytes, name: str | None = None) -> pretty_midi.PrettyMIDI:
+    """Parse a MIDI file (a path or its bytes); raise MidiError saying why it is unusable."""
+    if isinstance(source, (bytes, bytearray)):
+        data, name = bytes(source), name or "upload"
+    else:
+        path = Path(source)
+        name = name or path.name
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise MidiError(f"{name}: cannot be read ({error.strerror or error})") from None
+    if not data:
+        raise MidiError(f"{name}: empty file (0 bytes)")
+    if data[:4] != b"MThd":
+        header = data[:4].decode("latin-1").encode("unicode_escape").decode("ascii")
+        raise MidiError(f"{name}: not a MIDI file (header '{header}')")
+    try:
+        with warnings.catch_warnings():
+            # pretty_midi warns about tempo events on non-zero tracks, common and harmless.
+            warnings.simplefilter("ignore")
+            midi = pretty_midi.PrettyMIDI(io.BytesIO(data))
+    except Exception as error:  # mido and pretty_midi raise many kinds for broken files
+        raise MidiError(f"{name}: corrupt MIDI ({error})") from None
+    end_seconds = midi.get_end_time()
+    if not np.isfinite(end_seconds) or end_seconds > MAX_SECONDS:
+        raise MidiError(f"{name}: lasts {end_seconds:.0f} s, more than the {MAX_SECONDS} s allowed")
+    return midi
+
+
+def select_instruments(midi: pretty_midi.PrettyMIDI, tracks: str) -> list[pretty_midi.Instrument]:
+    """The tracks that make the piano roll; drum tracks never enter.
+
+    first: the first pitched track (the original study's choice);
+    piano: every piano-family track merged, or every pitched track when there is no piano;
+    all:   every pitched track merged.
+    """
+    pitched = [instrument for instrument in midi.instruments if not instrument.is_drum]
+    if tracks == "first":
+        return pitched[:1]
+    if tracks == "piano":
+        pianos = [instrument for instrument in pitched if instrument.program in PIANO_PROGRAMS]
+        return pianos or pitched
+    if tracks == "all":
+        return pitched
+    raise ValueError(f"tracks must be first, piano or all, not {tracks!r}")
+
+
+def piano_roll(midi: pretty_midi.PrettyMIDI, tracks: str, frames_per_second: int) -> np.ndarray:
+    """A boolean array (frames, 128): which pitches sound in each frame.
+
+    Note starts and ends are rounded to the nearest frame; notes shorter than half a frame vanish.
+    """
+    notes = [note for instrument in select_instruments(midi, tracks) for note in instrument.notes]
+    if not notes:
+        return np.zeros((0, 128), dtype=bool)
+    times = np.array([(note.start, note.end) for note in notes], dtype=np.float64)
+    pitches = np.array([note.pitch for note in notes])
+    start_frames, end_frames = np.round(times * frames_per_second).astype(np.int64).T
+    roll = np.zeros((int(end_frames.max()), 128), dtype=bool)
+    for start, end, pitch in zip(start_frames, end_frames, pitches):
+        roll[start:end, pitch] = True
+    return roll
+
+
+def roll_to_tokens(roll: np.ndarray) -> list[str]:
+    """One token per frame of a (frames, 128) piano roll."""
+    return [",".join(map(str, np.flatnonzero(frame))) or REST_TOKEN for frame in roll]
+
+
+def token_pitches(token: str) -> tuple[int, ...]:
+    """The MIDI pitches of a token, ascending; () for the rest token."""
+    return () if token == REST_TOKEN else tuple(int(pitch) for pitch in token.split(","))
+
+
+def tokens_to_roll(tokens: list[str]) -> np.ndarray:
+    roll = np.zeros((len(tokens), 128), dtype=bool)
+    for frame, token in enumerate(tokens):
+        roll[frame, list(token_pitches(token))] = True
+    return roll
+
+
+def midi_to_tokens(midi: pretty_midi.PrettyMIDI, tracks: str, frames_per_second: int) -> list[str]:
+    return roll_to_tokens(piano_roll(midi, tracks, frames_per_second))
+
+
+def tokens_to_midi(tokens: list[str], frames_per_second: float, program: int = 0,
+                   velocity: int = 90, tempo_bpm: float | None = None) -> pretty_midi.PrettyMIDI:
+    """A one-track PrettyMIDI: consecutive frames holding a pitch become one note.
+
+    The tempo metadata defaults to one frame per eighth note, so a DAW's grid lines up with
+    the frames.
+    """
+    tempo_bpm = tempo_bpm or 30.0 * frames_per_second
+    midi = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm))
+    instrument = pretty_midi.Instrument(program=int(program))
+    roll = tokens_to_roll(tokens).astype(np.int8)
+    edges = np.diff(np.pad(roll, ((1, 1), (0, 0))), axis=0).T  # (128, frames + 1)
+    # np.nonzero walks pitch by pitch, frame by frame, so the onsets and offsets pair up.
+    onset_pitches, onset_frames = np.nonzero(edges == 1)
+    _, offset_frames = np.nonzero(edges == -1)
+    seconds_per_frame = 1.0 / frames_per_second
+    for pitch, start, end in zip(onset_pitches, onset_frames, offset_frames):
+        instrument.notes.append(pretty_midi.Note(
+            velocity=int(velocity), pitch=int(pitch),
+            start=start * seconds_per_frame, end=end * seconds_per_frame))
+    instrument.notes.sort(key=lambda note: (note.start, note.pitch))
+    midi.instruments.append(instrument)
+    return midi
+
+
+def note_number(text: str | int) -> int:
+    """A MIDI note number from 60, "60", "C4", "F#5" or "Bb3"; ValueError when it is neither."""
+    text = str(text).strip()
+    try:
+        number = int(text) if text.lstrip("-").isdigit() else pretty_midi.note_name_to_number(text)
+    except (ValueError, KeyError, IndexError):
+        raise ValueError(f"{text!r} is not a note: use a MIDI number (0-127) or a name like C4 or F#5") from None
+    if not 0 <= number <= 127:
+        raise ValueError(f"note {text} is outside MIDI's range 0-127")
+    return number

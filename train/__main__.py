@@ -1,0 +1,85 @@
+"""python -m train --data DIR [--out DIR] [hyper-parameters] [--resume]"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import musicgen  # noqa: F401  (quiets TensorFlow before anything imports it)
+from musicgen.config import TRACK_CHOICES, Config, ConfigError
+
+from .data import NoUsableFiles, load_bach_chorales, load_folder
+
+DEFAULTS = Config()
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m train",
+        description="Train a musicgen model on a folder of MIDI files and write a model folder.")
+    parser.add_argument("--data", type=Path, help="folder of *.mid/*.midi files, searched recursively "
+                        "(default: Bach chorales from music21's bundled corpus)")
+    parser.add_argument("--out", type=Path, help="output folder (default: runs/<timestamp>)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run in --out, with its saved config")
+    parser.add_argument("--max-files", type=int, help="use at most this many files (quick trials)")
+    hyper = parser.add_argument_group("hyper-parameters (saved in config.json)")
+    flags = {
+        "epochs": int, "batch_size": int, "seq_len": int, "frames_per_second": int,
+        "embedding_dim": int, "rnn_units": int, "rnn_layers": int, "dense_units": int,
+        "dropout": float, "learning_rate": float, "min_count": int, "validation_share": float,
+        "early_stopping_patience": int, "seed": int,
+    }
+    for name, kind in flags.items():
+        hyper.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(DEFAULTS, name),
+                           help=f"(default {getattr(DEFAULTS, name)})")
+    hyper.add_argument("--fps", dest="frames_per_second", type=int, help="same as --frames-per-second")
+    hyper.add_argument("--tracks", choices=TRACK_CHOICES, default=DEFAULTS.tracks,
+                       help=f"which tracks make the piano roll (default {DEFAULTS.tracks})")
+    args = parser.parse_args(argv)
+    args.config_fields = list(flags) + ["tracks"]
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out_dir = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    try:
+        if args.resume:
+            if not (out_dir / "config.json").exists():
+                raise ConfigError(f"{out_dir}: nothing to resume (no config.json); drop --resume to start a run")
+            config = Config.load(out_dir / "config.json")
+            print(f"resuming {out_dir} with its saved config")
+        else:
+            if out_dir.exists() and any(out_dir.iterdir()):
+                raise ConfigError(f"{out_dir} already holds a run: add --resume to continue it, "
+                                  "or choose another --out")
+            config = Config(**{name: getattr(args, name) for name in args.config_fields})
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    try:
+        if args.data:
+            corpus = load_folder(args.data, config.tracks, config.frames_per_second)
+        else:
+            corpus = load_bach_chorales(config.tracks, config.frames_per_second, limit=args.max_files)
+    except NoUsableFiles as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.max_files:
+        corpus.songs = corpus.songs[:args.max_files]
+    print(corpus.summary())
+
+    from .fit import train
+
+    metrics = train(config, corpus, out_dir, resume=args.resume)
+    best = metrics["best"] or {}
+    print(f"\nwrote {out_dir}: best epoch {best.get('epoch')}, "
+          + ", ".join(f"{key} {value:.4f}" for key, value in best.items() if key != "epoch"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Corpus -> songs of tokens -> split by song -> tf.data windows."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from musicgen.midi import MidiError, load_midi, midi_to_tokens
+
+MIDI_SUFFIXES = (".mid", ".midi")
+
+
+@dataclass
+class Song:
+    name: str
+    tokens: list[str]
+
+
+@dataclass
+class Corpus:
+    source: str
+    songs: list[Song] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)  # {"file": name, "reason": words}
+
+    def summary(self) -> str:
+        lines = [f"{len(self.songs)} songs from {self.source}, {sum(len(s.tokens) for s in self.songs)} frames"]
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)} file(s):")
+            lines += [f"  {item['file']}: {item['reason']}" for item in self.skipped]
+        return "\n".join(lines)
+
+
+class NoUsableFiles(RuntimeError):
+    """Nothing in the corpus could be used; the message says what was found and why."""
+
+
+def find_midi_files(folder: str | Path) -> list[Path]:
+    """Every *.mid / *.midi below folder (any case), in a stable order."""
+    folder = Path(folder)
+    return sorted(path for path in folder.rglob("*")
+                  if path.is_file() and path.suffix.lower() in MIDI_SUFFIXES)
+
+
+def _add_song(corpus: Corpus, name: str, load, tracks: str, frames_per_second: int) -> None:
+    try:
+        tokens = midi_to_tokens(load(), tracks, frames_per_second)
+    except MidiError as error:
+        corpus.skipped.append({"file": name, "reason": str(error).removeprefix(f"{name}: ")})
+        return
+    if not tokens:
+        corpus.skipped.append({"file": name, "reason": f"no notes in the selected tracks ({tracks})"})
+        return
+    corpus.songs.append(Song(name, tokens))
+
+
+def load_folder(folder: str | Path, tracks: str, frames_per_second: int,
+                progress: bool = True) -> Corpus:
+    """Songs from every MIDI file below folder; broken ones are skipped with a reason."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NoUsableFiles(f"{folder}: no such folder")
+    corpus = Corpus(source=str(folder))
+    paths = find_midi_files(folder)
+    for path in tqdm(paths, desc="reading MIDI", unit="file", disable=not progress):
+        name = str(path.relative_to(folder))
+        _add_song(corpus, name, lambda: load_midi(path, name=name), tracks, frames_per_second)
+    if not corpus.songs:
+        found = f"{len(paths)} MIDI file(s)" if paths else "no *.mid or *.midi files"
+        raise NoUsableFiles(f"{folder}: no usable MIDI file ({found}).\n{corpus.summary()}")
+    return corpus
+
+
+def load_bach_chorales(tracks: str, frames_per_second: int, limit: int | None = None,
+                       progress: bool = True) -> Corpus:
+    """Bach's chorales from music21's bundled (public-domain) corpus, converted in memory."""
+    from music21 import corpus as m21_corpus
+    from music21.midi.translate import music21ObjectToMidiFile
+
+    paths = sorted(m21_corpus.getComposer("bach"), key=lambda path: Path(path).name)[:limit]
+    corpus = Corpus(source="music21 corpus: Bach chorales")
+
+    def converter(path):
+        def load():
+            try:
+                data = music21ObjectToMidiFile(m21_corpus.parse(path)).writestr()
+            except Exception as error:  # music21 raises many kinds on odd scores
+                raise MidiError(f"{Path(path).name}: music21 could not convert it ({error})") from None
+            return load_midi(data, name=Path(path).name)
+        return load
+
+    for path in tqdm(paths, desc="converting chorales", unit="score", disable=not progress):
+        _add_song(corpus, Path(path).name, converter(path), tracks, frames_per_second)
+    return corpus
+
+
+def split_by_song(songs: list[Song], validation_share: float, seed: int) -> tuple[list[Song], list[Song]]:
+    """(train, validation): whole songs, shuffled by seed; at least one of each when possible."""
+    ordered = sorted(songs, key=lambda song: song.name)
+    order = np.random.default_rng(seed).permutation(len(ordered))
+    count = 0
+    if len(ordered) >= 2 and validation_share > 0:
+        count = min(max(1, round(validation_share * len(ordered))), len(ordered) - 1)
+    validation = [ordered[index] for index in sorted(order[:count])]
+    train = [ordered[index] for index in sorted(order[count:])]
+    return train, validation
+
+
+def song_windows(ids: np.ndarray, seq_len: int, rest_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(windows, next ids): one window of seq_len frames per frame of the song, left-padded with rests."""
+    padded = np.concatenate([np.full(seq_len, rest_id, dtype=np.int32), ids.astype(np.int32)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded[:-1], seq_len)
+    return windows, ids.astype(np.int32)
+
+
+def windows_of(songs_ids: list[np.ndarray], seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [song_windows(ids, seq_len) for ids in songs_ids]
+    if not pairs:
+        return np.zeros((0, seq_len), np.int32), np.zeros((0,), np.int32)
+    return np.concatenate([w for w, _ in pairs]), np.concatenate([y for _, y in pairs])
+
+
+def make_dataset(songs_ids: list[np.ndarray], seq_len: int, batch_size: int,
+                 shuffle: bool, seed: int):
+    """A tf.data pipeline of (window, next id) batches, built once and reshuffled each epoch."""
+    import tensorflow as tf
+
+    windows, targets = windows_of(songs_ids, seq_len)
+    dataset = tf.data.Dataset.from_tensor_slices((windows, targets))
+    if shuffle:
+        dataset = dataset.shuffle(len(targets), seed=seed, reshuffle_each_iteration=True)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)

@@ -1,0 +1,176 @@
+"""The training run: split, vocabulary, tf.data, strategy, callbacks, checkpoints, resume."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from musicgen.config import Config
+from musicgen.vocab import Vocab
+
+from .data import Corpus, make_dataset, split_by_song
+
+BACKUP_DIR = "backup"  # Keras BackupAndRestore state; removed when a run completes
+
+
+def pick_strategy():
+    """Several workers (TF_CONFIG) or GPUs: mirror the model; otherwise TF's default placement."""
+    import tensorflow as tf
+
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def device_name() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    return f"{len(gpus)} GPU(s)" if gpus else "CPU"
+
+
+class History:
+    """Per-epoch metrics kept in metrics.json, so that a resumed run continues the same record."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.epochs: dict[int, dict] = {}
+        if path.exists():
+            for row in json.loads(path.read_text(encoding="utf-8")).get("history", []):
+                self.epochs[int(row["epoch"])] = row
+
+    def rows(self) -> list[dict]:
+        return [self.epochs[epoch] for epoch in sorted(self.epochs)]
+
+    def best(self, monitor: str) -> dict | None:
+        rows = [row for row in self.rows() if monitor in row]
+        return min(rows, key=lambda row: row[monitor]) if rows else None
+
+    def callback(self, write):
+        import keras
+
+        history = self
+
+        class RecordEpoch(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                history.epochs[epoch + 1] = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+                # An epoch redone after a resume replaces any later, lost record.
+                for stale in [e for e in history.epochs if e > epoch + 1]:
+                    del history.epochs[stale]
+                write()
+
+        return RecordEpoch()
+
+
+def plot_history(rows: list[dict], path: Path) -> None:
+    """loss.png: training and validation loss (nats per frame) against epochs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 3.5), dpi=100)
+    epochs = [row["epoch"] for row in rows]
+    for key, label in (("loss", "training"), ("val_loss", "validation")):
+        if any(key in row for row in rows):
+            axis.plot(epochs, [row.get(key, np.nan) for row in rows], marker="o", label=label)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("cross-entropy (nats per frame)")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = False,
+          strategy=None, verbose: int | None = None) -> dict:
+    """Train on corpus and write model.keras, vocab.json, config.json, metrics.json and loss.png.
+
+    With resume, the run continues from the last completed epoch in out_dir (config and
+    vocabulary are taken from there); finished epochs and the best checkpoint are kept.
+    """
+    import keras
+
+    from musicgen.model import build_model, compile_model
+
+    if verbose is None:  # a live progress bar on a terminal, one line per epoch in a log
+        verbose = 1 if sys.stdout.isatty() else 2
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+
+    train_songs, validation_songs = split_by_song(corpus.songs, config.validation_share, config.seed)
+    vocab_path = out_dir / "vocab.json"
+    if resume and vocab_path.exists():
+        vocab = Vocab.load(vocab_path)
+    else:
+        vocab = Vocab.build([song.tokens for song in train_songs], config.min_count)
+        vocab.save(vocab_path)
+    config.save(out_dir / "config.json")
+
+    validation_tokens = [token for song in validation_songs for token in song.tokens]
+    dataset_summary = {
+        "source": corpus.source,
+        "files_used": [song.name for song in corpus.songs],
+        "files_skipped": corpus.skipped,
+        "train_songs": [song.name for song in train_songs],
+        "validation_songs": [song.name for song in validation_songs],
+        "frames": {"train": sum(len(song.tokens) for song in train_songs),
+                   "validation": len(validation_tokens)},
+        "vocab_size": len(vocab),
+        "validation_oov_rate": vocab.oov_share(validation_tokens) if validation_tokens else None,
+    }
+    if verbose:
+        print(f"{len(train_songs)} training songs, {len(validation_songs)} validation songs, "
+              f"{len(vocab)} tokens, on {device_name()}")
+
+    def encoded(songs):
+        return [vocab.encode(song.tokens) for song in songs]
+
+    train_data = make_dataset(encoded(train_songs), config.seq_len, config.batch_size, True, config.seed)
+    validation_data = (make_dataset(encoded(validation_songs), config.seq_len, config.batch_size, False, 0)
+                       if validation_songs else None)
+
+    strategy = strategy or pick_strategy()
+    with strategy.scope():
+        model = compile_model(build_model(config, len(vocab)), config)
+
+    monitor = "val_loss" if validation_data is not None else "loss"
+    metrics_path = out_dir / "metrics.json"
+    history = History(metrics_path)
+    if not resume:
+        history.epochs.clear()
+    started = time.perf_counter()
+
+    def write_metrics():
+        metrics = {"history": history.rows(), "best": history.best(monitor), "monitor": monitor,
+                   "dataset": dataset_summary, "device": device_name(),
+                   "train_seconds": round(time.perf_counter() - started, 1)}
+        metrics_path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return metrics
+
+    best_so_far = history.best(monitor)
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(
+            out_dir / "model.keras", monitor=monitor, save_best_only=True,
+            initial_value_threshold=best_so_far[monitor] if best_so_far else None),
+        history.callback(write_metrics),
+        keras.callbacks.BackupAndRestore(str(out_dir / BACKUP_DIR)),
+    ]
+    if config.early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=config.early_stopping_patience))
+
+    model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
+              callbacks=callbacks, verbose=verbose)
+
+    metrics = write_metrics()
+    plot_history(history.rows(), out_dir / "loss.png")
+    return metrics
