@@ -69,7 +69,8 @@ def load_folder(folder: str | Path, tracks: str, frames_per_second: int,
         _add_song(corpus, name, lambda: load_midi(path, name=name), tracks, frames_per_second)
     if not corpus.songs:
         found = f"{len(paths)} MIDI file(s)" if paths else "no *.mid or *.midi files"
-        raise NoUsableFiles(f"{folder}: no usable MIDI file ({found}).\n{corpus.summary()}")
+        reasons = "".join(f"\n  {item['file']}: {item['reason']}" for item in corpus.skipped)
+        raise NoUsableFiles(f"{folder}: no usable MIDI file ({found}){reasons}")
     return corpus
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from musicgen.vocab import Vocab
 
 from .data import Corpus, make_dataset, split_by_song
 
-BACKUP_DIR = "backup"  # Keras BackupAndRestore state; removed when a run completes
+BACKUP_DIR = "backup"  # the last finished epoch, for --resume; removed when a run completes
 
 
 def pick_strategy():
@@ -68,6 +69,47 @@ class History:
         return RecordEpoch()
 
 
+def save_atomically(model, path: Path) -> None:
+    """model.save, but a kill mid-write leaves the previous file whole."""
+    partial = path.with_name(path.stem + ".partial.keras")
+    model.save(partial)
+    os.replace(partial, path)
+
+
+def checkpoints(out_dir: Path, monitor: str, best_so_far: float | None):
+    """A callback keeping model.keras at the best `monitor` and backup/ at the last epoch."""
+    import keras
+
+    backup = out_dir / BACKUP_DIR
+    backup.mkdir(exist_ok=True)
+
+    class Checkpoints(keras.callbacks.Callback):
+        best = float("inf") if best_so_far is None else best_so_far
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = (logs or {}).get(monitor)
+            if value is not None and value < self.best:
+                self.best = value
+                save_atomically(self.model, out_dir / "model.keras")
+            save_atomically(self.model, backup / "last.keras")
+            state = backup / "state.json"
+            state.with_suffix(".partial").write_text(json.dumps({"epochs_done": epoch + 1}))
+            os.replace(state.with_suffix(".partial"), state)
+
+    return Checkpoints()
+
+
+def restore_backup(out_dir: Path):
+    """(model with its optimizer state, epochs done) from an interrupted run, or (None, 0)."""
+    import keras
+
+    state = out_dir / BACKUP_DIR / "state.json"
+    if not state.exists():
+        return None, 0
+    model = keras.saving.load_model(out_dir / BACKUP_DIR / "last.keras", safe_mode=True)
+    return model, json.loads(state.read_text())["epochs_done"]
+
+
 def plot_history(rows: list[dict], path: Path) -> None:
     """loss.png: training and validation loss (nats per frame) against epochs."""
     import matplotlib
@@ -98,7 +140,7 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
     """
     import keras
 
-    from musicgen.model import build_model, compile_model
+    from musicgen.model import build_model, compile_model, has_gpu
 
     if verbose is None:  # a live progress bar on a terminal, one line per epoch in a log
         verbose = 1 if sys.stdout.isatty() else 2
@@ -139,8 +181,16 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
                        if validation_songs else None)
 
     strategy = strategy or pick_strategy()
+    # XLA speeds up the CPU, but cannot place a mirrored model's variables across devices.
+    jit_compile = not has_gpu() and strategy.num_replicas_in_sync == 1
     with strategy.scope():
-        model = compile_model(build_model(config, len(vocab)), config)
+        model, epochs_done = restore_backup(out_dir) if resume else (None, 0)
+        if model is None:
+            model = compile_model(build_model(config, len(vocab)), config, jit_compile=jit_compile)
+        else:
+            model.jit_compile = jit_compile
+            if verbose:
+                print(f"continuing after epoch {epochs_done}")
 
     monitor = "val_loss" if validation_data is not None else "loss"
     metrics_path = out_dir / "metrics.json"
@@ -157,19 +207,15 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
         return metrics
 
     best_so_far = history.best(monitor)
-    callbacks = [
-        keras.callbacks.ModelCheckpoint(
-            out_dir / "model.keras", monitor=monitor, save_best_only=True,
-            initial_value_threshold=best_so_far[monitor] if best_so_far else None),
-        history.callback(write_metrics),
-        keras.callbacks.BackupAndRestore(str(out_dir / BACKUP_DIR)),
-    ]
+    callbacks = [history.callback(write_metrics),
+                 checkpoints(out_dir, monitor, best_so_far[monitor] if best_so_far else None)]
     if config.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=monitor, patience=config.early_stopping_patience))
 
     model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
-              callbacks=callbacks, verbose=verbose)
+              initial_epoch=epochs_done, callbacks=callbacks, verbose=verbose)
+    shutil.rmtree(out_dir / BACKUP_DIR, ignore_errors=True)
 
     metrics = write_metrics()
     plot_history(history.rows(), out_dir / "loss.png")

@@ -1,0 +1,112 @@
+"""Training end to end on songs the tests write: the CLI, outputs, resume, and distribution."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+from musicgen.config import Config
+from musicgen.vocab import Vocab
+from train.__main__ import main
+
+TINY = ["--seq-len", "8", "--embedding-dim", "8", "--rnn-units", "8", "--rnn-layers", "1",
+        "--dense-units", "8", "--batch-size", "16", "--validation-share", "0.4"]
+
+
+def test_train_writes_a_complete_model_folder(midi_folder, tmp_path):
+    out = tmp_path / "run"
+    assert main(["--data", str(midi_folder), "--out", str(out), "--epochs", "3", *TINY]) == 0
+    assert {p.name for p in out.iterdir()} >= {"model.keras", "vocab.json", "config.json",
+                                                "metrics.json", "loss.png"}
+    config = Config.load(out / "config.json")
+    assert (config.seq_len, config.rnn_units, config.epochs) == (8, 8, 3)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [row["epoch"] for row in metrics["history"]] == [1, 2, 3]
+    assert metrics["history"][-1]["val_loss"] < metrics["history"][0]["val_loss"]
+    dataset = metrics["dataset"]
+    assert len(dataset["validation_songs"]) == 2 and len(dataset["train_songs"]) == 3
+    assert dataset["vocab_size"] == len(Vocab.load(out / "vocab.json"))
+    assert 0 <= dataset["validation_oov_rate"] <= 1
+
+    import keras
+    model = keras.saving.load_model(out / "model.keras", safe_mode=True)
+    assert model.output_shape[-1] == dataset["vocab_size"]
+    assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_no_usable_file_ends_with_exit_code_2(tmp_path, capsys):
+    (tmp_path / "empty.mid").write_bytes(b"")
+    assert main(["--data", str(tmp_path), "--out", str(tmp_path / "run")]) == 2
+    assert "empty.mid: empty file" in capsys.readouterr().err
+
+
+def test_an_existing_run_is_not_overwritten(midi_folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "model.keras").write_text("precious")
+    assert main(["--data", str(midi_folder), "--out", str(out)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert (out / "model.keras").read_text() == "precious"
+
+
+def run_train(args, **kwargs):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "train", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def test_resume_after_a_kill_loses_no_finished_epoch(midi_folder, tmp_path):
+    out = tmp_path / "run"
+    args = ["--data", str(midi_folder), "--out", str(out), "--epochs", "60", *TINY]
+    process = run_train(args)
+    deadline = time.time() + 180
+    epochs_done = []
+    while time.time() < deadline and len(epochs_done) < 2:
+        time.sleep(0.2)
+        try:
+            epochs_done = json.loads((out / "metrics.json").read_text())["history"]
+        except (FileNotFoundError, json.JSONDecodeError):
+            pass
+    time.sleep(0.3)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(epochs_done) >= 2, "training never got going"
+    killed_at = len(json.loads((out / "metrics.json").read_text())["history"])
+    assert killed_at < 60
+
+    resumed = run_train(["--resume", "--out", str(out), "--data", str(midi_folder)])
+    output, _ = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, output
+    assert "resuming" in output
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert [row["epoch"] for row in history] == list(range(1, 61))
+    # It continued rather than starting over: far fewer epochs ran than a fresh run needs.
+    assert output.count("Epoch ") <= 60 - killed_at + 1 + 1
+    assert not (out / "backup").exists()
+
+
+def test_two_device_mirrored_strategy_on_cpu(midi_folder, tmp_path):
+    """The multi-GPU path, exercised on two logical CPU devices."""
+    script = f"""
+import sys; sys.path.insert(0, {str(ROOT)!r})
+import musicgen, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from musicgen.config import Config
+from train.data import load_folder
+from train.fit import train
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+assert strategy.num_replicas_in_sync == 2
+config = Config(seq_len=8, embedding_dim=8, rnn_units=8, rnn_layers=1, dense_units=8,
+                batch_size=16, epochs=2, validation_share=0.4)
+metrics = train(config, load_folder({str(midi_folder)!r}, "piano", 5, progress=False),
+                {str(tmp_path / "mirrored")!r}, strategy=strategy, verbose=0)
+print("EPOCHS", len(metrics["history"]))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert "EPOCHS 2" in result.stdout, result.stderr[-3000:]
+    assert (tmp_path / "mirrored" / "model.keras").exists()
