@@ -1,0 +1,93 @@
+"""python -m musicgen generate --model SOURCE --primer random|note:C4|midi:PATH ... --out song.mid"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+from .midi import MidiError
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one clear line and exit code 2, no usage block
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = Parser(prog="python -m musicgen", description="Generate music with a musicgen model.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    gen = commands.add_parser("generate", help="sample a new piece and write .mid (and .wav, .png)")
+    gen.add_argument("--model", help="model folder, Hub id user/name[@rev], or 'default' "
+                     "(default: $MUSICGEN_MODEL or the embedded model)")
+    gen.add_argument("--primer", default="random", help="random | note:C4 | midi:PATH (default random)")
+    gen.add_argument("--frames", type=int, help="frames to generate (default: 60 s worth)")
+    gen.add_argument("--temperature", type=float, help="0 = greedy (default: the model's)")
+    gen.add_argument("--top-k", type=int, help="keep the k likeliest tokens, 0 = off (default: the model's)")
+    gen.add_argument("--top-p", type=float, help="nucleus sampling, 1 = off (default: the model's)")
+    gen.add_argument("--seed", type=int, help="random seed (default: a new one, printed)")
+    gen.add_argument("--variations", type=int, default=1, help="pieces to draw as one batch")
+    gen.add_argument("--program", type=int, help="General MIDI program 0-127 (default: the model's)")
+    gen.add_argument("--out", type=Path, required=True, help="the .mid to write")
+    gen.add_argument("--wav", type=Path, help="also write audio here")
+    gen.add_argument("--png", type=Path, help="also write a piano-roll picture here")
+    return parser.parse_args(argv)
+
+
+def numbered(path: Path | None, index: int, count: int) -> Path | None:
+    """song.mid -> song-1.mid, song-2.mid ... when there are several variations."""
+    if path is None or count == 1:
+        return path
+    return path.with_name(f"{path.stem}-{index + 1}{path.suffix}")
+
+
+def generate_command(args) -> int:
+    from .compose import check_request, compose, make_primer, write_piece
+    from .hub import ModelError, load
+
+    if args.program is not None and not 0 <= args.program <= 127:
+        raise ValueError(f"program must be 0-127, not {args.program}")
+    music_model = load(args.model)
+    config = music_model.config
+    frames = args.frames or 60 * config.frames_per_second
+    temperature = config.temperature if args.temperature is None else args.temperature
+    top_k = config.top_k if args.top_k is None else args.top_k
+    top_p = config.top_p if args.top_p is None else args.top_p
+    check_request(frames, args.variations, temperature, top_k, top_p)
+    seed = random.randrange(2**31) if args.seed is None else args.seed
+    primer = make_primer(music_model, args.primer, seed, args.variations)
+    for note in [music_model.note, *primer.notes]:
+        if note:
+            print(f"note: {note}")
+    started = time.perf_counter()
+    pieces = compose(music_model, primer, frames, temperature, top_k, top_p, seed,
+                     args.variations, args.program)
+    print(f"sampled {frames} frames x {len(pieces)} in {time.perf_counter() - started:.2f} s "
+          f"(seed {seed}, model {music_model.source})")
+    for index, piece in enumerate(pieces):
+        paths = [numbered(path, index, len(pieces)) for path in (args.out, args.wav, args.png)]
+        for path in paths:
+            if path:
+                path.parent.mkdir(parents=True, exist_ok=True)
+        rendered = write_piece(piece, config.frames_per_second, *paths, title=f"seed {seed}")
+        written = ", ".join(str(path) for path in paths if path)
+        print(f"wrote {written}: {piece.midi.get_end_time():.1f} s, {piece.note_count} notes"
+              + (f" [{rendered.synthesizer}]" if rendered else ""))
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from .hub import ModelError
+
+    try:
+        return generate_command(args)
+    except (ValueError, ModelError, MidiError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

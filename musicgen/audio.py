@@ -1,0 +1,160 @@
+"""PrettyMIDI -> audio through FluidSynth (or a simple built-in synthesizer), WAV files, piano-roll PNGs."""
+from __future__ import annotations
+
+import io
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+from scipy.io import wavfile
+
+SAMPLE_RATE = 44100
+RELEASE_SECONDS = 1.0  # rendered after the last note ends, so its release is not cut off
+PEAK = 0.89  # about -1 dBFS
+
+
+@dataclass
+class Audio:
+    samples: np.ndarray  # float32, (n, 2), peak-normalized
+    sample_rate: int
+    synthesizer: str  # what made it, for the user ("FluidSynth, TimGM6mb.sf2" or a fallback note)
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def soundfont_path() -> Path:
+    """MUSICGEN_SOUNDFONT, or the General MIDI soundfont that pretty_midi ships."""
+    override = os.environ.get("MUSICGEN_SOUNDFONT")
+    if override:
+        return Path(override)
+    return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+
+
+def fluidsynth_problem() -> str | None:
+    """Why FluidSynth cannot be used here, or None when it can."""
+    if os.environ.get("MUSICGEN_SYNTH") == "simple":
+        return "MUSICGEN_SYNTH=simple"
+    try:
+        import fluidsynth  # noqa: F401
+    except (ImportError, OSError):
+        return "the FluidSynth library is not installed (apt-get install libfluidsynth3)"
+    if not soundfont_path().is_file():
+        return f"soundfont {soundfont_path()} not found"
+    return None
+
+
+_worker = threading.local()  # one synthesizer per thread: FluidSynth's state is not shareable
+
+
+def _synthesizer(sample_rate: int, soundfont: Path):
+    import fluidsynth
+
+    key = (sample_rate, str(soundfont))
+    if getattr(_worker, "key", None) != key:
+        synth = fluidsynth.Synth(samplerate=float(sample_rate))
+        soundfont_id = synth.sfload(str(soundfont))
+        if soundfont_id < 0:
+            raise RuntimeError(f"FluidSynth could not load {soundfont}")
+        _worker.synth, _worker.soundfont_id, _worker.key = synth, soundfont_id, key
+    _worker.synth.system_reset()
+    return _worker.synth, _worker.soundfont_id
+
+
+def _render_fluidsynth(midi: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray:
+    synth, soundfont_id = _synthesizer(sample_rate, soundfont_path())
+    events = []  # (sample, 0 = off before 1 = on, channel, pitch, velocity)
+    melodic_channels = [channel for channel in range(16) if channel != 9]
+    for index, instrument in enumerate(midi.instruments):
+        channel = 9 if instrument.is_drum else melodic_channels[index % len(melodic_channels)]
+        synth.program_select(channel, soundfont_id, 128 if instrument.is_drum else 0,
+                             0 if instrument.is_drum else instrument.program)
+        for note in instrument.notes:
+            events.append((round(note.start * sample_rate), 1, channel, note.pitch, note.velocity))
+            events.append((round(note.end * sample_rate), 0, channel, note.pitch, 0))
+    events.sort()
+    chunks, rendered = [], 0
+    for sample, is_on, channel, pitch, velocity in events:
+        if sample > rendered:
+            chunks.append(synth.get_samples(sample - rendered))
+            rendered = sample
+        if is_on:
+            synth.noteon(channel, pitch, velocity)
+        else:
+            synth.noteoff(channel, pitch)
+    chunks.append(synth.get_samples(round(RELEASE_SECONDS * sample_rate)))
+    return np.concatenate(chunks).reshape(-1, 2).astype(np.float32) / 32768.0
+
+
+def _render_simple(midi: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray:
+    """A few decaying harmonics per note: plain, but it needs no system library."""
+    length = round((midi.get_end_time() + RELEASE_SECONDS) * sample_rate)
+    mono = np.zeros(length, dtype=np.float32)
+    release = round(0.3 * sample_rate)
+    for instrument in midi.instruments:
+        if instrument.is_drum:
+            continue
+        for note in instrument.notes:
+            start = round(note.start * sample_rate)
+            held = max(round(note.end * sample_rate) - start, 1)
+            n = min(held + release, length - start)
+            t = np.arange(n) / sample_rate
+            frequency = pretty_midi.note_number_to_hz(note.pitch)
+            tone = sum(np.sin(2 * np.pi * frequency * k * t) / k ** 2 for k in (1, 2, 3))
+            envelope = np.exp(-3.0 * t) * np.minimum(1.0, np.maximum(0.0, (held + release - np.arange(n)) / release))
+            envelope *= np.minimum(1.0, np.arange(n) / (0.005 * sample_rate))  # no click at the start
+            mono[start:start + n] += (note.velocity / 127.0) * tone * envelope
+    return np.stack([mono, mono], axis=1)
+
+
+def render(midi: pretty_midi.PrettyMIDI, sample_rate: int = SAMPLE_RATE) -> Audio:
+    """Stereo audio of midi, peak-normalized, lasting its end time plus RELEASE_SECONDS."""
+    problem = fluidsynth_problem()
+    if problem is None:
+        samples = _render_fluidsynth(midi, sample_rate)
+        synthesizer = f"FluidSynth, {soundfont_path().name}"
+    else:
+        samples = _render_simple(midi, sample_rate)
+        synthesizer = f"simple built-in synthesizer ({problem})"
+    peak = float(np.abs(samples).max()) if samples.size else 0.0
+    if peak > 0:
+        samples = samples * (PEAK / peak)
+    return Audio(samples.astype(np.float32), sample_rate, synthesizer)
+
+
+def wav_bytes(audio: Audio) -> bytes:
+    """16-bit PCM WAV."""
+    buffer = io.BytesIO()
+    wavfile.write(buffer, audio.sample_rate, np.round(audio.samples * 32767).astype(np.int16))
+    return buffer.getvalue()
+
+
+def write_wav(audio: Audio, path: str | Path) -> None:
+    Path(path).write_bytes(wav_bytes(audio))
+
+
+def write_piano_roll(roll: np.ndarray, frames_per_second: float, path: str | Path,
+                     title: str = "") -> None:
+    """A PNG of a (frames, 128) piano roll: time in seconds across, pitch up."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sounding = np.flatnonzero(roll.any(axis=0))
+    low, high = (sounding.min() - 2, sounding.max() + 3) if sounding.size else (48, 73)
+    seconds = len(roll) / frames_per_second
+    figure, axis = plt.subplots(figsize=(10, 3.2), dpi=100)
+    axis.imshow(roll[:, low:high].T, origin="lower", aspect="auto", cmap="Blues",
+                interpolation="nearest", extent=(0, seconds, low - 0.5, high - 0.5), vmin=0, vmax=1.4)
+    octaves = [pitch for pitch in range(0, 128, 12) if low <= pitch < high]
+    axis.set_yticks(octaves, [pretty_midi.note_number_to_name(pitch) for pitch in octaves])
+    axis.set_xlabel("seconds")
+    axis.set_title(title, fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

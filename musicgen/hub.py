@@ -1,0 +1,104 @@
+"""load(source) for a model folder, a Hub id or the embedded default; what a model folder holds."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Config, ConfigError
+from .vocab import Vocab, VocabError
+
+EMBEDDED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "model"
+MODEL_FILES = ("model.keras", "vocab.json", "config.json")
+HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
+
+
+class ModelError(ValueError):
+    """A model that cannot be loaded, with the reason in words."""
+
+
+@dataclass
+class MusicModel:
+    """A network with the vocabulary and config it was trained with."""
+
+    network: object  # keras.Model
+    vocab: Vocab
+    config: Config
+    source: str  # what the user asked for: a folder, a Hub id, or "default"
+    folder: Path  # where its files are on this machine
+    note: str = ""  # e.g. that it came from the cache because the Hub was unreachable
+
+
+def resolve_source(source: str | None) -> str:
+    return source or os.environ.get("MUSICGEN_MODEL") or "default"
+
+
+def load(source: str | None = None) -> MusicModel:
+    """The model at source: "default" (the embedded one), a model folder, or "user/name[@revision]"."""
+    source = resolve_source(source)
+    note = ""
+    if source == "default":
+        folder = EMBEDDED_MODEL
+        if not (folder / "model.keras").exists():
+            raise ModelError(f"the embedded default model is missing from {folder}")
+    elif Path(source).expanduser().is_dir():
+        folder = Path(source).expanduser()
+    elif HUB_ID.match(source):
+        folder, note = download(source)
+    else:
+        raise ModelError(f"{source!r} is neither a model folder nor a Hub id like user/name")
+    return load_folder(folder, source, note)
+
+
+def download(hub_id: str) -> tuple[Path, str]:
+    """(local folder, note) for a Hub model; only the files loading needs, the cache when offline."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (GatedRepoError, LocalEntryNotFoundError,
+                                        RepositoryNotFoundError, RevisionNotFoundError)
+
+    repo_id, _, revision = hub_id.partition("@")
+    options = dict(repo_id=repo_id, revision=revision or None, allow_patterns=list(MODEL_FILES))
+    try:
+        return Path(snapshot_download(**options)), ""
+    except (RepositoryNotFoundError, GatedRepoError):
+        raise ModelError(f"{repo_id}: no such model on the Hub (or it is private: log in with "
+                         "`hf auth login` or set HF_TOKEN)") from None
+    except RevisionNotFoundError:
+        raise ModelError(f"{repo_id} has no revision {revision!r}") from None
+    except LocalEntryNotFoundError:
+        raise ModelError(f"{hub_id}: the Hub cannot be reached and the model is not in the local cache") from None
+    except Exception as error:  # network failures come in many kinds: try the cache before giving up
+        try:
+            folder = Path(snapshot_download(**options, local_files_only=True))
+        except Exception:
+            raise ModelError(f"{hub_id}: the Hub cannot be reached ({type(error).__name__}) "
+                             "and the model is not in the local cache") from None
+        return folder, f"the Hub could not be reached ({type(error).__name__}); using the cached copy"
+
+
+def load_folder(folder: Path, source: str | None = None, note: str = "") -> MusicModel:
+    """Load and cross-check a model folder; never runs code from it (JSON and safe_mode only)."""
+    import keras
+
+    folder = Path(folder)
+    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ModelError(f"{folder} is not a model folder: {', '.join(missing)} missing")
+    try:
+        config = Config.load(folder / "config.json")
+        vocab = Vocab.load(folder / "vocab.json")
+    except (ConfigError, VocabError) as error:
+        raise ModelError(f"{folder}: {error}") from None
+    try:
+        trained = keras.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
+    except Exception as error:  # a damaged or foreign file: say so rather than show a traceback
+        raise ModelError(f"{folder / 'model.keras'} cannot be loaded ({error})") from None
+    outputs, window = trained.output_shape[-1], trained.input_shape[-1]
+    if outputs != len(vocab):
+        raise ModelError(f"{folder}: the model predicts {outputs} tokens but vocab.json holds "
+                         f"{len(vocab)}: they come from different runs")
+    if window != config.seq_len:
+        raise ModelError(f"{folder}: the model reads {window} frames but config.json says seq_len "
+                         f"{config.seq_len}")
+    return MusicModel(trained, vocab, config, source or str(folder), folder, note)

@@ -1,0 +1,127 @@
+"""Primers, and generate(): frames sampled one at a time from a model, as a pure function."""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+from .midi import REST_TOKEN, MidiError, load_midi, midi_to_tokens, note_number
+from .vocab import Vocab
+
+
+@dataclass
+class Primer:
+    """The frames the model starts from: ids of shape (seq_len,) or (variations, seq_len)."""
+
+    ids: np.ndarray
+    description: str
+    notes: list[str] = field(default_factory=list)  # what was changed to fit the vocabulary
+
+
+def random_primer(vocab: Vocab, seq_len: int, seed: int, variations: int = 1) -> Primer:
+    """seq_len random tokens per variation, drawn as often as they occur in training."""
+    counts = np.asarray(vocab.counts, dtype=np.float64)
+    weights = counts / counts.sum() if counts.sum() > 0 else None
+    ids = np.stack([np.random.default_rng([seed, variation, 1]).choice(len(vocab), seq_len, p=weights)
+                    for variation in range(variations)]).astype(np.int32)
+    return Primer(ids, "random")
+
+
+def note_primer(vocab: Vocab, note: str | int, seq_len: int) -> Primer:
+    """seq_len - 1 rests and one note (60, "C4", "F#5"); a note the model never saw becomes the nearest."""
+    pitch = note_number(note)
+    token_id = vocab.nearest_id(str(pitch))
+    ids = np.zeros(seq_len, dtype=np.int32)
+    ids[-1] = token_id
+    notes = []
+    if vocab.tokens[token_id] != str(pitch):
+        notes.append(f"note {note} ({pitch}) never occurs in the training data; "
+                     f"started from the nearest known token {vocab.tokens[token_id]!r}")
+    return Primer(ids, f"note {note}", notes)
+
+
+def midi_primer(source: str | Path | bytes, vocab: Vocab, config: Config, name: str | None = None) -> Primer:
+    """The last seq_len frames of a MIDI file (left-padded with rests when it is shorter)."""
+    midi = load_midi(source, name=name)
+    label = name or (Path(source).name if not isinstance(source, (bytes, bytearray)) else "upload")
+    tokens = midi_to_tokens(midi, config.tracks, config.frames_per_second)
+    if not tokens:
+        tokens = midi_to_tokens(midi, "all", config.frames_per_second)
+    if not any(token != REST_TOKEN for token in tokens):
+        raise MidiError(f"{label}: has no pitched notes to continue")
+    tail = tokens[-config.seq_len:]
+    unseen = sum(token not in vocab for token in tail)
+    ids = np.concatenate([np.zeros(config.seq_len - len(tail), np.int32), vocab.encode(tail)])
+    notes = [f"{unseen} of the last {len(tail)} frames were chords the model never saw; "
+             "they were replaced by the nearest known ones"] if unseen else []
+    return Primer(ids, f"continuation of {label}", notes)
+
+
+_compiled = weakref.WeakKeyDictionary()
+
+
+def next_frame_probabilities(model):
+    """The model's forward pass as one XLA-compiled function (compiled once per batch size)."""
+    if model not in _compiled:
+        import tensorflow as tf
+
+        _compiled[model] = tf.function(lambda windows: model(windows, training=False), jit_compile=True)
+    return _compiled[model]
+
+
+def choose(probabilities: np.ndarray, temperature: float, top_k: int, top_p: float,
+           uniforms: np.ndarray) -> np.ndarray:
+    """One id per row of probabilities (batch, vocab), using one uniform number per row.
+
+    temperature 0 is greedy; top_k keeps the k likeliest ids (0 = all); top_p keeps the fewest
+    likeliest ids whose probabilities add up to top_p (1 = all).
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if temperature <= 0:
+        return probabilities.argmax(axis=1)
+    logits = np.log(np.maximum(probabilities, 1e-30)) / temperature
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+    order = np.argsort(-weights, axis=1, kind="stable")
+    sorted_weights = np.take_along_axis(weights, order, axis=1)
+    sorted_weights /= sorted_weights.sum(axis=1, keepdims=True)
+    keep = np.ones_like(sorted_weights, dtype=bool)
+    if top_k and top_k > 0:
+        keep[:, top_k:] = False
+    if top_p < 1:
+        before = np.cumsum(sorted_weights, axis=1) - sorted_weights
+        keep &= before < top_p  # the first id is always kept
+    sorted_weights = np.where(keep, sorted_weights, 0.0)
+    cumulative = np.cumsum(sorted_weights, axis=1)
+    targets = uniforms[:, None] * cumulative[:, -1:]
+    positions = np.minimum((cumulative <= targets).sum(axis=1), keep.sum(axis=1) - 1)
+    return np.take_along_axis(order, positions[:, None], axis=1)[:, 0]
+
+
+def generate(model, primer: np.ndarray, frames: int, temperature: float = 1.0, top_k: int = 0,
+             top_p: float = 1.0, seed: int = 0, variations: int = 1) -> np.ndarray:
+    """Ids of shape (variations, frames), sampled frame by frame after primer.
+
+    The same arguments give the same frames. Variation v draws its random numbers from its own
+    stream (seed, v), so it comes out the same whether drawn alone or in a batch with others.
+    All variations run through the model as one batch.
+    """
+    primer = np.atleast_2d(np.asarray(primer, dtype=np.int32))
+    if primer.shape[0] not in (1, variations):
+        raise ValueError(f"primer has {primer.shape[0]} rows for {variations} variations")
+    windows = np.repeat(primer, variations // primer.shape[0], axis=0)
+    # Pad the batch to a power of two so that a few compiled shapes serve every request.
+    batch = 1 << (variations - 1).bit_length()
+    windows = np.concatenate([windows, np.repeat(windows[:1], batch - variations, axis=0)])
+    streams = [np.random.default_rng([seed, variation]) for variation in range(variations)]
+    forward = next_frame_probabilities(model)
+    output = np.empty((variations, frames), dtype=np.int32)
+    for frame in range(frames):
+        probabilities = forward(windows).numpy()[:variations]
+        uniforms = np.array([stream.random() for stream in streams])
+        output[:, frame] = choose(probabilities, temperature, top_k, top_p, uniforms)
+        windows = np.roll(windows, -1, axis=1)
+        windows[:variations, -1] = output[:, frame]
+    return output
