@@ -51,7 +51,7 @@ def generate_command(args) -> int:
         raise ValueError(f"program must be 0-127, not {args.program}")
     music_model = load(args.model)
     config = music_model.config
-    frames = args.frames or 60 * config.frames_per_second
+    frames = 60 * config.frames_per_second if args.frames is None else args.frames
     temperature = config.temperature if args.temperature is None else args.temperature
     top_k = config.top_k if args.top_k is None else args.top_k
     top_p = config.top_p if args.top_p is None else args.top_p

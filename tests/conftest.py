@@ -36,7 +36,8 @@ def melody(pitches: list[int], seconds_per_note: float = 0.4, start: float = 0.0
 def song_tracks(transpose: int) -> list[dict]:
     """A little two-hand piano piece with a drum track, transposed by some semitones."""
     right = melody([60 + transpose + step for step in (0, 2, 4, 5, 7, 5, 4, 2) * 3])
-    left = [(48 + transpose + root, i * 1.6, (i + 1) * 1.6) for i, root in enumerate((0, 5, 7, 0, 5, 7))]
+    # The left hand waits a bar, so every song opens with single notes.
+    left = [(48 + transpose + root, (i + 1) * 1.6, (i + 2) * 1.6) for i, root in enumerate((0, 5, 7, 0, 5))]
     drums = melody([36, 42] * 12, 0.4)
     return [{"program": 0, "notes": right}, {"program": 1, "notes": left},
             {"is_drum": True, "program": 0, "notes": drums}]
@@ -57,3 +58,29 @@ def reference_corpus() -> Path:
     if not REFERENCE_CORPUS.is_dir():
         pytest.skip("../shared/datasets/jjlin-pool is not here")
     return REFERENCE_CORPUS
+
+
+TINY_CONFIG = dict(seq_len=8, embedding_dim=8, rnn_units=8, rnn_layers=1, dense_units=8,
+                   batch_size=16, epochs=2, validation_share=0.4)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_folder(tmp_path_factory) -> Path:
+    """A small model trained once per test session on songs written here: a real model folder."""
+    from musicgen.config import Config
+    from train.data import load_folder
+    from train.fit import train
+
+    folder = tmp_path_factory.mktemp("tiny_songs")
+    for index, transpose in enumerate((0, 2, -3, 5, 7)):
+        write_midi(folder / f"song{index}.mid", song_tracks(transpose))
+    out = tmp_path_factory.mktemp("tiny_model")
+    train(Config(**TINY_CONFIG), load_folder(folder, "piano", 5, progress=False), out, verbose=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_folder):
+    from musicgen.hub import load
+
+    return load(str(tiny_model_folder))

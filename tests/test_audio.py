@@ -1,0 +1,66 @@
+import numpy as np
+import pretty_midi
+import pytest
+from scipy.io import wavfile
+
+from musicgen import audio
+from musicgen.midi import load_midi, midi_to_tokens, tokens_to_midi, tokens_to_roll
+
+TOKENS = ["60", "60", "60,64", "64,67", "e", "72", "72", "e", "e", "55"]  # 2 s at 5 fps
+
+
+def check_wav(path, seconds):
+    sample_rate, samples = wavfile.read(path)
+    assert sample_rate == 44100
+    assert samples.ndim == 2 and samples.shape[1] == 2
+    assert len(samples) / sample_rate == pytest.approx(seconds, abs=0.01)
+    assert np.abs(samples).max() > 20000  # peak-normalized, not silent
+    return samples
+
+
+def test_fluidsynth_renders_the_piece_and_its_release(tmp_path):
+    if audio.fluidsynth_problem():
+        pytest.skip(audio.fluidsynth_problem())
+    rendered = audio.render(tokens_to_midi(TOKENS, 5))
+    assert rendered.synthesizer.startswith("FluidSynth")
+    audio.write_wav(rendered, tmp_path / "song.wav")
+    samples = check_wav(tmp_path / "song.wav", 2.0 + audio.RELEASE_SECONDS)
+    # The last note (55) still rings just after it ends: its release is kept.
+    just_after = samples[int(2.05 * 44100):int(2.25 * 44100)]
+    assert np.abs(just_after).max() > 300
+
+
+def test_the_fallback_synthesizer_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSICGEN_SYNTH", "simple")
+    rendered = audio.render(tokens_to_midi(TOKENS, 5))
+    assert rendered.synthesizer.startswith("simple built-in synthesizer")
+    audio.write_wav(rendered, tmp_path / "simple.wav")
+    check_wav(tmp_path / "simple.wav", 2.0 + audio.RELEASE_SECONDS)
+
+
+def test_a_missing_fluidsynth_library_falls_back(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_fluidsynth(name, *args, **kwargs):
+        if name == "fluidsynth":
+            raise ImportError("Couldn't find the FluidSynth library.")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_fluidsynth)
+    assert "not installed" in audio.fluidsynth_problem()
+    assert audio.render(tokens_to_midi(["60"], 5)).synthesizer.startswith("simple")
+
+
+def test_mid_file_parses_back_with_the_notes_and_duration(tmp_path):
+    midi = tokens_to_midi(TOKENS, 5, program=0, velocity=90)
+    midi.write(str(tmp_path / "song.mid"))
+    again = load_midi(tmp_path / "song.mid")
+    assert again.get_end_time() == pytest.approx(2.0)
+    assert midi_to_tokens(again, "all", 5) == TOKENS
+    assert [n.pitch for n in again.instruments[0].notes] == [60, 64, 67, 72, 55]
+
+
+def test_piano_roll_png(tmp_path):
+    audio.write_piano_roll(tokens_to_roll(TOKENS), 5, tmp_path / "roll.png", title="test")
+    assert (tmp_path / "roll.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

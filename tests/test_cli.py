@@ -1,0 +1,54 @@
+"""python -m musicgen generate, as a user calls it."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, song_tracks, write_midi
+from musicgen.__main__ import main
+from musicgen.midi import load_midi
+
+
+def test_generate_writes_numbered_variations(tiny_model_folder, tmp_path, capsys):
+    code = main(["generate", "--model", str(tiny_model_folder), "--primer", "note:C4", "--frames", "20",
+                 "--seed", "4", "--variations", "2", "--out", str(tmp_path / "song.mid"),
+                 "--wav", str(tmp_path / "song.wav"), "--png", str(tmp_path / "roll.png")])
+    assert code == 0
+    for index in (1, 2):
+        assert load_midi(tmp_path / f"song-{index}.mid").get_end_time() <= 4.0
+        assert (tmp_path / f"song-{index}.wav").stat().st_size > 44100
+        assert (tmp_path / f"roll-{index}.png").exists()
+    assert "seed 4" in capsys.readouterr().out
+
+
+def test_continuing_a_midi_file(tiny_model_folder, tmp_path):
+    mine = write_midi(tmp_path / "mine.mid", song_tracks(0))
+    assert main(["generate", "--model", str(tiny_model_folder), "--primer", f"midi:{mine}",
+                 "--frames", "10", "--seed", "1", "--out", str(tmp_path / "more.mid")]) == 0
+    assert (tmp_path / "more.mid").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--primer", "chord:C"], "not random, note:NAME"),
+    (["--primer", "note:H9"], "not a note"),
+    (["--frames", "0"], "frames must be between"),
+    (["--top-p", "1.5"], "top-p"),
+    (["--program", "300"], "program must be 0-127"),
+    (["--primer", "midi:/no/such.mid"], "cannot be read"),
+])
+def test_bad_arguments_give_one_line_and_exit_code_2(tiny_model_folder, tmp_path, capsys, args, words):
+    code = main(["generate", "--model", str(tiny_model_folder), "--out", str(tmp_path / "x.mid"), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_model_that_is_not_there(tmp_path, capsys):
+    assert main(["generate", "--model", "not a model", "--out", str(tmp_path / "x.mid")]) == 2
+    assert "neither a model folder nor a Hub id" in capsys.readouterr().err
+
+
+def test_argparse_errors_are_one_line_too():
+    result = subprocess.run([sys.executable, "-m", "musicgen", "generate", "--frames", "many"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error:") and len(result.stderr.strip().splitlines()) == 1

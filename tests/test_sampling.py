@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from conftest import song_tracks, write_midi
+from musicgen.compose import compose, make_primer
+from musicgen.midi import MidiError
+from musicgen.sampling import choose, generate, midi_primer, note_primer, random_primer
+
+
+def test_the_same_seed_gives_the_same_frames(tiny_model):
+    primer = random_primer(tiny_model.vocab, tiny_model.config.seq_len, seed=1).ids
+    first = generate(tiny_model.network, primer, 40, temperature=1.0, seed=5)
+    assert np.array_equal(first, generate(tiny_model.network, primer, 40, temperature=1.0, seed=5))
+    assert not np.array_equal(first, generate(tiny_model.network, primer, 40, temperature=1.0, seed=6))
+    assert first.shape == (1, 40) and first.min() >= 0 and first.max() < len(tiny_model.vocab)
+
+
+def test_variations_are_a_batch_and_each_is_reproducible_alone(tiny_model):
+    primer = random_primer(tiny_model.vocab, tiny_model.config.seq_len, seed=1).ids
+    batch = generate(tiny_model.network, primer, 30, seed=9, variations=3)
+    assert batch.shape == (3, 30)
+    assert len({row.tobytes() for row in batch}) > 1
+    alone = generate(tiny_model.network, primer, 30, seed=9, variations=1)
+    assert np.array_equal(alone[0], batch[0])
+
+
+def test_greedy_is_the_argmax_every_frame(tiny_model):
+    primer = note_primer(tiny_model.vocab, "C4", tiny_model.config.seq_len).ids
+    frames = generate(tiny_model.network, primer, 10, temperature=0, seed=1)
+    assert np.array_equal(frames, generate(tiny_model.network, primer, 10, temperature=0, seed=2))
+    window = primer.copy()
+    for chosen in frames[0]:
+        expected = tiny_model.network(window[None], training=False).numpy()[0].argmax()
+        assert chosen == expected
+        window = np.append(window[1:], chosen)
+
+
+def test_top_k_and_top_p_restrict_the_choices():
+    probabilities = np.array([[0.5, 0.3, 0.15, 0.05]])
+    uniforms = np.linspace(0, 0.999, 200)
+    def chosen(**options):
+        return {int(choose(np.repeat(probabilities, 200, 0), 1.0, uniforms=uniforms, **{"top_k": 0, "top_p": 1.0, **options})[i]) for i in range(200)}
+    assert chosen() == {0, 1, 2, 3}
+    assert chosen(top_k=2) == {0, 1}
+    assert chosen(top_p=0.7) == {0, 1}  # 0.5 alone is not enough; 0.5 + 0.3 is
+    assert chosen(top_p=0.4) == {0}
+    assert chosen(top_k=1, top_p=1.0) == {0}
+    # A low temperature sharpens: the likeliest id wins far more often.
+    cold = choose(np.repeat(probabilities, 200, 0), 0.2, 0, 1.0, uniforms)
+    assert (cold == 0).mean() > 0.8
+
+
+def test_random_primer_uses_only_real_ids(tiny_model):
+    primer = random_primer(tiny_model.vocab, 50, seed=3, variations=4)
+    assert primer.ids.shape == (4, 50)
+    assert primer.ids.min() >= 0 and primer.ids.max() < len(tiny_model.vocab)
+
+
+def test_note_primer_and_an_unknown_note(tiny_model):
+    vocab, seq_len = tiny_model.vocab, tiny_model.config.seq_len
+    single_note = next(token for token in vocab.tokens if token.isdigit())
+    known = note_primer(vocab, single_note, seq_len)
+    assert vocab.decode(known.ids[-1:]) == [single_note] and known.notes == []
+    assert list(known.ids[:-1]) == [0] * (seq_len - 1)
+    unknown = note_primer(vocab, "C8", seq_len)  # 108: far above anything in the songs
+    assert unknown.notes and "nearest known token" in unknown.notes[0]
+    assert vocab.decode(unknown.ids[-1:])[0] != "e"
+    with pytest.raises(ValueError, match="not a note"):
+        note_primer(vocab, "X9", seq_len)
+
+
+def test_midi_primer_takes_the_last_frames_and_maps_unseen_chords(tiny_model, tmp_path):
+    config, vocab = tiny_model.config, tiny_model.vocab
+    path = write_midi(tmp_path / "mine.mid", song_tracks(1))  # a key the model never saw
+    primer = midi_primer(path, vocab, config)
+    assert primer.ids.shape == (config.seq_len,)
+    assert primer.notes and "nearest known" in primer.notes[0]
+    drums = write_midi(tmp_path / "drums.mid", [{"is_drum": True, "notes": [(36, 0, 0.4)]}])
+    with pytest.raises(MidiError, match="no pitched notes"):
+        midi_primer(drums, vocab, config)
+
+
+def test_compose_gives_pieces_of_the_requested_length(tiny_model):
+    primer = make_primer(tiny_model, "note:E4", seed=0)
+    pieces = compose(tiny_model, primer, 25, 1.0, 0, 0.95, seed=2, variations=2, program=24)
+    assert len(pieces) == 2
+    for piece in pieces:
+        assert len(piece.tokens) == 25
+        assert piece.midi.instruments[0].program == 24
+        assert piece.midi.get_end_time() <= 25 / tiny_model.config.frames_per_second + 1e-9
+    with pytest.raises(ValueError, match="frames must be between"):
+        compose(tiny_model, primer, 0, 1.0, 0, 1.0, seed=0)
+    with pytest.raises(ValueError, match="not random, note:NAME"):
+        make_primer(tiny_model, "chord:C", seed=0)
