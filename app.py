@@ -1,0 +1,146 @@
+"""The musicgen web page: press Generate, hear a new piece, take the .mid away.
+
+python app.py  (or `make demo`) serves on 127.0.0.1:7860; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
+change that. The logic lives in the musicgen library; this file declares the page and wires it.
+"""
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+import pretty_midi
+
+import musicgen  # noqa: F401  (quiets TensorFlow)
+from musicgen.compose import check_request, compose, make_primer, write_piece
+from musicgen.hub import ModelError, MusicModel, load, resolve_source
+from musicgen.midi import MidiError, note_number
+from musicgen.sampling import generate, midi_primer
+
+MAX_VARIATIONS = 4
+SECONDS_RANGE = (5, 120)
+NOTE_CHOICES = [pretty_midi.note_number_to_name(pitch) for pitch in range(36, 97)]
+INSTRUMENTS = [(f"{program}: {pretty_midi.program_to_instrument_name(program)}", program)
+               for program in range(128)]
+OUTPUT_ROOT = Path(tempfile.gettempdir()) / "musicgen-app"
+KEEP_OUTPUTS_SECONDS = 3600
+
+_models: dict[str, MusicModel] = {}
+_models_lock = threading.Lock()
+
+
+def get_model(source: str | None) -> MusicModel:
+    """The model for source, loaded once and kept; warmed up so no visitor pays for compiling."""
+    key = resolve_source((source or "").strip() or None)
+    with _models_lock:
+        if key not in _models:
+            music_model = load(key)
+            for variations in (1, 2, 4):
+                generate(music_model.network, [0] * music_model.config.seq_len, 1, variations=variations)
+            _models[key] = music_model
+        return _models[key]
+
+
+def request_folder() -> Path:
+    """A fresh folder for one request's files; folders older than an hour are removed."""
+    OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
+    for old in OUTPUT_ROOT.iterdir():
+        if time.time() - old.stat().st_mtime > KEEP_OUTPUTS_SECONDS:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=OUTPUT_ROOT))
+
+
+def generate_music(primer_kind: str, note: str, upload: str | None, seconds: float, variations: int,
+                   temperature: float, top_p: float, seed: str, speed: float, program: int,
+                   model_source: str):
+    """Returns (audio, .mid, picture) for each of MAX_VARIATIONS slots, then one line of facts."""
+    try:
+        started = time.perf_counter()
+        music_model = get_model(model_source)
+        config = music_model.config
+        if not SECONDS_RANGE[0] <= float(seconds) <= SECONDS_RANGE[1]:
+            raise ValueError(f"length must be between {SECONDS_RANGE[0]} and {SECONDS_RANGE[1]} seconds")
+        variations = int(variations)
+        if not 1 <= variations <= MAX_VARIATIONS:
+            raise ValueError(f"variations must be between 1 and {MAX_VARIATIONS}")
+        if not 0.25 <= float(speed) <= 4:
+            raise ValueError("tempo must be between 0.25x and 4x")
+        frames = round(float(seconds) * config.frames_per_second)
+        check_request(frames, variations, float(temperature), 0, float(top_p))
+        seed = int(seed) if str(seed or "").strip() else random.randrange(2**31)
+        if primer_kind == "continue my MIDI":
+            if not upload:
+                raise ValueError("upload a MIDI file to continue, or pick another primer")
+            primer = midi_primer(Path(upload), music_model.vocab, config, name=Path(upload).name)
+        elif primer_kind == "a single note":
+            primer = make_primer(music_model, f"note:{note_number(note)}", seed)
+        else:
+            primer = make_primer(music_model, "random", seed, variations)
+        pieces = compose(music_model, primer, frames, float(temperature), 0, float(top_p), seed,
+                         variations, int(program), float(speed))
+        folder = request_folder()
+        slots = []
+        for index, piece in enumerate(pieces):
+            stem = folder / f"musicgen-{seed}-{index + 1}"
+            write_piece(piece, config.frames_per_second * float(speed), f"{stem}.mid",
+                        f"{stem}.wav", f"{stem}.png", title=f"seed {seed}, variation {index + 1}")
+            slots += [f"{stem}.wav", f"{stem}.mid", f"{stem}.png"]
+        slots += [None] * (3 * (MAX_VARIATIONS - len(pieces)))
+        notes = sum(piece.note_count for piece in pieces)
+        facts = (f"{float(seconds):.0f} s x {len(pieces)}, {notes} notes, model {music_model.source}, "
+                 f"seed {seed}, {time.perf_counter() - started:.1f} s to make")
+        remarks = [remark for remark in [music_model.note, *primer.notes] if remark]
+        return [*slots, facts + "".join(f"\n{remark}" for remark in remarks), seed]
+    except (ValueError, MidiError, ModelError) as error:
+        raise gr.Error(str(error), print_exception=False)
+
+
+def build_page() -> gr.Blocks:
+    with gr.Blocks(title="musicgen") as page:
+        gr.Markdown("# musicgen\nPress **Generate** to hear a new piece; download the .mid for your DAW.")
+        with gr.Row():
+            with gr.Column(scale=1):
+                primer_kind = gr.Radio(["random", "a single note", "continue my MIDI"], value="random",
+                                       label="Start from")
+                note = gr.Dropdown(NOTE_CHOICES, value="C4", label="Note")
+                upload = gr.File(label="MIDI to continue", file_types=[".mid", ".midi"], type="filepath")
+                seconds = gr.Slider(*SECONDS_RANGE, value=30, step=5, label="Length (seconds)")
+                variations = gr.Slider(1, MAX_VARIATIONS, value=1, step=1, label="Variations")
+                generate_button = gr.Button("Generate", variant="primary")
+                with gr.Accordion("Settings", open=False):
+                    temperature = gr.Slider(0, 1.5, value=0.9, step=0.05, label="Temperature (0 = greedy)")
+                    top_p = gr.Slider(0.5, 1.0, value=0.95, step=0.01, label="Top-p")
+                    seed = gr.Textbox(value="", label="Seed (empty = new)")
+                    speed = gr.Slider(0.5, 2.0, value=1.0, step=0.05, label="Playback tempo (x)")
+                    program = gr.Dropdown(INSTRUMENTS, value=0, label="Instrument")
+                    model_source = gr.Textbox(value="", label="Model (empty = default; or a Hub id user/name)")
+            with gr.Column(scale=2):
+                facts = gr.Textbox(label="About this piece", interactive=False, lines=2)
+                outputs = []
+                for index in range(MAX_VARIATIONS):
+                    with gr.Group(visible=True):
+                        outputs += [gr.Audio(label=f"Piece {index + 1}", type="filepath"),
+                                    gr.File(label=f"Piece {index + 1} (.mid)"),
+                                    gr.Image(label=f"Piece {index + 1} piano roll", type="filepath")]
+        used_seed = gr.Number(visible=False)
+        inputs = [primer_kind, note, upload, seconds, variations, temperature, top_p, seed, speed,
+                  program, model_source]
+        generate_button.click(generate_music, inputs, [*outputs, facts, used_seed], api_name="generate")
+        gr.Examples([["random", "C4", None, 30, 1, 0.9, 0.95, "7", 1.0, 0, ""],
+                     ["a single note", "A3", None, 20, 2, 0.8, 0.9, "", 1.0, 0, ""],
+                     ["random", "C4", None, 45, 1, 1.0, 0.95, "", 0.8, 46, ""]],
+                    inputs, label="Try one")
+    page.queue(default_concurrency_limit=2, max_size=64)
+    return page
+
+
+if __name__ == "__main__":
+    try:
+        get_model(None)  # load and compile before the first visitor arrives
+    except ModelError as error:
+        print(f"warning: {error}; pick a model in the page")
+    build_page().launch()

@@ -1,0 +1,140 @@
+"""The web demo, driven as visitors drive it: gradio_client for the API, Chromium for the page."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from scipy.io import wavfile
+
+from conftest import ROOT
+from musicgen.midi import load_midi
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tiny_model_folder, tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
+               MUSICGEN_MODEL=str(tiny_model_folder), GRADIO_ANALYTICS_ENABLED="False",
+               HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    with open(log, "w") as output:
+        server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=output,
+                                  stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail("app.py exited:\n" + log.read_text()[-3000:])
+                time.sleep(0.5)
+        else:
+            server.kill()
+            pytest.fail("app.py did not start serving:\n" + log.read_text()[-3000:])
+        yield url
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def call(url, **choices):
+    from gradio_client import Client
+
+    values = dict(primer_kind="random", note="C4", upload=None, seconds=10, variations=1,
+                  temperature=0.9, top_p=0.95, seed="3", speed=1.0, program=0, model_source="")
+    values.update(choices)
+    return Client(url, verbose=False).predict(*values.values(), api_name="/generate")
+
+
+def test_generate_returns_playable_audio_and_a_midi_of_the_requested_length(app_url):
+    result = call(app_url, seconds=10, variations=2)
+    audio_path, midi_path, picture = result[0], result[1], result[2]
+    sample_rate, samples = wavfile.read(audio_path)
+    assert 10.0 <= len(samples) / sample_rate <= 11.5  # the music plus the last note's release
+    assert abs(samples).max() > 10000
+    assert load_midi(midi_path).get_end_time() <= 10.0 + 1e-6
+    assert Path(picture).read_bytes()[:4] == b"\x89PNG"
+    assert result[3] is not None and result[6] is None  # two pieces, the other slots empty
+    assert "seed 3" in result[-2] and result[-1] == 3
+
+
+def test_the_same_seed_gives_the_same_piece(app_url):
+    first, again = call(app_url, seed="11"), call(app_url, seed="11")
+    assert Path(first[1]).read_bytes() == Path(again[1]).read_bytes()
+
+
+@pytest.mark.parametrize("choices, words", [
+    ({"seconds": 500}, "(length must be between|greater than maximum value 120)"),
+    ({"primer_kind": "continue my MIDI"}, "upload a MIDI file"),
+    ({"model_source": "nobody/nothing-here"}, "cannot be reached"),
+])
+def test_bad_input_gives_a_message_and_the_app_keeps_serving(app_url, choices, words):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=words):
+        call(app_url, **choices)
+    assert call(app_url, seconds=5)[1]
+
+
+def test_an_upload_that_is_not_midi_gives_a_message(app_url, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    fake = tmp_path / "song.mid"
+    fake.write_bytes(b"RIFF....WAVEfmt ")
+    with pytest.raises(AppError, match="not a MIDI file"):
+        call(app_url, primer_kind="continue my MIDI", upload=handle_file(str(fake)))
+
+
+def test_four_visitors_at_once_each_get_their_own_piece(app_url):
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda seed: call(app_url, seed=str(seed), seconds=8), range(4)))
+    assert len({Path(result[1]).read_bytes() for result in results}) == 4
+    assert [result[-1] for result in results] == [0, 1, 2, 3]
+
+
+def test_a_real_browser_presses_generate(app_url, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (make test installs it when it can)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(app_url)
+        started = time.perf_counter()
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_selector("audio[src]", state="attached", timeout=60_000)
+        seconds_to_audio = time.perf_counter() - started
+        download = page.locator("a[download][href$='.mid']").first
+        download.wait_for(timeout=30_000)
+        with page.expect_download() as info:
+            download.click()
+        saved = tmp_path / "download.mid"
+        info.value.save_as(saved)
+        assert load_midi(saved).get_end_time() > 0
+        page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+        shots = Path(os.environ.get("MUSICGEN_SCREENSHOTS", tmp_path))
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "app-after-generate.png"), full_page=True)
+        browser.close()
+    print(f"\nbrowser: Generate -> playable audio in {seconds_to_audio:.2f} s")
