@@ -23,6 +23,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="output folder (default: runs/<timestamp>)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run in --out, with its saved config")
+    parser.add_argument("--push-to-hub", metavar="USER/NAME", help="publish the model folder to the Hub after training")
+    parser.add_argument("--private", action="store_true", help="with --push-to-hub: a private repository")
     parser.add_argument("--max-files", type=int, help="use at most this many files (quick trials)")
     hyper = parser.add_argument_group("hyper-parameters (saved in config.json)")
     flags = {
@@ -78,6 +80,14 @@ def main(argv=None) -> int:
     best = metrics["best"] or {}
     print(f"\nwrote {out_dir}: best epoch {best.get('epoch')}, "
           + ", ".join(f"{key} {value:.4f}" for key, value in best.items() if key != "epoch"))
+    if args.push_to_hub:
+        from .publish import PublishError, publish
+
+        try:
+            print(f"published to {publish(out_dir, args.push_to_hub, args.private)}")
+        except PublishError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     return 0
 
 

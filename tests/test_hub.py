@@ -1,0 +1,120 @@
+"""Publish to and pull from a Hub-compatible endpoint on 127.0.0.1 with the real huggingface_hub client."""
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from hub_server import FakeHub
+from musicgen.hub import ModelError, load
+from musicgen.sampling import generate, random_primer
+from train.publish import PublishError, main as publish_main, publish, write_sample
+
+TOKEN = "hf_test_token"
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path):
+    """HF_ENDPOINT at the loopback Hub, a fresh cache, and the token in HF_TOKEN."""
+    import huggingface_hub.constants as constants
+
+    with FakeHub(TOKEN) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        monkeypatch.setattr(constants, "ENDPOINT", fake.url)
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", fake.url + "/{repo_id}/resolve/{revision}/{filename}")
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setenv("HF_TOKEN", TOKEN)
+        monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+        yield fake
+
+
+def sample(music_model, seed=3):
+    primer = random_primer(music_model.vocab, music_model.config.seq_len, seed=1).ids
+    return generate(music_model.network, primer, 30, temperature=1.0, top_p=0.95, seed=seed)
+
+
+@pytest.fixture
+def model_folder(tiny_model_folder, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_folder, folder)
+    return folder
+
+
+def test_publish_pull_load_and_generate_the_same_frames(hub, model_folder, monkeypatch):
+    import huggingface_hub.constants as constants
+
+    url = publish(model_folder, "alice/tiny-music")
+    assert "alice/tiny-music/commit/" in url
+    files = hub.repos["alice/tiny-music"]["files"]
+    assert set(files) == {"model.keras", "vocab.json", "config.json", "metrics.json", "loss.png",
+                          "sample.mid", "sample.wav", "README.md"}
+    card = files["README.md"].decode()
+    assert card.startswith("---\nlibrary_name: keras")
+    for words in ("music-generation", "midi", "tensorflow", "## Training data", "validation loss",
+                  "## Hyper-parameters", "loss.png", "python -m musicgen generate --model alice/tiny-music"):
+        assert words in card
+
+    local = load(str(model_folder))
+    pulled = load("alice/tiny-music")
+    assert pulled.note == ""
+    # Only what loading needs is downloaded.
+    assert sorted(p.name for p in pulled.folder.iterdir()) == ["config.json", "model.keras", "vocab.json"]
+    assert np.array_equal(sample(local), sample(pulled))
+
+    revision = hub.repos["alice/tiny-music"]["sha"]
+    assert np.array_equal(sample(load(f"alice/tiny-music@{revision}")), sample(local))
+
+    # Offline, from the cache.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    offline = load("alice/tiny-music")
+    assert np.array_equal(sample(offline), sample(local))
+
+
+def test_the_hub_going_down_falls_back_to_the_cache(hub, model_folder):
+    publish(model_folder, "alice/tiny-music")
+    load("alice/tiny-music")
+    hub.server.shutdown()
+    hub.server.server_close()
+    cached = load("alice/tiny-music")
+    assert "cached copy" in cached.note or cached.note == ""
+    with pytest.raises(ModelError, match="not in the local cache|cannot be reached"):
+        load("alice/never-downloaded")
+
+
+def test_publishing_without_a_token_keeps_the_folder_and_says_how_to_retry(hub, model_folder, monkeypatch, capsys):
+    monkeypatch.delenv("HF_TOKEN")
+    monkeypatch.setenv("HF_HOME", str(model_folder.parent / "no-login"))
+    before = sorted(p.name for p in model_folder.iterdir())
+    assert publish_main([str(model_folder), "alice/tiny-music"]) == 1
+    message = capsys.readouterr().err
+    assert "push to alice/tiny-music failed" in message
+    assert f"python -m train.publish {model_folder} alice/tiny-music" in message
+    assert "alice/tiny-music" not in hub.repos
+    assert (model_folder / "model.keras").exists() and set(before) <= {p.name for p in model_folder.iterdir()}
+
+
+def test_publishing_to_an_endpoint_that_is_down(hub, model_folder):
+    hub.server.shutdown()
+    hub.server.server_close()
+    with pytest.raises(PublishError, match="(?s)failed.*retry with"):
+        publish(model_folder, "alice/tiny-music")
+    assert (model_folder / "model.keras").exists()
+
+
+def test_a_repo_that_does_not_exist(hub):
+    with pytest.raises(ModelError, match="no such model on the Hub"):
+        load("alice/nothing-here")
+
+
+def test_a_mismatched_vocabulary_is_refused(hub, model_folder):
+    write_sample(model_folder)  # made while the folder is whole; publishing a broken one skips it
+    vocab = json.loads((model_folder / "vocab.json").read_text())
+    vocab["tokens"] = vocab["tokens"][:-1]
+    (model_folder / "vocab.json").write_text(json.dumps(vocab))
+    publish(model_folder, "alice/broken")
+    with pytest.raises(ModelError, match="predicts .* tokens but vocab.json holds"):
+        load("alice/broken")

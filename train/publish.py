@@ -1,0 +1,174 @@
+"""Model folder -> Hugging Face Hub repo, with a model card, a sample and its audio.
+
+    python -m train.publish FOLDER USER/NAME [--private]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import musicgen  # noqa: F401
+from musicgen.config import Config
+
+SAMPLE_SEED = 0
+SAMPLE_FRAMES = 100  # 20 s at 5 frames per second
+UPLOADED = ["model.keras", "vocab.json", "config.json", "metrics.json", "loss.png",
+            "sample.mid", "sample.wav", "README.md"]
+
+
+class PublishError(RuntimeError):
+    """A push that did not happen; the message says why and how to retry. The folder is untouched."""
+
+
+def write_sample(folder: Path) -> None:
+    """sample.mid and sample.wav: what the model makes from a random primer with its defaults."""
+    from musicgen.compose import compose, make_primer, write_piece
+    from musicgen.hub import load_folder
+
+    music_model = load_folder(folder)
+    config = music_model.config
+    primer = make_primer(music_model, "random", SAMPLE_SEED)
+    piece = compose(music_model, primer, SAMPLE_FRAMES, config.temperature, config.top_k,
+                    config.top_p, SAMPLE_SEED)[0]
+    write_piece(piece, config.frames_per_second, folder / "sample.mid", folder / "sample.wav")
+
+
+def model_card(folder: Path, repo_id: str) -> str:
+    """README.md for the Hub: metadata, data, hyper-parameters, results, and how to use it."""
+    config = Config.load(folder / "config.json")
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    dataset, best = metrics.get("dataset", {}), metrics.get("best") or {}
+    skipped = dataset.get("files_skipped", [])
+    hyper = "\n".join(f"| `{key}` | {value} |" for key, value in json.loads(config.to_json()).items())
+    oov = dataset.get("validation_oov_rate")
+    results = [f"| best epoch | {best.get('epoch', '?')} of {len(metrics.get('history', []))} |"]
+    for key, label in (("val_loss", "validation loss (nats per frame)"), ("val_accuracy", "validation top-1 accuracy"),
+                       ("loss", "training loss"), ("accuracy", "training accuracy")):
+        if key in best:
+            results.append(f"| {label} | {best[key]:.4f} |")
+    if oov is not None:
+        results.append(f"| validation frames with chords never seen in training | {oov:.1%} |")
+    results = "\n".join(results)
+    return f"""---
+library_name: keras
+license: mit
+tags:
+- music-generation
+- midi
+- tensorflow
+- keras
+- musicgen
+pipeline_tag: audio-generation
+---
+
+# {repo_id.split('/')[-1]}
+
+A [musicgen](https://github.com/) model: it reads the last {config.seq_len} frames of music
+({config.frames_per_second} frames per second, one token per frame: the set of sounding pitches)
+and predicts the next one. Embedding({config.embedding_dim}) -> {config.rnn_layers} x Bidirectional
+GRU({config.rnn_units}) with dropout {config.dropout} -> Dense({config.dense_units}) + LeakyReLU -> softmax
+over {dataset.get('vocab_size', '?')} tokens.
+
+Listen: `sample.wav` (its score: `sample.mid`), drawn from a random primer with seed {SAMPLE_SEED}.
+
+## Training data
+
+{dataset.get('source', '?')}: {len(dataset.get('files_used', []))} files used, {len(skipped)} skipped;
+{len(dataset.get('train_songs', []))} songs for training ({dataset.get('frames', {}).get('train', '?')} frames),
+{len(dataset.get('validation_songs', []))} held out for validation ({dataset.get('frames', {}).get('validation', '?')} frames),
+split by whole song. Tracks: `{config.tracks}`.
+
+## Results
+
+| | |
+|---|---|
+{results}
+
+![loss curve](loss.png)
+
+## Hyper-parameters (`config.json`)
+
+| setting | value |
+|---|---|
+{hyper}
+
+## Use
+
+In the web app: put `{repo_id}` in the Model box, or start it with `MUSICGEN_MODEL={repo_id} python app.py`.
+
+From the command line:
+
+```bash
+python -m musicgen generate --model {repo_id} --primer note:C4 --frames 300 --out song.mid --wav song.wav
+```
+
+From Python:
+
+```python
+from musicgen.hub import load
+from musicgen.compose import compose, make_primer
+
+model = load("{repo_id}")
+pieces = compose(model, make_primer(model, "random", seed=1), frames=300, temperature=1.0,
+                 top_k=0, top_p=0.95, seed=1)
+pieces[0].midi.write("song.mid")
+```
+
+Loading uses only JSON and Keras' `safe_mode=True`: no code from this repository runs.
+"""
+
+
+def publish(folder: str | Path, repo_id: str, private: bool = False) -> str:
+    """Create repo_id if needed and upload the model folder as one commit; the commit URL.
+
+    Raises PublishError with the reason and the command to retry; the folder stays as it is.
+    """
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    folder = Path(folder)
+    retry = f"python -m train.publish {folder} {repo_id}" + (" --private" if private else "")
+    missing = [name for name in ("model.keras", "vocab.json", "config.json", "metrics.json")
+               if not (folder / name).exists()]
+    if missing:
+        raise PublishError(f"{folder} is not a finished model folder ({', '.join(missing)} missing)")
+    if not (folder / "sample.mid").exists():
+        write_sample(folder)
+    (folder / "README.md").write_text(model_card(folder, repo_id), encoding="utf-8")
+
+    api = HfApi()
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        commit = api.upload_folder(repo_id=repo_id, folder_path=folder, allow_patterns=UPLOADED,
+                                   commit_message="Upload musicgen model")
+    except HfHubHTTPError as error:
+        status = error.response.status_code if error.response is not None else None
+        reason = {401: "the Hub refused the token (log in with `hf auth login` or set HF_TOKEN)",
+                  403: "this token may not write to that repository"}.get(status, f"the Hub said: {error}")
+        raise PublishError(f"push to {repo_id} failed: {reason}.\nThe model is safe in {folder}; "
+                           f"retry with:\n  {retry}") from None
+    except Exception as error:  # no network, DNS, TLS, a missing token: all leave the folder as it is
+        raise PublishError(f"push to {repo_id} failed ({type(error).__name__}: {error}).\n"
+                           f"The model is safe in {folder}; retry with:\n  {retry}") from None
+    return commit.commit_url
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.publish", description=__doc__.split("\n")[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("repo_id", help="user/name on the Hub")
+    parser.add_argument("--private", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        url = publish(args.folder, args.repo_id, args.private)
+    except PublishError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"published {args.folder} to {url}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
