@@ -79,8 +79,8 @@ def test_the_hub_going_down_falls_back_to_the_cache(hub, model_folder):
     load("alice/tiny-music")
     hub.server.shutdown()
     hub.server.server_close()
-    cached = load("alice/tiny-music")
-    assert "cached copy" in cached.note or cached.note == ""
+    cached = load("alice/tiny-music")  # huggingface_hub falls back to the cache by itself
+    assert np.array_equal(sample(cached), sample(load(str(model_folder))))
     with pytest.raises(ModelError, match="not in the local cache|cannot be reached"):
         load("alice/never-downloaded")
 
