@@ -16,6 +16,7 @@ import gradio as gr
 import pretty_midi
 
 import musicgen  # noqa: F401  (quiets TensorFlow)
+from musicgen.config import Config
 from musicgen.compose import check_request, compose, make_primer, write_piece
 from musicgen.hub import ModelError, MusicModel, load, resolve_source
 from musicgen.midi import MidiError, note_number
@@ -99,7 +100,9 @@ def generate_music(primer_kind: str, note: str, upload: str | None, seconds: flo
         raise gr.Error(str(error), print_exception=False)
 
 
-def build_page() -> gr.Blocks:
+def build_page(defaults: Config | None = None) -> gr.Blocks:
+    """The page; sampling sliders start at the default model's settings (defaults)."""
+    defaults = defaults or Config()
     with gr.Blocks(title="musicgen") as page:
         gr.Markdown("# musicgen\nPress **Generate** to hear a new piece; download the .mid for your DAW.")
         with gr.Row():
@@ -112,11 +115,12 @@ def build_page() -> gr.Blocks:
                 variations = gr.Slider(1, MAX_VARIATIONS, value=1, step=1, label="Variations")
                 generate_button = gr.Button("Generate", variant="primary")
                 with gr.Accordion("Settings", open=False):
-                    temperature = gr.Slider(0, 1.5, value=0.9, step=0.05, label="Temperature (0 = greedy)")
-                    top_p = gr.Slider(0.5, 1.0, value=0.95, step=0.01, label="Top-p")
+                    temperature = gr.Slider(0, 1.5, value=defaults.temperature, step=0.05,
+                                            label="Temperature (0 = greedy)")
+                    top_p = gr.Slider(0.5, 1.0, value=defaults.top_p, step=0.01, label="Top-p")
                     seed = gr.Textbox(value="", label="Seed (empty = new)")
                     speed = gr.Slider(0.5, 2.0, value=1.0, step=0.05, label="Playback tempo (x)")
-                    program = gr.Dropdown(INSTRUMENTS, value=0, label="Instrument")
+                    program = gr.Dropdown(INSTRUMENTS, value=defaults.program, label="Instrument")
                     model_source = gr.Textbox(value="", label="Model (empty = default; or a Hub id user/name)")
             with gr.Column(scale=2):
                 facts = gr.Textbox(label="About this piece", interactive=False, lines=2)
@@ -140,7 +144,8 @@ def build_page() -> gr.Blocks:
 
 if __name__ == "__main__":
     try:
-        get_model(None)  # load and compile before the first visitor arrives
+        default_config = get_model(None).config  # load and compile before the first visitor arrives
     except ModelError as error:
         print(f"warning: {error}; pick a model in the page")
-    build_page().launch()
+        default_config = None
+    build_page(default_config).launch()

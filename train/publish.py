@@ -155,12 +155,38 @@ def publish(folder: str | Path, repo_id: str, private: bool = False) -> str:
     return commit.commit_url
 
 
+def embed(folder: str | Path, target: Path) -> None:
+    """Copy a trained model folder to target (the app's embedded default), weights without optimizer state."""
+    import shutil
+
+    import keras
+
+    folder, target = Path(folder), Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("vocab.json", "config.json", "metrics.json", "loss.png"):
+        shutil.copy2(folder / name, target / name)
+    model = keras.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
+    model.save(target / "model.keras")
+    write_sample(target)
+    (target / "README.md").write_text(model_card(target, "musicgen/default"), encoding="utf-8")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.publish", description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path)
-    parser.add_argument("repo_id", help="user/name on the Hub")
+    parser.add_argument("repo_id", nargs="?", help="user/name on the Hub")
     parser.add_argument("--private", action="store_true")
+    parser.add_argument("--embed", action="store_true",
+                        help="instead of publishing, make FOLDER the app's embedded default (assets/model)")
     args = parser.parse_args(argv)
+    if args.embed:
+        from musicgen.hub import EMBEDDED_MODEL
+
+        embed(args.folder, EMBEDDED_MODEL)
+        print(f"embedded {args.folder} as {EMBEDDED_MODEL}")
+        return 0
+    if not args.repo_id:
+        parser.error("give the Hub repository as USER/NAME (or --embed)")
     try:
         url = publish(args.folder, args.repo_id, args.private)
     except PublishError as error:
