@@ -5,6 +5,7 @@ change that. The logic lives in the musicgen library; this file declares the pag
 """
 from __future__ import annotations
 
+import functools
 import random
 import shutil
 import tempfile
@@ -13,11 +14,12 @@ import time
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pretty_midi
 
 import musicgen  # noqa: F401  (quiets TensorFlow)
 from musicgen.config import Config
-from musicgen.compose import check_request, compose, make_primer, write_piece
+from musicgen.compose import check_request, make_primer, piece_from_ids, write_piece
 from musicgen.hub import ModelError, MusicModel, load, resolve_source
 from musicgen.midi import MidiError, note_number
 from musicgen.sampling import generate, midi_primer
@@ -29,6 +31,7 @@ INSTRUMENTS = [(f"{program}: {pretty_midi.program_to_instrument_name(program)}",
                for program in range(128)]
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "musicgen-app"
 KEEP_OUTPUTS_SECONDS = 3600
+MAX_UPLOAD_BYTES = 5_000_000
 
 _models: dict[str, MusicModel] = {}
 _models_lock = threading.Lock()
@@ -55,49 +58,105 @@ def request_folder() -> Path:
     return Path(tempfile.mkdtemp(dir=OUTPUT_ROOT))
 
 
+def check_choices(seconds: float, variations: int, speed: float) -> None:
+    if not SECONDS_RANGE[0] <= float(seconds) <= SECONDS_RANGE[1]:
+        raise ValueError(f"length must be between {SECONDS_RANGE[0]} and {SECONDS_RANGE[1]} seconds")
+    if not 1 <= int(variations) <= MAX_VARIATIONS:
+        raise ValueError(f"variations must be between 1 and {MAX_VARIATIONS}")
+    if not 0.25 <= float(speed) <= 4:
+        raise ValueError("tempo must be between 0.25x and 4x")
+
+
+def show(snapshot: dict, started: float, remarks: list[str]) -> list:
+    """Files and facts for a snapshot {"source", "seed", "speed", "program", "rows": [[ids]]}."""
+    music_model = get_model(snapshot["source"])
+    fps = music_model.config.frames_per_second * snapshot["speed"]
+    folder, slots, notes = request_folder(), [], 0
+    for index, ids in enumerate(snapshot["rows"]):
+        piece = piece_from_ids(music_model, np.asarray(ids), snapshot["program"], snapshot["speed"])
+        stem = folder / f"musicgen-{snapshot['seed']}-{index + 1}"
+        write_piece(piece, fps, f"{stem}.mid", f"{stem}.wav", f"{stem}.png",
+                    title=f"seed {snapshot['seed']}, piece {index + 1}")
+        slots += [f"{stem}.wav", f"{stem}.mid", f"{stem}.png"]
+        notes += piece.note_count
+    slots += [None] * (3 * (MAX_VARIATIONS - len(snapshot["rows"])))
+    seconds = max(len(ids) for ids in snapshot["rows"]) / fps
+    facts = (f"{seconds:.0f} s x {len(snapshot['rows'])}, {notes} notes, model {music_model.source}, "
+             f"seed {snapshot['seed']}, {time.perf_counter() - started:.1f} s to make")
+    return [*slots, facts + "".join(f"\n{remark}" for remark in remarks if remark), snapshot["seed"]]
+
+
+def user_message(function):
+    """Bad input becomes a message in the page (and the API), never a traceback."""
+    @functools.wraps(function)
+    def wrapped(*args):
+        try:
+            return function(*args)
+        except (ValueError, MidiError, ModelError) as error:
+            raise gr.Error(str(error), print_exception=False)
+    return wrapped
+
+
+@user_message
 def generate_music(primer_kind: str, note: str, upload: str | None, seconds: float, variations: int,
                    temperature: float, top_p: float, seed: str, speed: float, program: int,
-                   model_source: str):
-    """Returns (audio, .mid, picture) for each of MAX_VARIATIONS slots, then one line of facts."""
-    try:
-        started = time.perf_counter()
-        music_model = get_model(model_source)
-        config = music_model.config
-        if not SECONDS_RANGE[0] <= float(seconds) <= SECONDS_RANGE[1]:
-            raise ValueError(f"length must be between {SECONDS_RANGE[0]} and {SECONDS_RANGE[1]} seconds")
-        variations = int(variations)
-        if not 1 <= variations <= MAX_VARIATIONS:
-            raise ValueError(f"variations must be between 1 and {MAX_VARIATIONS}")
-        if not 0.25 <= float(speed) <= 4:
-            raise ValueError("tempo must be between 0.25x and 4x")
-        frames = round(float(seconds) * config.frames_per_second)
-        check_request(frames, variations, float(temperature), 0, float(top_p))
-        seed = int(seed) if str(seed or "").strip() else random.randrange(2**31)
-        if primer_kind == "continue my MIDI":
-            if not upload:
-                raise ValueError("upload a MIDI file to continue, or pick another primer")
-            primer = midi_primer(Path(upload), music_model.vocab, config, name=Path(upload).name)
-        elif primer_kind == "a single note":
-            primer = make_primer(music_model, f"note:{note_number(note)}", seed)
-        else:
-            primer = make_primer(music_model, "random", seed, variations)
-        pieces = compose(music_model, primer, frames, float(temperature), 0, float(top_p), seed,
-                         variations, int(program), float(speed))
-        folder = request_folder()
-        slots = []
-        for index, piece in enumerate(pieces):
-            stem = folder / f"musicgen-{seed}-{index + 1}"
-            write_piece(piece, config.frames_per_second * float(speed), f"{stem}.mid",
-                        f"{stem}.wav", f"{stem}.png", title=f"seed {seed}, variation {index + 1}")
-            slots += [f"{stem}.wav", f"{stem}.mid", f"{stem}.png"]
-        slots += [None] * (3 * (MAX_VARIATIONS - len(pieces)))
-        notes = sum(piece.note_count for piece in pieces)
-        facts = (f"{float(seconds):.0f} s x {len(pieces)}, {notes} notes, model {music_model.source}, "
-                 f"seed {seed}, {time.perf_counter() - started:.1f} s to make")
-        remarks = [remark for remark in [music_model.note, *primer.notes] if remark]
-        return [*slots, facts + "".join(f"\n{remark}" for remark in remarks), seed]
-    except (ValueError, MidiError, ModelError) as error:
-        raise gr.Error(str(error), print_exception=False)
+                   model_source: str, history: list | None = None):
+    """(audio, .mid, picture) for each of MAX_VARIATIONS slots, facts, the seed used, and the history."""
+    started = time.perf_counter()
+    music_model = get_model(model_source)
+    config = music_model.config
+    check_choices(seconds, variations, speed)
+    frames, variations = round(float(seconds) * config.frames_per_second), int(variations)
+    check_request(frames, variations, float(temperature), 0, float(top_p))
+    seed = int(seed) if str(seed or "").strip() else random.randrange(2**31)
+    if primer_kind == "continue my MIDI":
+        if not upload:
+            raise ValueError("upload a MIDI file to continue, or pick another primer")
+        if Path(upload).stat().st_size > MAX_UPLOAD_BYTES:
+            raise ValueError(f"that file is over {MAX_UPLOAD_BYTES // 1_000_000} MB; MIDI files are far smaller")
+        primer = midi_primer(Path(upload), music_model.vocab, config, name=Path(upload).name)
+    elif primer_kind == "a single note":
+        primer = make_primer(music_model, f"note:{note_number(note)}", seed)
+    else:
+        primer = make_primer(music_model, "random", seed, variations)
+    rows = generate(music_model.network, primer.ids, frames, float(temperature), 0, float(top_p),
+                    seed, variations)
+    snapshot = {"source": music_model.source, "seed": seed, "speed": float(speed),
+                "program": int(program), "rows": rows.tolist()}
+    return [*show(snapshot, started, [music_model.note, *primer.notes]), [snapshot]]
+
+
+@user_message
+def continue_music(history: list | None, piece_number: int, seconds: float, temperature: float,
+                   top_p: float):
+    """Extend one piece of the latest result by `seconds`; the previous result stays for Undo."""
+    started = time.perf_counter()
+    if not history:
+        raise ValueError("generate a piece first, then continue it")
+    snapshot = dict(history[-1])
+    index = int(piece_number) - 1
+    if not 0 <= index < len(snapshot["rows"]):
+        raise ValueError(f"there is no piece {piece_number} to continue")
+    music_model = get_model(snapshot["source"])
+    config = music_model.config
+    check_choices(seconds, 1, snapshot["speed"])
+    ids = np.asarray(snapshot["rows"][index], dtype=np.int32)
+    frames = round(float(seconds) * config.frames_per_second)
+    check_request(len(ids) + frames, 1, float(temperature), 0, float(top_p))
+    primer = np.concatenate([np.zeros(max(config.seq_len - len(ids), 0), np.int32), ids])[-config.seq_len:]
+    more = generate(music_model.network, primer, frames, float(temperature), 0, float(top_p),
+                    seed=snapshot["seed"] + len(history))[0]
+    snapshot["rows"] = [*snapshot["rows"][:index], np.concatenate([ids, more]).tolist(),
+                        *snapshot["rows"][index + 1:]]
+    return [*show(snapshot, started, []), [*history, snapshot]]
+
+
+@user_message
+def undo(history: list | None):
+    """Take the last Continue back."""
+    if not history or len(history) < 2:
+        raise ValueError("nothing to undo")
+    return [*show(history[-2], time.perf_counter(), []), history[:-1]]
 
 
 def build_page(defaults: Config | None = None) -> gr.Blocks:
@@ -130,10 +189,19 @@ def build_page(defaults: Config | None = None) -> gr.Blocks:
                         outputs += [gr.Audio(label=f"Piece {index + 1}", type="filepath"),
                                     gr.File(label=f"Piece {index + 1} (.mid)"),
                                     gr.Image(label=f"Piece {index + 1} piano roll", type="filepath")]
+        with gr.Row():
+            piece_number = gr.Dropdown([1, 2, 3, 4], value=1, label="Piece to continue", scale=1)
+            continue_button = gr.Button("Continue", scale=1)
+            undo_button = gr.Button("Undo", scale=1)
         used_seed = gr.Number(visible=False)
+        history = gr.State([])
         inputs = [primer_kind, note, upload, seconds, variations, temperature, top_p, seed, speed,
                   program, model_source]
-        generate_button.click(generate_music, inputs, [*outputs, facts, used_seed], api_name="generate")
+        results = [*outputs, facts, used_seed, history]
+        generate_button.click(generate_music, [*inputs, history], results, api_name="generate")
+        continue_button.click(continue_music, [history, piece_number, seconds, temperature, top_p],
+                              results, api_name="continue")
+        undo_button.click(undo, [history], results, api_name="undo")
         gr.Examples([["random", "C4", None, 30, 1, 0.9, 0.95, "7", 1.0, 0, ""],
                      ["a single note", "A3", None, 20, 2, 0.8, 0.9, "", 1.0, 0, ""],
                      ["random", "C4", None, 45, 1, 1.0, 0.95, "", 0.8, 46, ""]],

@@ -138,3 +138,23 @@ def test_a_real_browser_presses_generate(app_url, tmp_path):
         page.screenshot(path=str(shots / "app-after-generate.png"), full_page=True)
         browser.close()
     print(f"\nbrowser: Generate -> playable audio in {seconds_to_audio:.2f} s")
+
+
+def test_continue_extends_a_piece_and_undo_takes_it_back(app_url):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url, verbose=False)
+    first = client.predict("random", "C4", None, 10, 2, 0.9, 0.95, "5", 1.0, 0, "", api_name="/generate")
+    original_notes = load_midi(first[1]).instruments[0].notes
+    longer = client.predict(1, 5, 0.9, 0.95, api_name="/continue")
+    extended = load_midi(longer[1])
+    assert 10.0 < extended.get_end_time() <= 15.0
+    # The piece keeps its beginning; the second piece is untouched.
+    assert [(n.pitch, n.start) for n in extended.instruments[0].notes[:5]] == \
+           [(n.pitch, n.start) for n in original_notes[:5]]
+    assert Path(longer[4]).read_bytes() == Path(first[4]).read_bytes()
+    back = client.predict(api_name="/undo")
+    assert Path(back[1]).read_bytes() == Path(first[1]).read_bytes()
+    with pytest.raises(AppError, match="nothing to undo"):
+        client.predict(api_name="/undo")
