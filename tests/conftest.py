@@ -61,7 +61,7 @@ def reference_corpus() -> Path:
 
 
 TINY_CONFIG = dict(seq_len=8, embedding_dim=8, rnn_units=8, rnn_layers=1, dense_units=8,
-                   batch_size=16, epochs=2, validation_share=0.4)
+                   batch_size=16, epochs=2, validation_share=0.4, tracks="piano")
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +75,8 @@ def tiny_model_folder(tmp_path_factory) -> Path:
     for index, transpose in enumerate((0, 2, -3, 5, 7)):
         write_midi(folder / f"song{index}.mid", song_tracks(transpose))
     out = tmp_path_factory.mktemp("tiny_model")
-    train(Config(**TINY_CONFIG), load_folder(folder, "piano", 5, progress=False), out, verbose=0)
+    config = Config(**TINY_CONFIG)
+    train(config, load_folder(folder, config.tracks, 5, progress=False), out, verbose=0)
     return out
 
 
