@@ -45,7 +45,7 @@ def numbered(path: Path | None, index: int, count: int) -> Path | None:
 
 def generate_command(args) -> int:
     from .compose import check_request, compose, make_primer, write_piece
-    from .hub import ModelError, load
+    from .hub import load
 
     if args.program is not None and not 0 <= args.program <= 127:
         raise ValueError(f"program must be 0-127, not {args.program}")

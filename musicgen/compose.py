@@ -59,7 +59,6 @@ def compose(music_model: MusicModel, primer: Primer, frames: int, temperature: f
             speed: float = 1.0) -> list[Piece]:
     """`variations` pieces of `frames` frames after primer; speed > 1 plays them faster."""
     check_request(frames, variations, temperature, top_k, top_p)
-    config = music_model.config
     ids = generate(music_model.network, primer.ids, frames, temperature, top_k, top_p, seed, variations)
     return [piece_from_ids(music_model, row, program, speed) for row in ids]
 

@@ -1,13 +1,10 @@
 """Publish to and pull from a Hub-compatible endpoint on 127.0.0.1 with the real huggingface_hub client."""
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT
 from hub_server import FakeHub
 from musicgen.hub import ModelError, load
 from musicgen.sampling import generate, random_primer

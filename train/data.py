@@ -1,7 +1,6 @@
 """Corpus -> songs of tokens -> split by song -> tf.data windows."""
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
