@@ -30,7 +30,8 @@ def app_url(tiny_model_folder, tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
     env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
-               MUSICGEN_MODEL=str(tiny_model_folder), GRADIO_ANALYTICS_ENABLED="False",
+               MUSICGEN_MODEL=os.environ.get("MUSICGEN_TEST_APP_MODEL", str(tiny_model_folder)),
+               GRADIO_ANALYTICS_ENABLED="False",
                HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     with open(log, "w") as output:
         server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=output,
@@ -121,6 +122,9 @@ def test_a_real_browser_presses_generate(app_url, tmp_path):
                   "--disable-component-update", "--disable-sync", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(app_url)
+        length = page.get_by_role("spinbutton").first  # the number box of "Length (seconds)"
+        length.fill("60")
+        length.press("Tab")
         started = time.perf_counter()
         page.get_by_role("button", name="Generate").click()
         page.wait_for_selector("audio[src]", state="attached", timeout=60_000)
@@ -132,12 +136,12 @@ def test_a_real_browser_presses_generate(app_url, tmp_path):
         saved = tmp_path / "download.mid"
         info.value.save_as(saved)
         assert load_midi(saved).get_end_time() > 0
-        page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+        assert "60 s x 1" in page.locator("textarea").first.input_value()
         shots = Path(os.environ.get("MUSICGEN_SCREENSHOTS", tmp_path))
         shots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(shots / "app-after-generate.png"), full_page=True)
         browser.close()
-    print(f"\nbrowser: Generate -> playable audio in {seconds_to_audio:.2f} s")
+    print(f"\nbrowser: Generate -> playable audio for 60 s of music in {seconds_to_audio:.2f} s")
 
 
 def test_continue_extends_a_piece_and_undo_takes_it_back(app_url):

@@ -115,3 +115,18 @@ def test_a_mismatched_vocabulary_is_refused(hub, model_folder):
     publish(model_folder, "alice/broken")
     with pytest.raises(ModelError, match="predicts .* tokens but vocab.json holds"):
         load("alice/broken")
+
+
+def test_the_embedded_default_works_with_no_network(monkeypatch):
+    import huggingface_hub.constants as constants
+    from musicgen.hub import EMBEDDED_MODEL
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.delenv("MUSICGEN_MODEL", raising=False)
+    default = load(None)
+    assert default.folder == EMBEDDED_MODEL and default.source == "default"
+    assert sum((EMBEDDED_MODEL / name).stat().st_size for name in ("model.keras", "vocab.json")) < 20_000_000
+    frames = sample(default)
+    assert frames.shape == (1, 30) and frames.max() < len(default.vocab)
+    card = (EMBEDDED_MODEL / "README.md").read_text()
+    assert "library_name: keras" in card and "validation loss" in card

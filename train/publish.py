@@ -155,16 +155,18 @@ def publish(folder: str | Path, repo_id: str, private: bool = False) -> str:
     return commit.commit_url
 
 
-def embed(folder: str | Path, target: Path) -> None:
-    """Copy a trained model folder to target (the app's embedded default), weights without optimizer state."""
+def embed(folder: str | Path, target: Path, **sampling) -> None:
+    """Copy a trained model folder to target (the app's embedded default), weights without optimizer
+    state; sampling (temperature=..., top_p=...) replaces the default sampling settings in its config."""
     import shutil
 
     import keras
 
     folder, target = Path(folder), Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("vocab.json", "config.json", "metrics.json", "loss.png"):
+    for name in ("vocab.json", "metrics.json", "loss.png"):
         shutil.copy2(folder / name, target / name)
+    Config.load(folder / "config.json").replace(**sampling).save(target / "config.json")
     model = keras.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
     model.save(target / "model.keras")
     write_sample(target)
@@ -178,11 +180,15 @@ def main(argv=None) -> int:
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--embed", action="store_true",
                         help="instead of publishing, make FOLDER the app's embedded default (assets/model)")
+    parser.add_argument("--temperature", type=float, help="with --embed: default sampling temperature")
+    parser.add_argument("--top-p", type=float, help="with --embed: default top-p")
     args = parser.parse_args(argv)
     if args.embed:
         from musicgen.hub import EMBEDDED_MODEL
 
-        embed(args.folder, EMBEDDED_MODEL)
+        sampling = {key: value for key, value in (("temperature", args.temperature), ("top_p", args.top_p))
+                    if value is not None}
+        embed(args.folder, EMBEDDED_MODEL, **sampling)
         print(f"embedded {args.folder} as {EMBEDDED_MODEL}")
         return 0
     if not args.repo_id:
