@@ -53,7 +53,7 @@ def model_card(folder: Path, repo_id: str) -> str:
     results = "\n".join(results)
     return f"""---
 library_name: keras
-license: mit
+license: other  # a model follows the terms of the music it was trained on
 tags:
 - music-generation
 - midi
@@ -65,7 +65,7 @@ pipeline_tag: audio-generation
 
 # {repo_id.split('/')[-1]}
 
-A [musicgen](https://github.com/) model: it reads the last {config.seq_len} frames of music
+A musicgen model: it reads the last {config.seq_len} frames of music
 ({config.frames_per_second} frames per second, one token per frame: the set of sounding pitches)
 and predicts the next one. Embedding({config.embedding_dim}) -> {config.rnn_layers} x Bidirectional
 GRU({config.rnn_units}) with dropout {config.dropout} -> Dense({config.dense_units}) + LeakyReLU -> softmax
