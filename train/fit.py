@@ -140,7 +140,7 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
     """
     import keras
 
-    from musicgen.model import build_model, compile_model, has_gpu
+    from musicgen.model import build_model, compile_model
 
     if verbose is None:  # a live progress bar on a terminal, one line per epoch in a log
         verbose = 1 if sys.stdout.isatty() else 2
@@ -181,16 +181,12 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
                        if validation_songs else None)
 
     strategy = strategy or pick_strategy()
-    # XLA speeds up the CPU, but cannot place a mirrored model's variables across devices.
-    jit_compile = not has_gpu() and strategy.num_replicas_in_sync == 1
     with strategy.scope():
         model, epochs_done = restore_backup(out_dir) if resume else (None, 0)
         if model is None:
-            model = compile_model(build_model(config, len(vocab)), config, jit_compile=jit_compile)
-        else:
-            model.jit_compile = jit_compile
-            if verbose:
-                print(f"continuing after epoch {epochs_done}")
+            model = compile_model(build_model(config, len(vocab)), config)
+        elif verbose:
+            print(f"continuing after epoch {epochs_done}")
 
     monitor = "val_loss" if validation_data is not None else "loss"
     metrics_path = out_dir / "metrics.json"
