@@ -202,9 +202,10 @@ def build_page(defaults: Config | None = None) -> gr.Blocks:
         continue_button.click(continue_music, [history, piece_number, seconds, temperature, top_p],
                               results, api_name="continue")
         undo_button.click(undo, [history], results, api_name="undo")
-        gr.Examples([["random", "C4", None, 30, 1, 0.9, 0.95, "7", 1.0, 0, ""],
-                     ["a single note", "A3", None, 20, 2, 0.8, 0.9, "", 1.0, 0, ""],
-                     ["random", "C4", None, 45, 1, 1.0, 0.95, "", 0.8, 46, ""]],
+        # Below temperature 0.9 the reference model mostly holds notes or rests (README).
+        gr.Examples([["random", "C4", None, 30, 1, 1.0, 0.95, "7", 1.0, 0, ""],
+                     ["a single note", "A3", None, 20, 2, 1.0, 0.95, "", 1.0, 0, ""],
+                     ["random", "C4", None, 45, 1, 0.9, 0.95, "", 0.8, 46, ""]],
                     inputs, label="Try one")
     page.queue(default_concurrency_limit=2, max_size=64)
     return page
