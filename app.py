@@ -151,6 +151,12 @@ def continue_music(history: list | None, piece_number: int, seconds: float, temp
     return [*show(snapshot, started, []), [*history, snapshot]]
 
 
+def slot_visibility(history: list | None) -> list:
+    """Show the player, download and picture of each piece in the latest result; hide the rest."""
+    pieces = len(history[-1]["rows"]) if history else 1
+    return [gr.update(visible=slot // 3 < pieces) for slot in range(3 * MAX_VARIATIONS)]
+
+
 @user_message
 def undo(history: list | None):
     """Take the last Continue back."""
@@ -185,10 +191,11 @@ def build_page(defaults: Config | None = None) -> gr.Blocks:
                 facts = gr.Textbox(label="About this piece", interactive=False, lines=2)
                 outputs = []
                 for index in range(MAX_VARIATIONS):
-                    with gr.Group(visible=True):
-                        outputs += [gr.Audio(label=f"Piece {index + 1}", type="filepath"),
-                                    gr.File(label=f"Piece {index + 1} (.mid)"),
-                                    gr.Image(label=f"Piece {index + 1} piano roll", type="filepath")]
+                    with gr.Group():
+                        outputs += [gr.Audio(label=f"Piece {index + 1}", type="filepath", visible=index == 0),
+                                    gr.File(label=f"Piece {index + 1} (.mid)", visible=index == 0),
+                                    gr.Image(label=f"Piece {index + 1} piano roll", type="filepath",
+                                             visible=index == 0)]
         with gr.Row():
             piece_number = gr.Dropdown([1, 2, 3, 4], value=1, label="Piece to continue", scale=1)
             continue_button = gr.Button("Continue", scale=1)
@@ -198,10 +205,14 @@ def build_page(defaults: Config | None = None) -> gr.Blocks:
         inputs = [primer_kind, note, upload, seconds, variations, temperature, top_p, seed, speed,
                   program, model_source]
         results = [*outputs, facts, used_seed, history]
-        generate_button.click(generate_music, [*inputs, history], results, api_name="generate")
-        continue_button.click(continue_music, [history, piece_number, seconds, temperature, top_p],
-                              results, api_name="continue")
-        undo_button.click(undo, [history], results, api_name="undo")
+        events = [
+            generate_button.click(generate_music, [*inputs, history], results, api_name="generate"),
+            continue_button.click(continue_music, [history, piece_number, seconds, temperature, top_p],
+                                  results, api_name="continue"),
+            undo_button.click(undo, [history], results, api_name="undo"),
+        ]
+        for event in events:  # a page-only step: the API returns plain files
+            event.then(slot_visibility, [history], outputs, api_visibility="private")
         # Below temperature 0.9 the reference model mostly holds notes or rests (README).
         gr.Examples([["random", "C4", None, 30, 1, 1.0, 0.95, "7", 1.0, 0, ""],
                      ["a single note", "A3", None, 20, 2, 1.0, 0.95, "", 1.0, 0, ""],
