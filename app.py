@@ -22,7 +22,7 @@ from musicgen.config import Config
 from musicgen.compose import check_request, make_primer, piece_from_ids, write_piece
 from musicgen.hub import ModelError, MusicModel, load, resolve_source
 from musicgen.midi import MidiError, note_number
-from musicgen.sampling import generate, midi_primer
+from musicgen.sampling import generate, last_frames, midi_primer
 
 MAX_VARIATIONS = 4
 SECONDS_RANGE = (5, 120)
@@ -143,9 +143,8 @@ def continue_music(history: list | None, piece_number: int, seconds: float, temp
     ids = np.asarray(snapshot["rows"][index], dtype=np.int32)
     frames = round(float(seconds) * config.frames_per_second)
     check_request(len(ids) + frames, 1, float(temperature), 0, float(top_p))
-    primer = np.concatenate([np.zeros(max(config.seq_len - len(ids), 0), np.int32), ids])[-config.seq_len:]
-    more = generate(music_model.network, primer, frames, float(temperature), 0, float(top_p),
-                    seed=snapshot["seed"] + len(history))[0]
+    more = generate(music_model.network, last_frames(ids, config.seq_len), frames, float(temperature),
+                    0, float(top_p), seed=snapshot["seed"] + len(history))[0]
     snapshot["rows"] = [*snapshot["rows"][:index], np.concatenate([ids, more]).tolist(),
                         *snapshot["rows"][index + 1:]]
     return [*show(snapshot, started, []), [*history, snapshot]]

@@ -43,6 +43,12 @@ def note_primer(vocab: Vocab, note: str | int, seq_len: int) -> Primer:
     return Primer(ids, f"note {note}", notes)
 
 
+def last_frames(ids, seq_len: int, rest_id: int = 0) -> np.ndarray:
+    """The last seq_len ids, left-padded with rests when there are fewer (as training windows are)."""
+    ids = np.asarray(ids, dtype=np.int32)[-seq_len:]
+    return np.concatenate([np.full(seq_len - len(ids), rest_id, np.int32), ids])
+
+
 def midi_primer(source: str | Path | bytes, vocab: Vocab, config: Config, name: str | None = None) -> Primer:
     """The last seq_len frames of a MIDI file (left-padded with rests when it is shorter)."""
     midi = load_midi(source, name=name)
@@ -54,7 +60,7 @@ def midi_primer(source: str | Path | bytes, vocab: Vocab, config: Config, name: 
         raise MidiError(f"{label}: has no pitched notes to continue")
     tail = tokens[-config.seq_len:]
     unseen = sum(token not in vocab for token in tail)
-    ids = np.concatenate([np.zeros(config.seq_len - len(tail), np.int32), vocab.encode(tail)])
+    ids = last_frames(vocab.encode(tail), config.seq_len)
     notes = [f"{unseen} of the last {len(tail)} frames were chords the model never saw; "
              "they were replaced by the nearest known ones"] if unseen else []
     return Primer(ids, f"continuation of {label}", notes)

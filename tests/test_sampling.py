@@ -4,7 +4,7 @@ import pytest
 from conftest import song_tracks, write_midi
 from musicgen.compose import compose, make_primer
 from musicgen.midi import MidiError
-from musicgen.sampling import choose, generate, midi_primer, note_primer, random_primer
+from musicgen.sampling import choose, generate, last_frames, midi_primer, note_primer, random_primer
 
 
 def test_the_same_seed_gives_the_same_frames(tiny_model):
@@ -92,3 +92,8 @@ def test_compose_gives_pieces_of_the_requested_length(tiny_model):
         compose(tiny_model, primer, 0, 1.0, 0, 1.0, seed=0)
     with pytest.raises(ValueError, match="not random, note:NAME"):
         make_primer(tiny_model, "chord:C", seed=0)
+
+
+def test_last_frames_keeps_the_end_and_pads_short_pieces_with_rests():
+    assert last_frames([5, 6, 7], 5).tolist() == [0, 0, 5, 6, 7]
+    assert last_frames(range(1, 9), 3).tolist() == [6, 7, 8]
