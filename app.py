@@ -73,7 +73,8 @@ def show(snapshot: dict, started: float, remarks: list[str]) -> list:
     fps = music_model.config.frames_per_second * snapshot["speed"]
     folder, slots, notes = request_folder(), [], 0
     for index, ids in enumerate(snapshot["rows"]):
-        piece = piece_from_ids(music_model, np.asarray(ids), snapshot["program"], snapshot["speed"])
+        piece = piece_from_ids(music_model, np.asarray(ids), snapshot["program"], snapshot["speed"],
+                               snapshot.get("transpose", 0))
         stem = folder / f"musicgen-{snapshot['seed']}-{index + 1}"
         write_piece(piece, fps, f"{stem}.mid", f"{stem}.wav", f"{stem}.png",
                     title=f"seed {snapshot['seed']}, piece {index + 1}")
@@ -122,7 +123,7 @@ def generate_music(primer_kind: str, note: str, upload: str | None, seconds: flo
     rows = generate(music_model.network, primer.ids, frames, float(temperature), 0, float(top_p),
                     seed, variations)
     snapshot = {"source": music_model.source, "seed": seed, "speed": float(speed),
-                "program": int(program), "rows": rows.tolist()}
+                "program": int(program), "transpose": primer.transpose, "rows": rows.tolist()}
     return [*show(snapshot, started, [music_model.note, *primer.notes]), [snapshot]]
 
 

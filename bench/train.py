@@ -48,7 +48,7 @@ def original_epoch(model, train_step, songs: list[list[str]], token_ids: dict, s
 def bench_original(config: Config, songs, vocab: Vocab, epochs: int) -> float:
     import tensorflow as tf
 
-    model = build_model(config, len(vocab))
+    model = build_model(config, vocab)
     optimizer = tf.keras.optimizers.Nadam(config.learning_rate)
     loss_function = tf.keras.losses.SparseCategoricalCrossentropy()
 
@@ -73,7 +73,7 @@ def bench_ours(config: Config, songs, vocab: Vocab, epochs: int) -> float:
     dataset = make_dataset([vocab.encode(song) for song in songs], config.seq_len,
                            config.batch_size, shuffle=True, seed=0)
     samples = sum(len(song) for song in songs)
-    model = compile_model(build_model(config, len(vocab)), config)
+    model = compile_model(build_model(config, vocab), config)
     times = []
 
     class EpochTimer(keras.callbacks.Callback):

@@ -9,7 +9,7 @@ import pretty_midi
 
 from . import audio
 from .hub import MusicModel
-from .midi import tokens_to_midi, tokens_to_roll
+from .midi import tokens_to_midi, tokens_to_roll, transpose
 from .sampling import Primer, generate, midi_primer, note_primer, random_primer
 
 MAX_FRAMES = 5 * 60 * 10  # ten minutes at 5 frames per second
@@ -60,13 +60,14 @@ def compose(music_model: MusicModel, primer: Primer, frames: int, temperature: f
     """`variations` pieces of `frames` frames after primer; speed > 1 plays them faster."""
     check_request(frames, variations, temperature, top_k, top_p)
     ids = generate(music_model.network, primer.ids, frames, temperature, top_k, top_p, seed, variations)
-    return [piece_from_ids(music_model, row, program, speed) for row in ids]
+    return [piece_from_ids(music_model, row, program, speed, primer.transpose) for row in ids]
 
 
 def piece_from_ids(music_model: MusicModel, ids: np.ndarray, program: int | None = None,
-                   speed: float = 1.0) -> Piece:
+                   speed: float = 1.0, semitones: int = 0) -> Piece:
+    """The piece that generated ids make, moved by semitones (see Primer.transpose)."""
     config = music_model.config
-    tokens = music_model.vocab.decode(ids)
+    tokens = transpose(music_model.vocab.decode(ids), semitones)
     midi = tokens_to_midi(tokens, config.frames_per_second * speed,
                           config.program if program is None else program, config.velocity)
     return Piece(np.asarray(ids), tokens, midi)

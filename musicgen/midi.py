@@ -102,6 +102,55 @@ def tokens_to_roll(tokens: list[str]) -> np.ndarray:
     return roll
 
 
+def roll_notes(roll: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pitches, start frames, end frames) of the notes in a piano roll, pitch by pitch.
+
+    Consecutive frames holding a pitch are one note.
+    """
+    edges = np.diff(np.pad(roll.astype(np.int8), ((1, 1), (0, 0))), axis=0).T  # (128, frames + 1)
+    # np.nonzero walks pitch by pitch, frame by frame, so the onsets and offsets pair up.
+    pitches, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)
+    return pitches, starts, ends
+
+
+# Krumhansl & Kessler's key profiles: how well each pitch class fits a major / minor key on C.
+MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+def key_shift(tokens: list[str]) -> int:
+    """Semitones (-6..5) that move the piece's estimated key to C major or A minor.
+
+    The key is the Krumhansl-Schmuckler estimate: the profile best correlated with how long
+    each pitch class sounds.
+    """
+    durations = np.zeros(12)
+    for token in tokens:
+        for pitch in token_pitches(token):
+            durations[pitch % 12] += 1
+    if not durations.any():
+        return 0
+    best_fit, best_shift = -np.inf, 0
+    for tonic in range(12):
+        for profile, tonic_in_c in ((MAJOR_PROFILE, 0), (MINOR_PROFILE, 9)):
+            fit = np.corrcoef(durations, np.roll(profile, tonic))[0, 1]
+            if fit > best_fit:
+                best_fit, best_shift = fit, (tonic_in_c - tonic + 6) % 12 - 6
+    return int(best_shift)
+
+
+def transpose(tokens: list[str], semitones: int) -> list[str]:
+    """Every pitch moved by semitones; pitches pushed outside 0-127 are dropped."""
+    if not semitones:
+        return list(tokens)
+    moved = []
+    for token in tokens:
+        pitches = [pitch + semitones for pitch in token_pitches(token) if 0 <= pitch + semitones <= 127]
+        moved.append(",".join(map(str, pitches)) or REST_TOKEN)
+    return moved
+
+
 def midi_to_tokens(midi: pretty_midi.PrettyMIDI, tracks: str, frames_per_second: int) -> list[str]:
     return roll_to_tokens(piano_roll(midi, tracks, frames_per_second))
 
@@ -116,13 +165,8 @@ def tokens_to_midi(tokens: list[str], frames_per_second: float, program: int = 0
     tempo_bpm = tempo_bpm or 30.0 * frames_per_second
     midi = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm))
     instrument = pretty_midi.Instrument(program=int(program))
-    roll = tokens_to_roll(tokens).astype(np.int8)
-    edges = np.diff(np.pad(roll, ((1, 1), (0, 0))), axis=0).T  # (128, frames + 1)
-    # np.nonzero walks pitch by pitch, frame by frame, so the onsets and offsets pair up.
-    onset_pitches, onset_frames = np.nonzero(edges == 1)
-    _, offset_frames = np.nonzero(edges == -1)
     seconds_per_frame = 1.0 / frames_per_second
-    for pitch, start, end in zip(onset_pitches, onset_frames, offset_frames):
+    for pitch, start, end in zip(*roll_notes(tokens_to_roll(tokens))):
         instrument.notes.append(pretty_midi.Note(
             velocity=int(velocity), pitch=int(pitch),
             start=start * seconds_per_frame, end=end * seconds_per_frame))

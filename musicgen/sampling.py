@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Config
-from .midi import REST_TOKEN, MidiError, load_midi, midi_to_tokens, note_number
+from .midi import REST_TOKEN, MidiError, key_shift, load_midi, midi_to_tokens, note_number, transpose
 from .vocab import Vocab
 
 
@@ -19,6 +19,7 @@ class Primer:
     ids: np.ndarray
     description: str
     notes: list[str] = field(default_factory=list)  # what was changed to fit the vocabulary
+    transpose: int = 0  # semitones that put generated frames back in the primer's key
 
 
 def random_primer(vocab: Vocab, seq_len: int, seed: int, variations: int = 1) -> Primer:
@@ -58,12 +59,14 @@ def midi_primer(source: str | Path | bytes, vocab: Vocab, config: Config, name: 
         tokens = midi_to_tokens(midi, "all", config.frames_per_second)
     if not any(token != REST_TOKEN for token in tokens):
         raise MidiError(f"{label}: has no pitched notes to continue")
-    tail = tokens[-config.seq_len:]
+    # A model trained in C major / A minor hears the piece in that key and answers in the piece's own.
+    shift = key_shift(tokens) if config.key_normalize else 0
+    tail = transpose(tokens[-config.seq_len:], shift)
     unseen = sum(token not in vocab for token in tail)
     ids = last_frames(vocab.encode(tail), config.seq_len)
     notes = [f"{unseen} of the last {len(tail)} frames were chords the model never saw; "
              "they were replaced by the nearest known ones"] if unseen else []
-    return Primer(ids, f"continuation of {label}", notes)
+    return Primer(ids, f"continuation of {label}", notes, transpose=-shift)
 
 
 _compiled = weakref.WeakKeyDictionary()

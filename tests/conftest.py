@@ -65,18 +65,23 @@ TINY_CONFIG = dict(seq_len=8, embedding_dim=8, rnn_units=8, rnn_layers=1, dense_
 
 
 @pytest.fixture(scope="session")
-def tiny_model_folder(tmp_path_factory) -> Path:
+def tiny_songs(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny_songs")
+    for index, transpose in enumerate((0, 2, -3, 5, 7)):
+        write_midi(folder / f"song{index}.mid", song_tracks(transpose))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_folder(tmp_path_factory, tiny_songs) -> Path:
     """A small model trained once per test session on songs written here: a real model folder."""
     from musicgen.config import Config
     from train.data import load_folder
     from train.fit import train
 
-    folder = tmp_path_factory.mktemp("tiny_songs")
-    for index, transpose in enumerate((0, 2, -3, 5, 7)):
-        write_midi(folder / f"song{index}.mid", song_tracks(transpose))
     out = tmp_path_factory.mktemp("tiny_model")
     config = Config(**TINY_CONFIG)
-    train(config, load_folder(folder, config.tracks, 5, progress=False), out, verbose=0)
+    train(config, load_folder(tiny_songs, config.tracks, 5, progress=False), out, verbose=0)
     return out
 
 

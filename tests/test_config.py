@@ -2,14 +2,25 @@ import json
 
 import pytest
 
-from musicgen.config import Config, ConfigError
+from musicgen.config import ORIGINAL_RECIPE, Config, ConfigError
 
 
-def test_defaults_are_the_original_recipe():
-    config = Config()
+def test_the_original_recipe_is_one_preset_away():
+    config = Config(**ORIGINAL_RECIPE)
     assert (config.frames_per_second, config.seq_len, config.embedding_dim) == (5, 50, 100)
-    assert (config.rnn_layers, config.rnn_units, config.dropout) == (3, 128, 0.3)
-    assert (config.dense_units, config.batch_size) == (64, 64)
+    assert (config.rnn_layers, config.rnn_units, config.dropout, config.bidirectional) == (3, 128, 0.3, True)
+    assert (config.dense_units, config.batch_size, config.epochs) == (64, 64, 20)
+    assert not (config.key_normalize or config.transpose_augment or config.pitch_input)
+
+
+def test_a_version_1_config_keeps_meaning_the_original_recipe():
+    values = json.loads(Config(**ORIGINAL_RECIPE).to_json())
+    for added in ("key_normalize", "transpose_augment", "bidirectional", "pitch_input"):
+        del values[added]
+    values["version"] = 1
+    config = Config.from_json(json.dumps(values))
+    assert config == Config(**ORIGINAL_RECIPE)
+    assert config.version == 2
 
 
 def test_round_trip_through_json(tmp_path):

@@ -110,3 +110,22 @@ def test_short_notes_round_to_the_nearest_frame(tmp_path):
     roll_tokens = midi_to_tokens(load_midi(path), "all", 5)
     assert roll_tokens == [REST_TOKEN, "62"]  # 50 ms is under half a frame: it vanishes
     assert np.all([t in (REST_TOKEN, "62") for t in roll_tokens])
+
+
+def test_key_shift_moves_major_keys_to_c_and_minor_keys_to_a():
+    from musicgen.midi import key_shift, transpose
+
+    d_major = [str(p) for p in (62, 64, 66, 67, 69, 71, 73, 74, 69, 66, 62)] + ["62,66,69"] * 4
+    assert key_shift(d_major) == -2
+    assert key_shift(transpose(d_major, -2)) == 0
+    a_minor = [str(p) for p in (57, 59, 60, 62, 64, 65, 68, 69, 64, 60, 57)] + ["57,60,64"] * 4
+    assert key_shift(a_minor) == 0
+    assert key_shift(transpose(a_minor, 5)) == -5
+    assert key_shift(["e", "e"]) == 0
+
+
+def test_transpose_drops_pitches_pushed_out_of_range():
+    from musicgen.midi import transpose
+
+    assert transpose(["60,64", "e", "127"], 1) == ["61,65", "e", "e"]
+    assert transpose(["0,12"], -5) == ["7"]

@@ -4,6 +4,7 @@ import pytest
 from conftest import song_tracks, write_midi
 from musicgen.compose import compose, make_primer
 from musicgen.midi import MidiError
+from musicgen.midi import transpose
 from musicgen.sampling import choose, generate, last_frames, midi_primer, note_primer, random_primer
 
 
@@ -71,7 +72,8 @@ def test_note_primer_and_an_unknown_note(tiny_model):
 
 def test_midi_primer_takes_the_last_frames_and_maps_unseen_chords(tiny_model, tmp_path):
     config, vocab = tiny_model.config, tiny_model.vocab
-    path = write_midi(tmp_path / "mine.mid", song_tracks(1))  # a key the model never saw
+    clusters = [(pitch, 0.0, 2.0) for pitch in (60, 61, 62, 63, 66)]  # a chord no song holds
+    path = write_midi(tmp_path / "mine.mid", [{"program": 0, "notes": clusters}])
     primer = midi_primer(path, vocab, config)
     assert primer.ids.shape == (config.seq_len,)
     assert primer.notes and "nearest known" in primer.notes[0]
@@ -97,3 +99,13 @@ def test_compose_gives_pieces_of_the_requested_length(tiny_model):
 def test_last_frames_keeps_the_end_and_pads_short_pieces_with_rests():
     assert last_frames([5, 6, 7], 5).tolist() == [0, 0, 5, 6, 7]
     assert last_frames(range(1, 9), 3).tolist() == [6, 7, 8]
+
+
+def test_a_key_normalized_model_continues_in_the_uploads_own_key(tiny_model, tmp_path):
+    assert tiny_model.config.key_normalize
+    in_c = midi_primer(write_midi(tmp_path / "c.mid", song_tracks(0)), tiny_model.vocab, tiny_model.config)
+    in_d = midi_primer(write_midi(tmp_path / "d.mid", song_tracks(2)), tiny_model.vocab, tiny_model.config)
+    assert (in_c.transpose, in_d.transpose) == (0, 2)
+    assert np.array_equal(in_c.ids, in_d.ids)  # the model hears both in C
+    piece = compose(tiny_model, in_d, 20, 1.0, 0, 1.0, seed=3)[0]
+    assert piece.tokens == transpose(tiny_model.vocab.decode(piece.ids), 2)

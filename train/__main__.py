@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import musicgen  # noqa: F401  (quiets TensorFlow before anything imports it)
-from musicgen.config import TRACK_CHOICES, Config, ConfigError
+from musicgen.config import ORIGINAL_RECIPE, TRACK_CHOICES, Config, ConfigError
 
 from .data import NoUsableFiles, load_bach_chorales, load_folder
 
@@ -31,16 +31,30 @@ def parse_args(argv=None) -> argparse.Namespace:
         "epochs": int, "batch_size": int, "seq_len": int, "frames_per_second": int,
         "embedding_dim": int, "rnn_units": int, "rnn_layers": int, "dense_units": int,
         "dropout": float, "learning_rate": float, "min_count": int, "validation_share": float,
-        "early_stopping_patience": int, "seed": int,
+        "early_stopping_patience": int, "seed": int, "transpose_augment": int,
+        "temperature": float, "top_p": float,
     }
     for name, kind in flags.items():
         hyper.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(DEFAULTS, name),
                            help=f"(default {getattr(DEFAULTS, name)})")
+    for name, words in (("key_normalize", "transpose every song to C major / A minor"),
+                        ("bidirectional", "read each window both ways, as the original"),
+                        ("pitch_input", "show the network each frame's pitches besides its token")):
+        hyper.add_argument("--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction,
+                           default=getattr(DEFAULTS, name), help=f"{words} (default {getattr(DEFAULTS, name)})")
+    hyper.add_argument("--recipe", choices=("ours", "original"), default="ours",
+                       help="original: the study's settings (bidirectional, 3 layers, no key change); "
+                            "flags given after it still apply")
     hyper.add_argument("--fps", dest="frames_per_second", type=int, help="same as --frames-per-second")
     hyper.add_argument("--tracks", choices=TRACK_CHOICES, default=DEFAULTS.tracks,
                        help=f"which tracks make the piano roll (default {DEFAULTS.tracks})")
     args = parser.parse_args(argv)
-    args.config_fields = list(flags) + ["tracks"]
+    args.config_fields = list(flags) + ["tracks", "key_normalize", "bidirectional", "pitch_input"]
+    if args.recipe == "original":  # the study's values, except where a flag asked for another
+        given = {token.split("=")[0] for token in (argv if argv is not None else sys.argv[1:])}
+        for name, value in ORIGINAL_RECIPE.items():
+            if not {"--" + name.replace("_", "-"), "--no-" + name.replace("_", "-")} & given:
+                setattr(args, name, value)
     return args
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from musicgen.midi import MidiError, load_midi, midi_to_tokens
+from musicgen.config import Config
+from musicgen.midi import MidiError, key_shift, load_midi, midi_to_tokens, transpose
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -94,6 +95,11 @@ def load_bach_chorales(tracks: str, frames_per_second: int, limit: int | None = 
     for path in tqdm(paths, desc="converting chorales", unit="score", disable=not progress):
         _add_song(corpus, Path(path).name, converter(path), tracks, frames_per_second)
     return corpus
+
+
+def prepared_tokens(tokens: list[str], config: Config) -> list[str]:
+    """A song's tokens as the model sees them: moved to C major / A minor when the config says so."""
+    return transpose(tokens, key_shift(tokens)) if config.key_normalize else tokens
 
 
 def split_by_song(songs: list[Song], validation_share: float, seed: int) -> tuple[list[Song], list[Song]]:

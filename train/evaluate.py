@@ -1,10 +1,21 @@
-"""Held-out measures: per-frame NLL of interpolated n-gram baselines on the same tokens as the model."""
+"""python -m train.evaluate MODEL_FOLDER --data DIR: held-out likelihood, n-gram baselines, generated-vs-real.
+
+Held-out songs are the validation songs named in the folder's metrics.json (the n-grams are
+fitted on its training songs); with no such record every song in DIR is held out and the
+n-grams are left out.
+"""
 from __future__ import annotations
 
+import argparse
+import json
 import math
+import sys
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import numpy as np
+
+from . import features
 
 
 class NGram:
@@ -49,3 +60,159 @@ def ngram_baselines(train_songs: list[np.ndarray], validation_songs: list[np.nda
                     orders=(1, 2, 3, 4)) -> dict[str, float]:
     """{"1-gram": nll, ...} on the validation songs for n-grams fitted on the training songs."""
     return {f"{order}-gram": NGram(train_songs, vocab_size, order).nll(validation_songs) for order in orders}
+
+
+def network_scores(network, songs_ids: list[np.ndarray], seq_len: int) -> dict[str, float]:
+    """Per-frame NLL (nats) and top-1 accuracy of the network on every frame of the songs."""
+    from .data import windows_of
+
+    windows, targets = windows_of(songs_ids, seq_len)
+    probabilities = network.predict(windows, batch_size=512, verbose=0)
+    chosen = probabilities[np.arange(len(targets)), targets]
+    return {"nll": float(-np.log(np.maximum(chosen, 1e-12)).mean()),
+            "top1_accuracy": float((probabilities.argmax(axis=1) == targets).mean())}
+
+
+def generated_pieces(music_model, pieces: int, frames: int, seed: int) -> list[list[str]]:
+    """pieces x frames frames from random primers, with the model's default sampling settings."""
+    from musicgen.sampling import generate, random_primer
+
+    config, vocab = music_model.config, music_model.vocab
+    primer = random_primer(vocab, config.seq_len, seed, pieces)
+    ids = generate(music_model.network, primer.ids, frames, config.temperature, config.top_k,
+                   config.top_p, seed, pieces)
+    return [vocab.decode(row) for row in ids]
+
+
+def evaluate(music_model, held_out: list[list[str]], training: list[list[str]], pieces: int = 8,
+             frames: int = 300, seed: int = 0) -> dict:
+    """The report for held-out songs (token lists, already in the model's representation)."""
+    vocab, config = music_model.vocab, music_model.config
+    held_out_ids = [vocab.encode(song) for song in held_out]
+    all_tokens = [token for song in held_out for token in song]
+    report = {"held_out_songs": len(held_out), "held_out_frames": len(all_tokens),
+              "oov_share": vocab.oov_share(all_tokens),
+              **network_scores(music_model.network, held_out_ids, config.seq_len)}
+    if training:
+        baselines = ngram_baselines([vocab.encode(song) for song in training], held_out_ids, len(vocab))
+        best = min(baselines, key=baselines.get)
+        report.update(ngram=baselines, best_ngram=best,
+                      nll_vs_best_ngram=report["nll"] / baselines[best] - 1.0)
+    real = features.segments(held_out, frames) or held_out
+    generated = generated_pieces(music_model, pieces, frames, seed)
+    report["generated_vs_real"] = features.compare(generated, real, config.frames_per_second)
+    report["generated_vs_real"].update(pieces=pieces, frames=frames, seed=seed, temperature=config.temperature,
+                                       top_k=config.top_k, top_p=config.top_p)
+    return report
+
+
+def headline(report: dict) -> dict:
+    """The few numbers that go into metrics.json and the model card."""
+    comparison = report["generated_vs_real"]["features"]
+    overlaps = {name: entry["overlap"] for name, entry in comparison.items()}
+    one_frame = comparison["one_frame_share"]
+    keys = ("nll", "top1_accuracy", "oov_share", "best_ngram", "nll_vs_best_ngram")
+    return {**{key: report[key] for key in keys if key in report},
+            "best_ngram_nll": report["ngram"][report["best_ngram"]] if "ngram" in report else None,
+            "min_overlap": min(overlaps.values()), "overlap": overlaps,
+            "one_frame_share": {"generated": one_frame["generated_mean"], "real": one_frame["real_mean"]}}
+
+
+def plot(report: dict, path: Path) -> None:
+    """evaluation.png: held-out NLL against the n-grams, and the overlap of each feature."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), dpi=100, gridspec_kw={"width_ratios": [1, 2]})
+    names = ["network"] + list(report.get("ngram", {}))
+    values = [report["nll"]] + list(report.get("ngram", {}).values())
+    left.bar(names, values, color=["tab:orange"] + ["tab:gray"] * (len(names) - 1))
+    left.set_ylabel("held-out NLL (nats per frame)")
+    left.set_title("lower is better")
+    comparison = report["generated_vs_real"]["features"]
+    labels = [name.replace("_", " ") for name in comparison]
+    right.barh(labels, [entry["overlap"] for entry in comparison.values()], color="tab:blue")
+    right.axvline(0.7, color="tab:red", linestyle="--", label="target 0.7")
+    right.set_xlim(0, 1)
+    right.set_xlabel("overlapping area, generated vs held-out (1 = as alike as real songs)")
+    right.invert_yaxis()
+    right.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def songs_for(folder: Path, corpus) -> tuple[list, list]:
+    """(held-out, training) songs of corpus, as the run in folder split them (when it says)."""
+    metrics_path = folder / "metrics.json"
+    dataset = json.loads(metrics_path.read_text(encoding="utf-8")).get("dataset", {}) if metrics_path.exists() else {}
+    by_name = {song.name: song for song in corpus.songs}
+    held_out = [by_name[name] for name in dataset.get("validation_songs", []) if name in by_name]
+    if not held_out:
+        return corpus.songs, []
+    return held_out, [by_name[name] for name in dataset.get("train_songs", []) if name in by_name]
+
+
+def write(folder: Path, report: dict, out: Path | None = None) -> None:
+    """evaluation.json and .png into out (default: the model folder); the headline into metrics.json."""
+    out = out or folder
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    plot(report, out / "evaluation.png")
+    metrics_path = folder / "metrics.json"
+    if out == folder and metrics_path.exists():
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        metrics["evaluation"] = headline(report)
+        metrics_path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def summary(report: dict) -> str:
+    lines = [f"held-out: {report['held_out_songs']} songs, {report['held_out_frames']} frames, "
+             f"OOV {report['oov_share']:.1%}",
+             f"network NLL {report['nll']:.3f} nats/frame, top-1 accuracy {report['top1_accuracy']:.3f}"]
+    if "ngram" in report:
+        lines.append("n-grams: " + ", ".join(f"{k} {v:.3f}" for k, v in report["ngram"].items())
+                     + f" -> network vs best {report['nll_vs_best_ngram']:+.1%}")
+    for name, entry in report["generated_vs_real"]["features"].items():
+        means = (f" (generated {entry['generated_mean']:.3g}, real {entry['real_mean']:.3g})"
+                 if entry.get("generated_mean") is not None and entry.get("real_mean") is not None else "")
+        lines.append(f"  {name:24s} overlap {entry['overlap']:.2f}{means}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path, help="a model folder (what `python -m train` writes)")
+    parser.add_argument("--data", type=Path, required=True, help="the folder of MIDI files it was trained on")
+    parser.add_argument("--pieces", type=int, default=8, help="generated pieces to compare (default 8)")
+    parser.add_argument("--frames", type=int, default=300, help="frames per generated piece (default 300)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="write the report here instead of into the model folder")
+    args = parser.parse_args(argv)
+
+    import musicgen  # noqa: F401  (quiets TensorFlow)
+    from musicgen.hub import ModelError, load_folder
+
+    from .data import NoUsableFiles, load_folder as load_corpus, prepared_tokens
+
+    try:
+        music_model = load_folder(args.model)
+        corpus = load_corpus(args.data, music_model.config.tracks, music_model.config.frames_per_second)
+    except (ModelError, NoUsableFiles) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    held_out, training = songs_for(args.model, corpus)
+    config = music_model.config
+    report = evaluate(music_model, [prepared_tokens(song.tokens, config) for song in held_out],
+                      [prepared_tokens(song.tokens, config) for song in training],
+                      args.pieces, args.frames, args.seed)
+    write(args.model, report, args.out)
+    print(summary(report))
+    print(f"wrote {(args.out or args.model) / 'evaluation.json'} and evaluation.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

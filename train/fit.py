@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from musicgen.config import Config
+from musicgen.midi import transpose
 from musicgen.vocab import Vocab
 
-from .data import Corpus, make_dataset, split_by_song
+from .data import Corpus, make_dataset, prepared_tokens, split_by_song
 
 BACKUP_DIR = "backup"  # the last finished epoch, for --resume; removed when a run completes
 
@@ -132,11 +133,12 @@ def plot_history(rows: list[dict], path: Path) -> None:
 
 
 def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = False,
-          strategy=None, verbose: int | None = None) -> dict:
+          strategy=None, verbose: int | None = None, held_out: list[str] | None = None) -> dict:
     """Train on corpus and write model.keras, vocab.json, config.json, metrics.json and loss.png.
 
     With resume, the run continues from the last completed epoch in out_dir (config and
     vocabulary are taken from there); finished epochs and the best checkpoint are kept.
+    held_out names the validation songs (a k-fold); by default config.validation_share of them.
     """
     import keras
 
@@ -148,16 +150,24 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
 
-    train_songs, validation_songs = split_by_song(corpus.songs, config.validation_share, config.seed)
+    if held_out is None:
+        train_songs, validation_songs = split_by_song(corpus.songs, config.validation_share, config.seed)
+    else:
+        train_songs = [song for song in corpus.songs if song.name not in held_out]
+        validation_songs = [song for song in corpus.songs if song.name in held_out]
+    train_tokens = [transpose(tokens, semitones)
+                    for tokens in (prepared_tokens(song.tokens, config) for song in train_songs)
+                    for semitones in range(-config.transpose_augment, config.transpose_augment + 1)]
+    validation_songs_tokens = [prepared_tokens(song.tokens, config) for song in validation_songs]
     vocab_path = out_dir / "vocab.json"
     if resume and vocab_path.exists():
         vocab = Vocab.load(vocab_path)
     else:
-        vocab = Vocab.build([song.tokens for song in train_songs], config.min_count)
+        vocab = Vocab.build(train_tokens, config.min_count)
         vocab.save(vocab_path)
     config.save(out_dir / "config.json")
 
-    validation_tokens = [token for song in validation_songs for token in song.tokens]
+    validation_tokens = [token for song in validation_songs_tokens for token in song]
     dataset_summary = {
         "source": corpus.source,
         "files_used": [song.name for song in corpus.songs],
@@ -174,17 +184,17 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
               f"{len(vocab)} tokens, on {device_name()}")
 
     def encoded(songs):
-        return [vocab.encode(song.tokens) for song in songs]
+        return [vocab.encode(tokens) for tokens in songs]
 
-    train_data = make_dataset(encoded(train_songs), config.seq_len, config.batch_size, True, config.seed)
-    validation_data = (make_dataset(encoded(validation_songs), config.seq_len, config.batch_size, False, 0)
+    train_data = make_dataset(encoded(train_tokens), config.seq_len, config.batch_size, True, config.seed)
+    validation_data = (make_dataset(encoded(validation_songs_tokens), config.seq_len, config.batch_size, False, 0)
                        if validation_songs else None)
 
     strategy = strategy or pick_strategy()
     with strategy.scope():
         model, epochs_done = restore_backup(out_dir) if resume else (None, 0)
         if model is None:
-            model = compile_model(build_model(config, len(vocab)), config)
+            model = compile_model(build_model(config, vocab), config)
         elif verbose:
             print(f"continuing after epoch {epochs_done}")
 
@@ -215,4 +225,19 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
 
     metrics = write_metrics()
     plot_history(history.rows(), out_dir / "loss.png")
+    if validation_songs and (out_dir / "model.keras").exists():
+        metrics = evaluate_run(out_dir, validation_songs_tokens, train_tokens, verbose)
     return metrics
+
+
+def evaluate_run(out_dir: Path, held_out: list[list[str]], training: list[list[str]], verbose: int) -> dict:
+    """The held-out report for the best checkpoint: evaluation.json/.png, headline in metrics.json."""
+    from musicgen.hub import load_folder
+
+    from . import evaluate
+
+    report = evaluate.evaluate(load_folder(out_dir), held_out, training)
+    evaluate.write(out_dir, report)
+    if verbose:
+        print(evaluate.summary(report))
+    return json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))

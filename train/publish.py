@@ -15,7 +15,7 @@ from musicgen.config import Config
 SAMPLE_SEED = 0
 SAMPLE_FRAMES = 100  # 20 s at 5 frames per second
 UPLOADED = ["model.keras", "vocab.json", "config.json", "metrics.json", "loss.png",
-            "sample.mid", "sample.wav", "README.md"]
+            "evaluation.json", "evaluation.png", "sample.mid", "sample.wav", "README.md"]
 
 
 class PublishError(RuntimeError):
@@ -51,6 +51,12 @@ def model_card(folder: Path, repo_id: str) -> str:
     if oov is not None:
         results.append(f"| validation frames with chords never seen in training | {oov:.1%} |")
     results = "\n".join(results)
+    evaluation = evaluation_section(metrics.get("evaluation"))
+    layers = f"{config.rnn_layers} x {'Bidirectional ' if config.bidirectional else ''}GRU({config.rnn_units})"
+    inputs = f"Embedding({config.embedding_dim})" + (" + the frame's pitches" if config.pitch_input else "")
+    keys = (" Songs are moved to C major / A minor (estimated key) before training"
+            + (f", and each is also seen moved by up to {config.transpose_augment} semitones."
+               if config.transpose_augment else ".") if config.key_normalize else "")
     return f"""---
 library_name: keras
 license: other  # a model follows the terms of the music it was trained on
@@ -67,9 +73,8 @@ pipeline_tag: audio-generation
 
 A musicgen model: it reads the last {config.seq_len} frames of music
 ({config.frames_per_second} frames per second, one token per frame: the set of sounding pitches)
-and predicts the next one. Embedding({config.embedding_dim}) -> {config.rnn_layers} x Bidirectional
-GRU({config.rnn_units}) with dropout {config.dropout} -> Dense({config.dense_units}) + LeakyReLU -> softmax
-over {dataset.get('vocab_size', '?')} tokens.
+and predicts the next one. {inputs} -> {layers} with dropout {config.dropout} ->
+Dense({config.dense_units}) + LeakyReLU -> softmax over {dataset.get('vocab_size', '?')} tokens.{keys}
 
 Listen: `sample.wav` (its score: `sample.mid`), drawn from a random primer with seed {SAMPLE_SEED}.
 
@@ -87,7 +92,7 @@ split by whole song. Tracks: `{config.tracks}`.
 {results}
 
 ![loss curve](loss.png)
-
+{evaluation}
 ## Hyper-parameters (`config.json`)
 
 | setting | value |
@@ -118,6 +123,24 @@ pieces[0].midi.write("song.mid")
 
 Loading uses only JSON and Keras' `safe_mode=True`: no code from this repository runs.
 """
+
+
+def evaluation_section(headline: dict | None) -> str:
+    """The held-out evaluation (train/evaluate.py) in a few lines, when the folder has one."""
+    if not headline:
+        return ""
+    lines = ["", "### Held-out evaluation", "", "| | |", "|---|---|",
+             f"| NLL (nats per frame) | {headline['nll']:.3f} |",
+             f"| top-1 accuracy | {headline['top1_accuracy']:.3f} |"]
+    if headline.get("best_ngram"):
+        lines.append(f"| best n-gram ({headline['best_ngram']}) NLL, same training songs | "
+                     f"{headline['best_ngram_nll']:.3f} ({headline['nll_vs_best_ngram']:+.1%} for the network) |")
+    one_frame = headline["one_frame_share"]
+    lines += [f"| frames with unseen chords | {headline['oov_share']:.1%} |",
+              f"| smallest generated-vs-real overlap (Yang & Lerch) | {headline['min_overlap']:.2f} |",
+              f"| one-frame notes, generated vs real | {one_frame['generated']:.2f} vs {one_frame['real']:.2f} |",
+              "", "![evaluation](evaluation.png)", ""]
+    return "\n".join(lines)
 
 
 def publish(folder: str | Path, repo_id: str, private: bool = False) -> str:
@@ -164,8 +187,9 @@ def embed(folder: str | Path, target: Path, **sampling) -> None:
 
     folder, target = Path(folder), Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("vocab.json", "metrics.json", "loss.png"):
-        shutil.copy2(folder / name, target / name)
+    for name in ("vocab.json", "metrics.json", "loss.png", "evaluation.json", "evaluation.png"):
+        if (folder / name).exists():
+            shutil.copy2(folder / name, target / name)
     Config.load(folder / "config.json").replace(**sampling).save(target / "config.json")
     model = keras.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
     model.save(target / "model.keras")
