@@ -5,6 +5,7 @@ change that. The logic lives in the musicgen library; this file declares the pag
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import random
 import shutil
@@ -20,8 +21,8 @@ import pretty_midi
 import musicgen  # noqa: F401  (quiets TensorFlow)
 from musicgen.config import Config
 from musicgen.compose import check_request, make_primer, piece_from_ids, write_piece
-from musicgen.hub import ModelError, MusicModel, load, resolve_source
-from musicgen.midi import MidiError, note_number
+from musicgen.hub import HubUnreachable, ModelError, MusicModel, load, resolve_source
+from musicgen.midi import MAX_MIDI_BYTES, MidiError, note_number
 from musicgen.sampling import generate, last_frames, midi_primer
 
 MAX_VARIATIONS = 4
@@ -31,10 +32,9 @@ INSTRUMENTS = [(f"{program}: {pretty_midi.program_to_instrument_name(program)}",
                for program in range(128)]
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "musicgen-app"
 KEEP_OUTPUTS_SECONDS = 3600
-MAX_UPLOAD_BYTES = 5_000_000
 
 _models: dict[str, MusicModel] = {}
-_models_lock = threading.Lock()
+_models_lock = threading.RLock()  # a Hub fallback loads the default inside
 
 
 def get_model(source: str | None) -> MusicModel:
@@ -42,7 +42,13 @@ def get_model(source: str | None) -> MusicModel:
     key = resolve_source((source or "").strip() or None)
     with _models_lock:
         if key not in _models:
-            music_model = load(key)
+            try:
+                music_model = load(key)
+            except HubUnreachable as error:
+                if key == resolve_source(None):
+                    raise
+                # Not kept: the next request tries the Hub again.
+                return dataclasses.replace(get_model(None), note=f"{error}; using the built-in model instead")
             for variations in (1, 2, 4):
                 generate(music_model.network, [0] * music_model.config.seq_len, 1, variations=variations)
             _models[key] = music_model
@@ -113,8 +119,6 @@ def generate_music(primer_kind: str, note: str, upload: str | None, seconds: flo
     if primer_kind == "continue my MIDI":
         if not upload:
             raise ValueError("upload a MIDI file to continue, or pick another primer")
-        if Path(upload).stat().st_size > MAX_UPLOAD_BYTES:
-            raise ValueError(f"that file is over {MAX_UPLOAD_BYTES // 1_000_000} MB; MIDI files are far smaller")
         primer = midi_primer(Path(upload), music_model.vocab, config, name=Path(upload).name)
     elif primer_kind == "a single note":
         primer = make_primer(music_model, f"note:{note_number(note)}", seed)
@@ -169,13 +173,16 @@ def build_page(defaults: Config | None = None) -> gr.Blocks:
     """The page; sampling sliders start at the default model's settings (defaults)."""
     defaults = defaults or Config()
     with gr.Blocks(title="musicgen") as page:
-        gr.Markdown("# musicgen\nPress **Generate** to hear a new piece; download the .mid for your DAW.")
+        gr.Markdown("# musicgen\nPress **Generate** to hear a new piece; download the .mid for your DAW.\n\n"
+                    f"<small>Limits: {SECONDS_RANGE[1]} s and {MAX_VARIATIONS} variations a request, "
+                    f"MIDI uploads up to {MAX_MIDI_BYTES // 1_000_000} MB.</small>")
         with gr.Row():
             with gr.Column(scale=1):
                 primer_kind = gr.Radio(["random", "a single note", "continue my MIDI"], value="random",
                                        label="Start from")
                 note = gr.Dropdown(NOTE_CHOICES, value="C4", label="Note")
-                upload = gr.File(label="MIDI to continue", file_types=[".mid", ".midi"], type="filepath")
+                upload = gr.File(label=f"MIDI to continue (up to {MAX_MIDI_BYTES // 1_000_000} MB)",
+                                 file_types=[".mid", ".midi"], type="filepath")
                 seconds = gr.Slider(*SECONDS_RANGE, value=30, step=5, label="Length (seconds)")
                 variations = gr.Slider(1, MAX_VARIATIONS, value=1, step=1, label="Variations")
                 generate_button = gr.Button("Generate", variant="primary")
@@ -228,4 +235,5 @@ if __name__ == "__main__":
     except ModelError as error:
         print(f"warning: {error}; pick a model in the page")
         default_config = None
-    build_page(default_config).launch()
+    # Gradio refuses bigger uploads before they are stored; load_midi checks again for the API.
+    build_page(default_config).launch(max_file_size=MAX_MIDI_BYTES)

@@ -18,6 +18,10 @@ class ModelError(ValueError):
     """A model that cannot be loaded, with the reason in words."""
 
 
+class HubUnreachable(ModelError):
+    """The Hub could not be reached (or a download broke off) and no cached copy exists."""
+
+
 @dataclass
 class MusicModel:
     """A network with the vocabulary and config it was trained with."""
@@ -67,14 +71,32 @@ def download(hub_id: str) -> tuple[Path, str]:
     except RevisionNotFoundError:
         raise ModelError(f"{repo_id} has no revision {revision!r}") from None
     except LocalEntryNotFoundError:
-        raise ModelError(f"{hub_id}: the Hub cannot be reached and the model is not in the local cache") from None
+        raise HubUnreachable(f"{hub_id}: the Hub cannot be reached and the model is not in the local cache") from None
     except Exception as error:  # network failures come in many kinds: try the cache before giving up
         try:
             folder = Path(snapshot_download(**options, local_files_only=True))
         except Exception:
-            raise ModelError(f"{hub_id}: the Hub cannot be reached ({type(error).__name__}) "
-                             "and the model is not in the local cache") from None
+            folder = None if revision else newest_cached_snapshot(repo_id)
+        if folder is None:
+            raise HubUnreachable(f"{hub_id}: the Hub cannot be reached ({type(error).__name__}) "
+                                 "and the model is not in the local cache") from None
         return folder, f"the Hub could not be reached ({type(error).__name__}); using the cached copy"
+
+
+def newest_cached_snapshot(repo_id: str) -> Path | None:
+    """The newest complete copy of repo_id in the Hub cache, whatever revision "main" now names.
+
+    (A download that broke off may already have moved "main" to a revision not fully fetched.)
+    """
+    from huggingface_hub import constants, scan_cache_dir
+
+    try:
+        repos = [repo for repo in scan_cache_dir(constants.HF_HUB_CACHE).repos if repo.repo_id == repo_id and repo.repo_type == "model"]
+    except Exception:  # no cache directory yet, or one we cannot read
+        return None
+    complete = [revision for repo in repos for revision in repo.revisions
+                if set(MODEL_FILES) <= {file.file_name for file in revision.files}]
+    return max(complete, key=lambda revision: revision.last_modified).snapshot_path if complete else None
 
 
 def load_folder(folder: Path, source: str | None = None, note: str = "") -> MusicModel:

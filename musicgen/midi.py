@@ -15,6 +15,7 @@ import pretty_midi
 REST_TOKEN = "e"
 PIANO_PROGRAMS = range(0, 8)  # General MIDI's piano family
 MAX_SECONDS = 2 * 60 * 60  # longer "songs" are almost always a broken time base
+MAX_MIDI_BYTES = 5_000_000  # far above any song's MIDI; bounds the parser's time and memory
 
 
 class MidiError(ValueError):
@@ -29,11 +30,16 @@ def load_midi(source: str | Path | bytes, name: str | None = None) -> pretty_mid
         path = Path(source)
         name = name or path.name
         try:
-            data = path.read_bytes()
+            # Read no more than one byte past the limit: a huge file is refused without loading it.
+            with path.open("rb") as file:
+                data = file.read(MAX_MIDI_BYTES + 1)
         except OSError as error:
             raise MidiError(f"{name}: cannot be read ({error.strerror or error})") from None
     if not data:
         raise MidiError(f"{name}: empty file (0 bytes)")
+    if len(data) > MAX_MIDI_BYTES:
+        raise MidiError(f"{name}: larger than the {MAX_MIDI_BYTES / 1e6:.0f} MB a MIDI file may have here "
+                        "(songs are far smaller)")
     if data[:4] != b"MThd":
         header = data[:4].decode("latin-1").encode("unicode_escape").decode("ascii")
         raise MidiError(f"{name}: not a MIDI file (header '{header}')")

@@ -58,6 +58,9 @@ def midi_primer(source: str | Path | bytes, vocab: Vocab, config: Config, name: 
     if not tokens:
         tokens = midi_to_tokens(midi, "all", config.frames_per_second)
     if not any(token != REST_TOKEN for token in tokens):
+        if any(instrument.notes for instrument in midi.instruments if not instrument.is_drum):
+            raise MidiError(f"{label}: its notes are all shorter than half a frame "
+                            f"({0.5 / config.frames_per_second:g} s), too short to hear as notes here")
         raise MidiError(f"{label}: has no pitched notes to continue")
     # A model trained in C major / A minor hears the piece in that key and answers in the piece's own.
     shift = key_shift(tokens) if config.key_normalize else 0

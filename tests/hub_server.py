@@ -18,6 +18,7 @@ class FakeHub:
         self.token = token
         self.repos: dict[str, dict] = {}  # repo_id -> {"files": {path: bytes}, "sha": str, "private": bool}
         self.requests: list[str] = []
+        self.break_downloads = False  # send half of each file, then drop the connection
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -113,6 +114,17 @@ class FakeHub:
                     return self.reply(404, {"error": "Entry not found"}, error_code="EntryNotFound",
                                       headers={"X-Repo-Commit": repo["sha"]})
                 content = repo["files"][filename]
+                if hub.break_downloads and self.command == "GET":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(content)))
+                    self.send_header("X-Repo-Commit", repo["sha"])
+                    self.send_header("ETag", f'"{hashlib.sha1(content).hexdigest()}"')
+                    self.end_headers()
+                    self.wfile.write(content[:len(content) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return None
                 return self.reply(200, content, headers={"X-Repo-Commit": repo["sha"],
                                                          "ETag": f'"{hashlib.sha1(content).hexdigest()}"'})
 

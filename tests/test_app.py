@@ -2,56 +2,24 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from scipy.io import wavfile
 
-from conftest import ROOT
+from bench.load import measure, running_app
 from musicgen.midi import load_midi
 
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tiny_model_folder, tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
-               MUSICGEN_MODEL=os.environ.get("MUSICGEN_TEST_APP_MODEL", str(tiny_model_folder)),
-               GRADIO_ANALYTICS_ENABLED="False",
-               HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    with open(log, "w") as output:
-        server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=output,
-                                  stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail("app.py exited:\n" + log.read_text()[-3000:])
-                time.sleep(0.5)
-        else:
-            server.kill()
-            pytest.fail("app.py did not start serving:\n" + log.read_text()[-3000:])
+    model = os.environ.get("MUSICGEN_TEST_APP_MODEL", str(tiny_model_folder))
+    with running_app(model, log=tmp_path_factory.mktemp("app") / "app.log") as url:
         yield url
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def call(url, **choices):
@@ -83,7 +51,6 @@ def test_the_same_seed_gives_the_same_piece(app_url):
 @pytest.mark.parametrize("choices, words", [
     ({"seconds": 500}, "(length must be between|greater than maximum value 120)"),
     ({"primer_kind": "continue my MIDI"}, "upload a MIDI file"),
-    ({"model_source": "nobody/nothing-here"}, "cannot be reached"),
 ])
 def test_bad_input_gives_a_message_and_the_app_keeps_serving(app_url, choices, words):
     from gradio_client.exceptions import AppError
@@ -91,6 +58,12 @@ def test_bad_input_gives_a_message_and_the_app_keeps_serving(app_url, choices, w
     with pytest.raises(AppError, match=words):
         call(app_url, **choices)
     assert call(app_url, seconds=5)[1]
+
+
+def test_an_unreachable_hub_model_falls_back_to_the_built_in_one_and_says_so(app_url):
+    result = call(app_url, model_source="nobody/nothing-here", seconds=5)  # the app runs offline
+    assert load_midi(result[1]).get_end_time() > 0
+    assert "cannot be reached" in result[-2] and "using the built-in model instead" in result[-2]
 
 
 def test_an_upload_that_is_not_midi_gives_a_message(app_url, tmp_path):
@@ -162,3 +135,12 @@ def test_continue_extends_a_piece_and_undo_takes_it_back(app_url):
     assert Path(back[1]).read_bytes() == Path(first[1]).read_bytes()
     with pytest.raises(AppError, match="nothing to undo"):
         client.predict(api_name="/undo")
+
+
+def test_load_script_with_a_few_visitors(app_url):
+    """bench/load.py at a small N (the closing note of issue 7 gives N=16 on the embedded model)."""
+    result = measure(app_url, users=3, seconds=8, length=5, single_requests=1)
+    assert result["failures"] == 0, result["failure_examples"]
+    assert result["served"] >= 3
+    assert result["p50_s"] <= result["p95_s"]
+    print(f"\nload, 3 users: {result}")

@@ -48,11 +48,11 @@ def test_publish_pull_load_and_generate_the_same_frames(hub, model_folder, monke
     assert "alice/tiny-music/commit/" in url
     files = hub.repos["alice/tiny-music"]["files"]
     assert set(files) == {"model.keras", "vocab.json", "config.json", "metrics.json", "loss.png",
-                          "sample.mid", "sample.wav", "README.md"}
+                          "evaluation.json", "evaluation.png", "sample.mid", "sample.wav", "README.md"}
     card = files["README.md"].decode()
     assert card.startswith("---\nlibrary_name: keras")
     for words in ("music-generation", "midi", "tensorflow", "## Training data", "validation loss",
-                  "## Hyper-parameters", "loss.png", "python -m musicgen generate --model alice/tiny-music"):
+                  "## Hyper-parameters", "loss.png", "Held-out evaluation", "best n-gram", "python -m musicgen generate --model alice/tiny-music"):
         assert words in card
 
     local = load(str(model_folder))
@@ -80,6 +80,38 @@ def test_the_hub_going_down_falls_back_to_the_cache(hub, model_folder):
     assert np.array_equal(sample(cached), sample(load(str(model_folder))))
     with pytest.raises(ModelError, match="not in the local cache|cannot be reached"):
         load("alice/never-downloaded")
+
+
+def test_a_download_breaking_off_falls_back_to_the_cached_copy_and_says_so(hub, model_folder):
+    publish(model_folder, "alice/tiny-music")
+    load("alice/tiny-music")
+    (model_folder / "config.json").write_text(  # a new revision on the Hub, so files must be fetched
+        (model_folder / "config.json").read_text().replace('"seed": 0', '"seed": 1'))
+    publish(model_folder, "alice/tiny-music")
+    hub.break_downloads = True
+    cached = load("alice/tiny-music")
+    assert "using the cached copy" in cached.note and cached.config.seed == 0
+
+
+def test_a_download_breaking_off_with_nothing_cached_is_a_hub_failure(hub, model_folder):
+    from musicgen.hub import HubUnreachable
+
+    publish(model_folder, "alice/tiny-music")
+    hub.break_downloads = True
+    with pytest.raises(HubUnreachable, match="cannot be reached"):
+        load("alice/tiny-music")
+
+
+def test_the_app_falls_back_to_the_built_in_model_when_a_download_breaks_off(hub, model_folder, monkeypatch):
+    import app
+
+    publish(model_folder, "alice/tiny-music")
+    hub.break_downloads = True
+    monkeypatch.setenv("MUSICGEN_MODEL", str(model_folder))  # "the built-in model" for this test
+    music_model = app.get_model("alice/tiny-music")
+    assert music_model.source == str(model_folder)
+    assert "using the built-in model instead" in music_model.note
+    assert "alice/tiny-music" not in app._models  # the next visitor tries the Hub again
 
 
 def test_publishing_without_a_token_keeps_the_folder_and_says_how_to_retry(hub, model_folder, monkeypatch, capsys):
