@@ -20,7 +20,7 @@ import pretty_midi
 
 import musicgen  # noqa: F401  (quiets TensorFlow)
 from musicgen.config import Config
-from musicgen.compose import check_request, make_primer, piece_from_ids, write_piece
+from musicgen.compose import OutputError, check_request, make_primer, piece_from_ids, write_piece
 from musicgen.hub import HubUnreachable, ModelError, MusicModel, load, resolve_source
 from musicgen.midi import MAX_MIDI_BYTES, MidiError, note_number
 from musicgen.sampling import generate, last_frames, midi_primer
@@ -101,6 +101,9 @@ def user_message(function):
             return function(*args)
         except (ValueError, MidiError, ModelError) as error:
             raise gr.Error(str(error), print_exception=False)
+        except OutputError as error:
+            raise gr.Error(f"the server could not save your music ({error}); please try again later",
+                           print_exception=False)
     return wrapped
 
 

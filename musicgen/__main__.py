@@ -80,11 +80,12 @@ def generate_command(args) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from .compose import OutputError
     from .hub import ModelError
 
     try:
         return generate_command(args)
-    except (ValueError, ModelError, MidiError, OSError) as error:
+    except (ValueError, ModelError, MidiError, OSError, OutputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

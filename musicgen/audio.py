@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,25 +47,32 @@ def fluidsynth_problem() -> str | None:
     return None
 
 
-_worker = threading.local()  # one synthesizer per thread: FluidSynth's state is not shareable
-
-
 def _synthesizer(sample_rate: int, soundfont: Path):
+    """A new synthesizer for each piece (about 30 ms).
+
+    A reused one carries state from its last piece: the reverb tail, the position inside its
+    64-sample block (which shifts every note onset), and the dither sequence. A fresh one makes
+    the same piece the same audio whatever ran before, in any thread.
+    """
     import fluidsynth
 
-    key = (sample_rate, str(soundfont))
-    if getattr(_worker, "key", None) != key:
-        synth = fluidsynth.Synth(samplerate=float(sample_rate))
-        soundfont_id = synth.sfload(str(soundfont))
-        if soundfont_id < 0:
-            raise RuntimeError(f"FluidSynth could not load {soundfont}")
-        _worker.synth, _worker.soundfont_id, _worker.key = synth, soundfont_id, key
-    _worker.synth.system_reset()
-    return _worker.synth, _worker.soundfont_id
+    synth = fluidsynth.Synth(samplerate=float(sample_rate))
+    soundfont_id = synth.sfload(str(soundfont))
+    if soundfont_id < 0:
+        synth.delete()
+        raise RuntimeError(f"FluidSynth could not load {soundfont}")
+    return synth, soundfont_id
 
 
 def _render_fluidsynth(midi: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray:
     synth, soundfont_id = _synthesizer(sample_rate, soundfont_path())
+    try:
+        return _play(synth, soundfont_id, midi, sample_rate)
+    finally:
+        synth.delete()
+
+
+def _play(synth, soundfont_id: int, midi: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray:
     events = []  # (sample, 0 = off before 1 = on, channel, pitch, velocity)
     melodic_channels = [channel for channel in range(16) if channel != 9]
     for index, instrument in enumerate(midi.instruments):

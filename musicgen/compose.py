@@ -73,15 +73,26 @@ def piece_from_ids(music_model: MusicModel, ids: np.ndarray, program: int | None
     return Piece(np.asarray(ids), tokens, midi)
 
 
+class OutputError(RuntimeError):
+    """A result that could not be written (disk full, no permission); nothing half-written is left."""
+
+
 def write_piece(piece: Piece, frames_per_second: float, midi_path: str | Path,
                 wav_path: str | Path | None = None, png_path: str | Path | None = None,
                 title: str = "") -> audio.Audio | None:
     """Write the .mid, and the WAV and piano-roll PNG when paths are given; the audio if rendered."""
-    piece.midi.write(str(midi_path))
-    rendered = None
-    if wav_path:
-        rendered = audio.render(piece.midi)
-        audio.write_wav(rendered, wav_path)
-    if png_path:
-        audio.write_piano_roll(tokens_to_roll(piece.tokens), frames_per_second, png_path, title)
+    rendered = audio.render(piece.midi) if wav_path else None
+    writers = [(midi_path, lambda path: piece.midi.write(str(path))),
+               (wav_path, lambda path: audio.write_wav(rendered, path)),
+               (png_path, lambda path: audio.write_piano_roll(tokens_to_roll(piece.tokens), frames_per_second,
+                                                              path, title))]
+    for path, write in writers:
+        if not path:
+            continue
+        try:
+            write(path)
+        except OSError as error:
+            if Path(path).is_file():
+                Path(path).unlink(missing_ok=True)
+            raise OutputError(f"cannot write {Path(path).name}: {error.strerror or error}") from None
     return rendered

@@ -10,6 +10,7 @@ import pytest
 from scipy.io import wavfile
 
 from bench.load import measure, running_app
+from conftest import ROOT
 from musicgen.midi import load_midi
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -144,3 +145,59 @@ def test_load_script_with_a_few_visitors(app_url):
     assert result["served"] >= 3
     assert result["p50_s"] <= result["p95_s"]
     print(f"\nload, 3 users: {result}")
+
+
+def test_no_room_for_the_results_gives_a_message_not_a_traceback(tiny_model_folder, tmp_path, monkeypatch):
+    import gradio as gr
+
+    import app
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    monkeypatch.setenv("MUSICGEN_MODEL", str(tiny_model_folder))
+    full = tmp_path / "full"
+    full.mkdir()
+    for suffix in ("mid", "wav", "png"):  # every result file of seed 3 lands on a full "disk"
+        (full / f"musicgen-3-1.{suffix}").symlink_to("/dev/full")
+    monkeypatch.setattr(app, "request_folder", lambda: full)
+    with pytest.raises(gr.Error, match="could not save your music .*No space left on device"):
+        app.generate_music("random", "C4", None, 5, 1, 1.0, 0.95, "3", 1.0, 0, "")
+
+
+def test_the_app_serves_no_file_it_did_not_make(app_url):
+    import urllib.error
+    import urllib.request
+
+    for target in ("/etc/passwd", str(ROOT / "app.py"), str(ROOT / "assets" / "model" / "config.json")):
+        for route in ("gradio_api/file=", "file="):
+            try:
+                with urllib.request.urlopen(app_url + route + target, timeout=10) as response:
+                    status, body = response.status, response.read()
+            except urllib.error.HTTPError as error:
+                status, body = error.code, b""
+            assert status >= 400 or b"root:" not in body and b"import" not in body, (route, target)
+
+
+def test_an_upload_name_with_path_tricks_stays_in_the_upload_folder(app_url, tmp_path):
+    import json
+    import urllib.request
+    import uuid
+
+    from conftest import song_tracks, write_midi
+
+    data = write_midi(tmp_path / "song.mid", song_tracks(0)).read_bytes()
+    escape = f"musicgen-escape-{uuid.uuid4().hex}.mid"
+    boundary = "musicgenboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"../../../../tmp/{escape}\"\r\n"
+            "Content-Type: audio/midi\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(app_url + "gradio_api/upload", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        stored = json.loads(response.read())[0]
+    assert not Path("/tmp", escape).exists()
+    assert ".." not in Path(stored).parts
+    from gradio_client import handle_file
+
+    result = call(app_url, primer_kind="continue my MIDI", upload=handle_file(stored), seconds=5)
+    assert load_midi(result[1]).get_end_time() > 0
+    assert not Path("/tmp", escape).exists()

@@ -1,6 +1,7 @@
 """python -m musicgen generate, as a user calls it."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,13 @@ def test_argparse_errors_are_one_line_too():
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error:") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_no_room_to_write_is_one_clear_line(tiny_model_folder, capsys):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    # /dev/full answers every write with "No space left on device", as a full disk does.
+    code = main(["generate", "--model", str(tiny_model_folder), "--frames", "20", "--out", "/dev/full"])
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert error == "error: cannot write full: No space left on device"
