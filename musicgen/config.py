@@ -10,7 +10,7 @@ CONFIG_VERSION = 2
 # Settings added in version 2, with the values that version-1 files (the original recipe) meant.
 VERSION_1_MEANT = {"key_normalize": False, "transpose_augment": 0, "bidirectional": True, "pitch_input": False}
 # The original study's recipe (every setting where our defaults differ).
-ORIGINAL_RECIPE = {**VERSION_1_MEANT, "rnn_layers": 3, "dropout": 0.3, "epochs": 20, "top_p": 1.0}
+ORIGINAL_RECIPE = {**VERSION_1_MEANT, "rnn_units": 128, "rnn_layers": 3, "dropout": 0.3, "epochs": 20, "top_p": 1.0}
 TRACK_CHOICES = ("first", "piano", "all")
 
 
@@ -33,11 +33,11 @@ class Config:
     tracks: str = "first"  # which tracks make the piano roll: first | piano | all (measured: README)
     min_count: int = 1  # chords seen fewer times are mapped to the nearest frequent one
     key_normalize: bool = True  # transpose every song to C major / A minor (estimated key)
-    transpose_augment: int = 2  # also train on each song moved by up to this many semitones
+    transpose_augment: int = 5  # also train on each song moved by up to this many semitones
     # Model
     embedding_dim: int = 100
     pitch_input: bool = True  # the network also sees which pitches each frame holds
-    rnn_units: int = 128
+    rnn_units: int = 256
     rnn_layers: int = 1
     bidirectional: bool = False  # the original reads each window both ways
     dense_units: int = 64
@@ -45,7 +45,7 @@ class Config:
     # Training
     learning_rate: float = 0.002  # Nadam's default
     batch_size: int = 64
-    epochs: int = 8
+    epochs: int = 3  # with 11 transpositions of every song, an epoch is long; more over-fits
     validation_share: float = 0.15  # share of songs (not windows) held out
     early_stopping_patience: int = 0  # epochs without validation improvement; 0 = off
     seed: int = 0

@@ -13,7 +13,7 @@ from musicgen.vocab import Vocab
 from train.__main__ import main
 
 TINY = ["--seq-len", "8", "--embedding-dim", "8", "--rnn-units", "8", "--rnn-layers", "1",
-        "--dense-units", "8", "--batch-size", "16", "--validation-share", "0.4"]
+        "--dense-units", "8", "--batch-size", "16", "--validation-share", "0.4", "--transpose-augment", "1"]
 
 
 def test_train_writes_a_complete_model_folder(midi_folder, tmp_path):
@@ -35,6 +35,20 @@ def test_train_writes_a_complete_model_folder(midi_folder, tmp_path):
     model = keras.saving.load_model(out / "model.keras", safe_mode=True)
     assert model.output_shape[-1] == dataset["vocab_size"]
     assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_original_recipe_is_one_flag_and_later_flags_still_apply():
+    from musicgen.config import ORIGINAL_RECIPE
+    from train.__main__ import parse_args
+
+    args = parse_args(["--recipe", "original", "--epochs", "2", "--no-bidirectional"])
+    chosen = {name: getattr(args, name) for name in args.config_fields}
+    assert chosen["epochs"] == 2 and chosen["bidirectional"] is False
+    for name, value in ORIGINAL_RECIPE.items():
+        if name not in ("epochs", "bidirectional") and name in chosen:
+            assert chosen[name] == value, name
+    ours = parse_args([])
+    assert ours.key_normalize and ours.pitch_input and not ours.bidirectional
 
 
 def test_no_usable_file_ends_with_exit_code_2(tmp_path, capsys):
