@@ -223,10 +223,11 @@ def build_page(defaults: Config | None = None) -> gr.Blocks:
         ]
         for event in events:  # a page-only step: the API returns plain files
             event.then(slot_visibility, [history], outputs, api_visibility="private")
-        # Below temperature 0.9 the reference model mostly holds notes or rests (README).
-        gr.Examples([["random", "C4", None, 30, 1, 1.0, 0.95, "7", 1.0, 0, ""],
-                     ["a single note", "A3", None, 20, 2, 1.0, 0.95, "", 1.0, 0, ""],
-                     ["random", "C4", None, 45, 1, 0.9, 0.95, "", 0.8, 46, ""]],
+        # The model's own sampling defaults, chosen by generated-vs-real measurements (README).
+        sampling = [defaults.temperature, defaults.top_p]
+        gr.Examples([["random", "C4", None, 30, 1, *sampling, "7", 1.0, 0, ""],
+                     ["a single note", "A3", None, 20, 2, *sampling, "", 1.0, 0, ""],
+                     ["random", "C4", None, 45, 1, *sampling, "", 0.8, 46, ""]],
                     inputs, label="Try one")
     page.queue(default_concurrency_limit=2, max_size=64)
     return page

@@ -93,3 +93,18 @@ def test_evaluate_command_writes_report_figure_and_headline(tiny_model_folder, t
 def test_evaluate_command_refuses_a_folder_that_is_no_model(tmp_path, tiny_songs, capsys):
     assert evaluate_main([str(tmp_path), "--data", str(tiny_songs)]) == 2
     assert "not a model folder" in capsys.readouterr().err
+
+
+def test_embedding_with_new_sampling_settings_redoes_the_evaluation(tiny_model_folder, tiny_songs, tmp_path):
+    from musicgen.config import Config
+    from train.publish import embed
+
+    target = tmp_path / "embedded"
+    embed(tiny_model_folder, target, tiny_songs, temperature=0.7, top_p=0.9)
+    config = Config.load(target / "config.json")
+    assert (config.temperature, config.top_p) == (0.7, 0.9)
+    report = json.loads((target / "evaluation.json").read_text())
+    assert (report["generated_vs_real"]["temperature"], report["generated_vs_real"]["top_p"]) == (0.7, 0.9)
+    card = (target / "README.md").read_text()
+    assert "Held-out evaluation" in card and "| `top_p` | 0.9 |" in card
+    assert {"sample.mid", "sample.wav", "evaluation.png", "model.keras"} <= {p.name for p in target.iterdir()}

@@ -102,6 +102,13 @@ def prepared_tokens(tokens: list[str], config: Config) -> list[str]:
     return transpose(tokens, key_shift(tokens)) if config.key_normalize else tokens
 
 
+def training_tokens(songs: list[Song], config: Config) -> list[list[str]]:
+    """What the network trains on: each song prepared, and moved by every shift up to transpose_augment."""
+    shifts = range(-config.transpose_augment, config.transpose_augment + 1)
+    return [transpose(tokens, shift) for tokens in (prepared_tokens(song.tokens, config) for song in songs)
+            for shift in shifts]
+
+
 def split_by_song(songs: list[Song], validation_share: float, seed: int) -> tuple[list[Song], list[Song]]:
     """(train, validation): whole songs, shuffled by seed; at least one of each when possible."""
     ordered = sorted(songs, key=lambda song: song.name)

@@ -155,6 +155,15 @@ def songs_for(folder: Path, corpus) -> tuple[list, list]:
     return held_out, [by_name[name] for name in dataset.get("train_songs", []) if name in by_name]
 
 
+def evaluate_folder(music_model, corpus, pieces: int = 8, frames: int = 300, seed: int = 0) -> dict:
+    """evaluate() on the songs of corpus that the model's run held out (see songs_for)."""
+    from .data import prepared_tokens, training_tokens
+
+    held_out, training = songs_for(music_model.folder, corpus)
+    return evaluate(music_model, [prepared_tokens(song.tokens, music_model.config) for song in held_out],
+                    training_tokens(training, music_model.config), pieces, frames, seed)
+
+
 def write(folder: Path, report: dict, out: Path | None = None) -> None:
     """evaluation.json and .png into out (default: the model folder); the headline into metrics.json."""
     out = out or folder
@@ -195,7 +204,7 @@ def main(argv=None) -> int:
     import musicgen  # noqa: F401  (quiets TensorFlow)
     from musicgen.hub import ModelError, load_folder
 
-    from .data import NoUsableFiles, load_folder as load_corpus, prepared_tokens
+    from .data import NoUsableFiles, load_folder as load_corpus
 
     try:
         music_model = load_folder(args.model)
@@ -203,11 +212,7 @@ def main(argv=None) -> int:
     except (ModelError, NoUsableFiles) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    held_out, training = songs_for(args.model, corpus)
-    config = music_model.config
-    report = evaluate(music_model, [prepared_tokens(song.tokens, config) for song in held_out],
-                      [prepared_tokens(song.tokens, config) for song in training],
-                      args.pieces, args.frames, args.seed)
+    report = evaluate_folder(music_model, corpus, args.pieces, args.frames, args.seed)
     write(args.model, report, args.out)
     print(summary(report))
     print(f"wrote {(args.out or args.model) / 'evaluation.json'} and evaluation.png")

@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from musicgen.config import Config
-from musicgen.midi import transpose
 from musicgen.vocab import Vocab
 
-from .data import Corpus, make_dataset, prepared_tokens, split_by_song
+from .data import Corpus, make_dataset, prepared_tokens, split_by_song, training_tokens
 
 BACKUP_DIR = "backup"  # the last finished epoch, for --resume; removed when a run completes
 
@@ -155,9 +154,7 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
     else:
         train_songs = [song for song in corpus.songs if song.name not in held_out]
         validation_songs = [song for song in corpus.songs if song.name in held_out]
-    train_tokens = [transpose(tokens, semitones)
-                    for tokens in (prepared_tokens(song.tokens, config) for song in train_songs)
-                    for semitones in range(-config.transpose_augment, config.transpose_augment + 1)]
+    train_tokens = training_tokens(train_songs, config)
     validation_songs_tokens = [prepared_tokens(song.tokens, config) for song in validation_songs]
     vocab_path = out_dir / "vocab.json"
     if resume and vocab_path.exists():

@@ -178,9 +178,10 @@ def publish(folder: str | Path, repo_id: str, private: bool = False) -> str:
     return commit.commit_url
 
 
-def embed(folder: str | Path, target: Path, **sampling) -> None:
+def embed(folder: str | Path, target: Path, data: Path | None = None, **sampling) -> None:
     """Copy a trained model folder to target (the app's embedded default), weights without optimizer
-    state; sampling (temperature=..., top_p=...) replaces the default sampling settings in its config."""
+    state; sampling (temperature=..., top_p=...) replaces the default sampling settings in its config.
+    With data (the training folder), the evaluation is redone with those settings before the card."""
     import shutil
 
     import keras
@@ -193,6 +194,15 @@ def embed(folder: str | Path, target: Path, **sampling) -> None:
     Config.load(folder / "config.json").replace(**sampling).save(target / "config.json")
     model = keras.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
     model.save(target / "model.keras")
+    if data is not None:
+        from musicgen.hub import load_folder
+
+        from . import evaluate
+        from .data import load_folder as load_corpus
+
+        music_model = load_folder(target)
+        corpus = load_corpus(data, music_model.config.tracks, music_model.config.frames_per_second)
+        evaluate.write(target, evaluate.evaluate_folder(music_model, corpus))
     write_sample(target)
     (target / "README.md").write_text(model_card(target, "musicgen/default"), encoding="utf-8")
 
@@ -206,13 +216,14 @@ def main(argv=None) -> int:
                         help="instead of publishing, make FOLDER the app's embedded default (assets/model)")
     parser.add_argument("--temperature", type=float, help="with --embed: default sampling temperature")
     parser.add_argument("--top-p", type=float, help="with --embed: default top-p")
+    parser.add_argument("--data", type=Path, help="with --embed: the training folder, to redo the evaluation")
     args = parser.parse_args(argv)
     if args.embed:
         from musicgen.hub import EMBEDDED_MODEL
 
         sampling = {key: value for key, value in (("temperature", args.temperature), ("top_p", args.top_p))
                     if value is not None}
-        embed(args.folder, EMBEDDED_MODEL, **sampling)
+        embed(args.folder, EMBEDDED_MODEL, args.data, **sampling)
         print(f"embedded {args.folder} as {EMBEDDED_MODEL}")
         return 0
     if not args.repo_id:
