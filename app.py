@@ -175,7 +175,8 @@ def undo(history: list | None):
 def build_page(defaults: Config | None = None) -> gr.Blocks:
     """The page; sampling sliders start at the default model's settings (defaults)."""
     defaults = defaults or Config()
-    with gr.Blocks(title="musicgen") as page:
+    # Gradio keeps uploads and served files in its cache: delete them after an hour, as our outputs.
+    with gr.Blocks(title="musicgen", delete_cache=(KEEP_OUTPUTS_SECONDS, KEEP_OUTPUTS_SECONDS)) as page:
         gr.Markdown("# musicgen\nPress **Generate** to hear a new piece; download the .mid for your DAW.\n\n"
                     f"<small>Limits: {SECONDS_RANGE[1]} s and {MAX_VARIATIONS} variations a request, "
                     f"MIDI uploads up to {MAX_MIDI_BYTES // 1_000_000} MB.</small>")
