@@ -108,3 +108,16 @@ def test_embedding_with_new_sampling_settings_redoes_the_evaluation(tiny_model_f
     card = (target / "README.md").read_text()
     assert "Held-out evaluation" in card and "| `top_p` | 0.9 |" in card
     assert {"sample.mid", "sample.wav", "evaluation.png", "model.keras"} <= {p.name for p in target.iterdir()}
+
+
+def test_generated_pieces_from_random_or_single_note_primers(tiny_model):
+    import pytest
+
+    from train.evaluate import generated_pieces
+
+    for primer in ("random", "note"):
+        pieces = generated_pieces(tiny_model, 3, 12, seed=1, primer=primer)
+        assert [len(piece) for piece in pieces] == [12, 12, 12]
+        assert generated_pieces(tiny_model, 3, 12, seed=1, primer=primer) == pieces
+    with pytest.raises(ValueError, match="primer must be one of"):
+        generated_pieces(tiny_model, 1, 5, seed=0, primer="chord")

@@ -73,13 +73,23 @@ def network_scores(network, songs_ids: list[np.ndarray], seq_len: int) -> dict[s
             "top1_accuracy": float((probabilities.argmax(axis=1) == targets).mean())}
 
 
-def generated_pieces(music_model, pieces: int, frames: int, seed: int) -> list[list[str]]:
-    """pieces x frames frames from random primers, with the model's default sampling settings."""
-    from musicgen.sampling import generate, random_primer
+PRIMER_KINDS = ("random", "note")
+
+
+def generated_pieces(music_model, pieces: int, frames: int, seed: int, primer: str = "random") -> list[list[str]]:
+    """pieces x frames frames with the model's default sampling settings, from random primers, or
+    from single notes (one drawn per piece between G3 and G5, as a visitor might pick)."""
+    from musicgen.sampling import generate, note_primer, random_primer
 
     config, vocab = music_model.config, music_model.vocab
-    primer = random_primer(vocab, config.seq_len, seed, pieces)
-    ids = generate(music_model.network, primer.ids, frames, config.temperature, config.top_k,
+    if primer == "note":
+        notes = np.random.default_rng([seed, 2]).integers(55, 80, pieces)
+        primer_ids = np.stack([note_primer(vocab, int(note), config.seq_len).ids for note in notes])
+    elif primer == "random":
+        primer_ids = random_primer(vocab, config.seq_len, seed, pieces).ids
+    else:
+        raise ValueError(f"primer must be one of {', '.join(PRIMER_KINDS)}, not {primer!r}")
+    ids = generate(music_model.network, primer_ids, frames, config.temperature, config.top_k,
                    config.top_p, seed, pieces)
     return [vocab.decode(row) for row in ids]
 
