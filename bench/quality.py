@@ -7,6 +7,8 @@ Each fold holds out a quarter of the songs; both recipes train on the rest (thro
 NLL is read per epoch from the run's history: ours is taken at its last epoch (no peeking at
 the held-out songs); the original at its best epoch, which flatters it (it over-fits after 2).
 Each is compared with the best interpolated n-gram fitted on the same training tokens.
+Runs already in --out are not trained again; their evaluation (generated vs real, with each
+recipe's default sampling settings) is always redone.
 Prints one JSON line per fold and run, a Markdown table, and a final JSON line.
 """
 from __future__ import annotations
@@ -24,7 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 import musicgen  # noqa: E402,F401
 from musicgen.config import ORIGINAL_RECIPE, Config  # noqa: E402
-from train.data import load_folder  # noqa: E402
+from musicgen.hub import load_folder  # noqa: E402
+from train.data import load_folder as load_corpus  # noqa: E402
+from train.evaluate import evaluate_folder, write  # noqa: E402
 from train.fit import train  # noqa: E402
 
 REFERENCE = ROOT.parent / "shared" / "datasets" / "jjlin-pool"
@@ -35,9 +39,13 @@ def fold_names(names: list[str], folds: int, seed: int = 0) -> list[list[str]]:
     return [[names[index] for index in sorted(part)] for part in np.array_split(order, folds)]
 
 
-def run_result(folder: Path, at: str) -> dict:
+def run_result(folder: Path, at: str, corpus, sampling: dict) -> dict:
+    """The run's held-out numbers; its evaluation is redone with sampling (and today's code)."""
+    music_model = load_folder(folder)
+    music_model.config = music_model.config.replace(**sampling)
+    report = evaluate_folder(music_model, corpus)
+    write(folder, report)
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    report = json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))
     rows = metrics["history"]
     row = min(rows, key=lambda r: r["val_loss"]) if at == "best" else rows[-1]
     best_ngram = report["ngram"][report["best_ngram"]]
@@ -66,18 +74,19 @@ def main() -> int:
     if not args.data.is_dir():
         print(f"error: {args.data}: no such folder (the reference corpus lives in ../shared)", file=sys.stderr)
         return 2
-    corpus = load_folder(args.data, "first", 5, progress=False)
+    corpus = load_corpus(args.data, "first", 5, progress=False)
     recipes = {"original": (Config(**{**ORIGINAL_RECIPE, "epochs": args.original_epochs}), "best"),
                "ours": (Config(**({"epochs": args.epochs} if args.epochs else {})), "last")}
+    sampling = {name: {"temperature": config.temperature, "top_p": config.top_p} for name, (config, _) in recipes.items()}
     results = {name: [] for name in recipes}
     for fold, held_out in enumerate(fold_names(sorted(song.name for song in corpus.songs), args.folds)):
         for name, (config, at) in recipes.items():
             folder = args.out / f"fold{fold}" / name
-            if not (folder / "evaluation.json").exists():
+            if not (folder / "evaluation.json").exists():  # trained already: only the evaluation is redone
                 started = time.perf_counter()
                 train(config, corpus, folder, verbose=0, held_out=held_out)
                 print(f"# fold {fold} {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
-            result = run_result(folder, at)
+            result = run_result(folder, at, corpus, sampling[name])
             results[name].append(result)
             print(json.dumps({"fold": fold, "recipe": name, **result}), flush=True)
 

@@ -53,7 +53,8 @@ def main() -> int:
             for music_model, real in runs:
                 sampled = dataclasses.replace(
                     music_model, config=music_model.config.replace(temperature=temperature, top_p=top_p))
-                generated = generated_pieces(sampled, args.pieces, args.frames, seed=0, primer=primer)
+                generated = [prepared_tokens(piece, sampled.config)  # compared in the key they were trained in
+                             for piece in generated_pieces(sampled, args.pieces, args.frames, seed=0, primer=primer)]
                 reports.append(features.compare(generated, real, music_model.config.frames_per_second)["features"])
             overlaps = {name: float(np.mean([report[name]["overlap"] for report in reports])) for name in reports[0]}
             row = {"primer": primer, "temperature": temperature, "top_p": top_p,

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import features
+from .data import prepared_tokens
 
 
 class NGram:
@@ -109,7 +110,9 @@ def evaluate(music_model, held_out: list[list[str]], training: list[list[str]], 
         report.update(ngram=baselines, best_ngram=best,
                       nll_vs_best_ngram=report["nll"] / baselines[best] - 1.0)
     real = features.segments(held_out, frames) or held_out
-    generated = generated_pieces(music_model, pieces, frames, seed)
+    # Held-out songs come in the model's representation (moved to C major / A minor when the
+    # config says so); generated pieces, which may drift into another key, are compared alike.
+    generated = [prepared_tokens(piece, config) for piece in generated_pieces(music_model, pieces, frames, seed)]
     report["generated_vs_real"] = features.compare(generated, real, config.frames_per_second)
     report["generated_vs_real"].update(pieces=pieces, frames=frames, seed=seed, temperature=config.temperature,
                                        top_k=config.top_k, top_p=config.top_p)
@@ -138,7 +141,9 @@ def plot(report: dict, path: Path) -> None:
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), dpi=100, gridspec_kw={"width_ratios": [1, 2]})
     names = ["network"] + list(report.get("ngram", {}))
     values = [report["nll"]] + list(report.get("ngram", {}).values())
-    left.bar(names, values, color=["tab:orange"] + ["tab:gray"] * (len(names) - 1))
+    bars = left.bar(names, values, color=["tab:orange"] + ["tab:gray"] * (len(names) - 1))
+    left.bar_label(bars, fmt="%.2f", fontsize=8)
+    left.tick_params(axis="x", rotation=45)
     left.set_ylabel("held-out NLL (nats per frame)")
     left.set_title("lower is better")
     comparison = report["generated_vs_real"]["features"]
@@ -167,7 +172,7 @@ def songs_for(folder: Path, corpus) -> tuple[list, list]:
 
 def evaluate_folder(music_model, corpus, pieces: int = 8, frames: int = 300, seed: int = 0) -> dict:
     """evaluate() on the songs of corpus that the model's run held out (see songs_for)."""
-    from .data import prepared_tokens, training_tokens
+    from .data import training_tokens
 
     held_out, training = songs_for(music_model.folder, corpus)
     return evaluate(music_model, [prepared_tokens(song.tokens, music_model.config) for song in held_out],
