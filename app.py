@@ -182,8 +182,8 @@ def build_page(defaults: Config | None = None) -> gr.Blocks:
                     f"MIDI uploads up to {MAX_MIDI_BYTES // 1_000_000} MB.</small>")
         with gr.Row():
             with gr.Column(scale=1):
-                primer_kind = gr.Radio(["random", "a single note", "continue my MIDI"], value="random",
-                                       label="Start from")
+                primer_kind = gr.Radio(["random", "a single note", "continue my MIDI"],
+                                       value="a single note", label="Start from")
                 note = gr.Dropdown(NOTE_CHOICES, value="C4", label="Note")
                 upload = gr.File(label=f"MIDI to continue (up to {MAX_MIDI_BYTES // 1_000_000} MB)",
                                  file_types=[".mid", ".midi"], type="filepath")

@@ -77,9 +77,9 @@ def network_scores(network, songs_ids: list[np.ndarray], seq_len: int) -> dict[s
 PRIMER_KINDS = ("random", "note")
 
 
-def generated_pieces(music_model, pieces: int, frames: int, seed: int, primer: str = "random") -> list[list[str]]:
-    """pieces x frames frames with the model's default sampling settings, from random primers, or
-    from single notes (one drawn per piece between G3 and G5, as a visitor might pick)."""
+def generated_pieces(music_model, pieces: int, frames: int, seed: int, primer: str = "note") -> list[list[str]]:
+    """pieces x frames frames with the model's default sampling settings, from single notes (one
+    drawn per piece between G3 and G5, as a visitor might pick: the app's default) or random primers."""
     from musicgen.sampling import generate, note_primer, random_primer
 
     config, vocab = music_model.config, music_model.vocab

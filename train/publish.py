@@ -52,7 +52,8 @@ def model_card(folder: Path, repo_id: str) -> str:
         results.append(f"| validation frames with chords never seen in training | {oov:.1%} |")
     results = "\n".join(results)
     evaluation = evaluation_section(metrics.get("evaluation"))
-    layers = f"{config.rnn_layers} x {'Bidirectional ' if config.bidirectional else ''}GRU({config.rnn_units})"
+    layers = (f"{config.rnn_layers} x " if config.rnn_layers > 1 else "") + \
+        f"{'Bidirectional ' if config.bidirectional else ''}GRU({config.rnn_units})"
     inputs = f"Embedding({config.embedding_dim})" + (" + the frame's pitches" if config.pitch_input else "")
     keys = (" Songs are moved to C major / A minor (estimated key) before training"
             + (f", and each is also seen moved by up to {config.transpose_augment} semitones."
