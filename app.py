@@ -59,7 +59,11 @@ def request_folder() -> Path:
     """A fresh folder for one request's files; folders older than an hour are removed."""
     OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
     for old in OUTPUT_ROOT.iterdir():
-        if time.time() - old.stat().st_mtime > KEEP_OUTPUTS_SECONDS:
+        try:
+            expired = time.time() - old.stat().st_mtime > KEEP_OUTPUTS_SECONDS
+        except FileNotFoundError:  # another request removed it a moment ago
+            continue
+        if expired:
             shutil.rmtree(old, ignore_errors=True)
     return Path(tempfile.mkdtemp(dir=OUTPUT_ROOT))
 

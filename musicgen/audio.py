@@ -146,21 +146,19 @@ def write_wav(audio: Audio, path: str | Path) -> None:
 def write_piano_roll(roll: np.ndarray, frames_per_second: float, path: str | Path,
                      title: str = "") -> None:
     """A PNG of a (frames, 128) piano roll: time in seconds across, pitch up."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # matplotlib's object API, not pyplot: no global figure state shared by the app's threads.
+    from matplotlib.figure import Figure
 
     sounding = np.flatnonzero(roll.any(axis=0))
     low, high = (sounding.min() - 2, sounding.max() + 3) if sounding.size else (48, 73)
     seconds = len(roll) / frames_per_second
-    figure, axis = plt.subplots(figsize=(10, 3.2), dpi=100)
+    figure = Figure(figsize=(10, 3.2), dpi=100)
+    figure.subplots_adjust(left=0.06, right=0.99, bottom=0.15, top=0.9)  # fixed: tight_layout costs more
+    axis = figure.add_subplot()
     axis.imshow(roll[:, low:high].T, origin="lower", aspect="auto", cmap="Blues",
                 interpolation="nearest", extent=(0, seconds, low - 0.5, high - 0.5), vmin=0, vmax=1.4)
     octaves = [pitch for pitch in range(0, 128, 12) if low <= pitch < high]
     axis.set_yticks(octaves, [pretty_midi.note_number_to_name(pitch) for pitch in octaves])
     axis.set_xlabel("seconds")
     axis.set_title(title, fontsize=10)
-    figure.tight_layout()
     figure.savefig(path)
-    plt.close(figure)

@@ -34,3 +34,21 @@ def test_old_request_folders_are_removed(tmp_path, monkeypatch):
     new = app.request_folder()
     assert new.parent == tmp_path and new.is_dir()
     assert not old.exists() and recent.exists()
+
+
+def test_requests_cleaning_up_at_once_do_not_trip_over_each_other(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import app
+
+    monkeypatch.setattr(app, "OUTPUT_ROOT", tmp_path)
+    past = time.time() - app.KEEP_OUTPUTS_SECONDS - 60
+    for index in range(300):
+        old = tmp_path / f"old{index}"
+        old.mkdir()
+        (old / "piece.wav").write_bytes(b"RIFF")
+        os.utime(old, (past, past))
+    with ThreadPoolExecutor(8) as pool:
+        folders = list(pool.map(lambda _: app.request_folder(), range(16)))
+    assert len(set(folders)) == 16 and all(folder.is_dir() for folder in folders)
+    assert not any(path.name.startswith("old") for path in tmp_path.iterdir())
