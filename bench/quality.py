@@ -77,7 +77,8 @@ def main() -> int:
     corpus = load_corpus(args.data, "first", 5, progress=False)
     recipes = {"original": (Config(**{**ORIGINAL_RECIPE, "epochs": args.original_epochs}), "best"),
                "ours": (Config(**({"epochs": args.epochs} if args.epochs else {})), "last")}
-    sampling = {name: {"temperature": config.temperature, "top_p": config.top_p} for name, (config, _) in recipes.items()}
+    sampling = {name: {"temperature": config.temperature, "top_p": config.top_p}
+                for name, (config, _) in recipes.items()}
     results = {name: [] for name in recipes}
     for fold, held_out in enumerate(fold_names(sorted(song.name for song in corpus.songs), args.folds)):
         for name, (config, at) in recipes.items():

@@ -44,7 +44,8 @@ def main() -> int:
         config = music_model.config
         corpus = load_corpus(args.data, config.tracks, config.frames_per_second, progress=False)
         held_out, _ = songs_for(folder, corpus)
-        runs.append((music_model, features.segments([prepared_tokens(s.tokens, config) for s in held_out], args.frames)))
+        real = features.segments([prepared_tokens(song.tokens, config) for song in held_out], args.frames)
+        runs.append((music_model, real))
 
     rows = []
     for primer in PRIMER_KINDS:

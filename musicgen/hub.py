@@ -91,7 +91,8 @@ def newest_cached_snapshot(repo_id: str) -> Path | None:
     from huggingface_hub import constants, scan_cache_dir
 
     try:
-        repos = [repo for repo in scan_cache_dir(constants.HF_HUB_CACHE).repos if repo.repo_id == repo_id and repo.repo_type == "model"]
+        repos = [repo for repo in scan_cache_dir(constants.HF_HUB_CACHE).repos
+                 if repo.repo_id == repo_id and repo.repo_type == "model"]
     except Exception:  # no cache directory yet, or one we cannot read
         return None
     complete = [revision for repo in repos for revision in repo.revisions
