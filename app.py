@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import random
 import shutil
 import tempfile
@@ -19,11 +20,12 @@ import numpy as np
 import pretty_midi
 
 import musicgen  # noqa: F401  (quiets TensorFlow)
+from musicgen.batching import batcher_for
 from musicgen.config import Config
 from musicgen.compose import OutputError, check_request, make_primer, piece_from_ids, write_piece
 from musicgen.hub import HubUnreachable, ModelError, MusicModel, load, resolve_source
 from musicgen.midi import MAX_MIDI_BYTES, MidiError, note_number
-from musicgen.sampling import generate, last_frames, midi_primer
+from musicgen.sampling import last_frames, midi_primer
 
 MAX_VARIATIONS = 4
 SECONDS_RANGE = (5, 120)
@@ -32,6 +34,9 @@ INSTRUMENTS = [(f"{program}: {pretty_midi.program_to_instrument_name(program)}",
                for program in range(128)]
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "musicgen-app"
 KEEP_OUTPUTS_SECONDS = 3600
+SWEEP_EVERY_SECONDS = 60
+_last_sweep = -float("inf")
+_sweep_lock = threading.Lock()
 
 _models: dict[str, MusicModel] = {}
 _models_lock = threading.RLock()  # a Hub fallback loads the default inside
@@ -49,22 +54,28 @@ def get_model(source: str | None) -> MusicModel:
                     raise
                 # Not kept: the next request tries the Hub again.
                 return dataclasses.replace(get_model(None), note=f"{error}; using the built-in model instead")
-            for variations in (1, 2, 4):
-                generate(music_model.network, [0] * music_model.config.seq_len, 1, variations=variations)
+            batcher_for(music_model.network).warm_up(music_model.config.seq_len)
             _models[key] = music_model
         return _models[key]
 
 
 def request_folder() -> Path:
-    """A fresh folder for one request's files; folders older than an hour are removed."""
+    """A fresh folder for one request's files; at most once a minute, folders over an hour old go."""
+    global _last_sweep
     OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
-    for old in OUTPUT_ROOT.iterdir():
-        try:
-            expired = time.time() - old.stat().st_mtime > KEEP_OUTPUTS_SECONDS
-        except FileNotFoundError:  # another request removed it a moment ago
-            continue
-        if expired:
-            shutil.rmtree(old, ignore_errors=True)
+    with _sweep_lock:
+        # Not on every request: with thousands of recent folders the scan alone took 46 ms.
+        due = time.monotonic() - _last_sweep >= SWEEP_EVERY_SECONDS
+        if due:
+            _last_sweep = time.monotonic()
+    if due:
+        for old in os.scandir(OUTPUT_ROOT):
+            try:
+                expired = time.time() - old.stat().st_mtime > KEEP_OUTPUTS_SECONDS
+            except FileNotFoundError:  # removed a moment ago by someone else
+                continue
+            if expired:
+                shutil.rmtree(old.path, ignore_errors=True)
     return Path(tempfile.mkdtemp(dir=OUTPUT_ROOT))
 
 
@@ -131,8 +142,8 @@ def generate_music(primer_kind: str, note: str, upload: str | None, seconds: flo
         primer = make_primer(music_model, f"note:{note_number(note)}", seed)
     else:
         primer = make_primer(music_model, "random", seed, variations)
-    rows = generate(music_model.network, primer.ids, frames, float(temperature), 0, float(top_p),
-                    seed, variations)
+    rows = batcher_for(music_model.network).generate(primer.ids, frames, float(temperature), 0,
+                                                      float(top_p), seed, variations)
     snapshot = {"source": music_model.source, "seed": seed, "speed": float(speed),
                 "program": int(program), "transpose": primer.transpose, "rows": rows.tolist()}
     return [*show(snapshot, started, [music_model.note, *primer.notes]), [snapshot]]
@@ -155,8 +166,9 @@ def continue_music(history: list | None, piece_number: int, seconds: float, temp
     ids = np.asarray(snapshot["rows"][index], dtype=np.int32)
     frames = round(float(seconds) * config.frames_per_second)
     check_request(len(ids) + frames, 1, float(temperature), 0, float(top_p))
-    more = generate(music_model.network, last_frames(ids, config.seq_len), frames, float(temperature),
-                    0, float(top_p), seed=snapshot["seed"] + len(history))[0]
+    more = batcher_for(music_model.network).generate(last_frames(ids, config.seq_len), frames,
+                                                      float(temperature), 0, float(top_p),
+                                                      seed=snapshot["seed"] + len(history))[0]
     snapshot["rows"] = [*snapshot["rows"][:index], np.concatenate([ids, more]).tolist(),
                         *snapshot["rows"][index + 1:]]
     return [*show(snapshot, started, []), [*history, snapshot]]
@@ -234,7 +246,7 @@ def build_page(defaults: Config | None = None) -> gr.Blocks:
                      ["a single note", "A3", None, 20, 2, *sampling, "", 1.0, 0, ""],
                      ["random", "C4", None, 45, 1, *sampling, "", 0.8, 46, ""]],
                     inputs, label="Try one")
-    page.queue(default_concurrency_limit=2, max_size=64)
+    page.queue(default_concurrency_limit=8, max_size=64)
     return page
 
 

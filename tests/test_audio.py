@@ -65,6 +65,20 @@ def test_piano_roll_png(tmp_path):
     assert (tmp_path / "roll.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_piano_roll_draws_higher_notes_higher_and_later_notes_further_right():
+    roll = np.zeros((10, 128))
+    roll[:5, 60] = roll[5:, 72] = 1
+    pixels = np.asarray(audio.piano_roll_picture(roll, 5, "two notes"))
+    note = (pixels == audio.NOTE_COLOUR).all(axis=2)
+    left, _, right, _ = audio.MARGINS
+    middle = left + (pixels.shape[1] - left - right) // 2  # where the fifth of ten frames ends
+    low_rows, low_columns = np.nonzero(note[:, :middle])
+    high_rows, high_columns = np.nonzero(note[:, middle:])
+    assert len(low_rows) and len(high_rows)
+    assert high_rows.max() < low_rows.min()  # C5 (second half) drawn above C4 (first half)
+    assert not (np.asarray(audio.piano_roll_picture(np.zeros((10, 128)), 5)) == audio.NOTE_COLOUR).all(axis=2).any()
+
+
 def test_many_requests_at_once_give_what_each_gives_alone(tiny_model):
     """One synthesizer per thread and no shared state: concurrent renders and samples match serial ones."""
     from concurrent.futures import ThreadPoolExecutor

@@ -25,6 +25,7 @@ def test_old_request_folders_are_removed(tmp_path, monkeypatch):
     import app
 
     monkeypatch.setattr(app, "OUTPUT_ROOT", tmp_path)
+    monkeypatch.setattr(app, "_last_sweep", -float("inf"))
     old, recent = tmp_path / "old", tmp_path / "recent"
     for folder in (old, recent):
         folder.mkdir()
@@ -34,6 +35,14 @@ def test_old_request_folders_are_removed(tmp_path, monkeypatch):
     new = app.request_folder()
     assert new.parent == tmp_path and new.is_dir()
     assert not old.exists() and recent.exists()
+    # The next sweep is a minute away: a request now does not scan the folder again.
+    old.mkdir()
+    os.utime(old, (past, past))
+    app.request_folder()
+    assert old.exists()
+    monkeypatch.setattr(app, "_last_sweep", time.monotonic() - app.SWEEP_EVERY_SECONDS)
+    app.request_folder()
+    assert not old.exists()
 
 
 def test_requests_cleaning_up_at_once_do_not_trip_over_each_other(tmp_path, monkeypatch):
@@ -42,6 +51,7 @@ def test_requests_cleaning_up_at_once_do_not_trip_over_each_other(tmp_path, monk
     import app
 
     monkeypatch.setattr(app, "OUTPUT_ROOT", tmp_path)
+    monkeypatch.setattr(app, "_last_sweep", -float("inf"))
     past = time.time() - app.KEEP_OUTPUTS_SECONDS - 60
     for index in range(300):
         old = tmp_path / f"old{index}"
