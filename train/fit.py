@@ -216,7 +216,8 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=monitor, patience=config.early_stopping_patience))
 
-    model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
+    # shuffle=False: the dataset reshuffles itself each epoch (Keras would only warn that it ignores it).
+    model.fit(train_data, validation_data=validation_data, epochs=config.epochs, shuffle=False,
               initial_epoch=epochs_done, callbacks=callbacks, verbose=verbose)
     shutil.rmtree(out_dir / BACKUP_DIR, ignore_errors=True)
 
