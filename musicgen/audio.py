@@ -164,7 +164,8 @@ def piano_roll_picture(roll: np.ndarray, frames_per_second: float, title: str = 
 
     # One cell per (pitch, frame), highest pitch on top, then scaled up to the plot area.
     cells = np.full((high - low, frames, 3), 255, np.uint8)
-    black_keys = [row for row, pitch in enumerate(range(high - 1, low - 1, -1)) if pitch % 12 in (1, 3, 6, 8, 10)]
+    pitches_top_down = range(high - 1, low - 1, -1)
+    black_keys = [row for row, pitch in enumerate(pitches_top_down) if pitch % 12 in (1, 3, 6, 8, 10)]
     cells[black_keys] = 244  # a faint keyboard, so a pitch can be told from its neighbours
     cells[roll[:, low:high].T[::-1] > 0] = NOTE_COLOUR
     plot = Image.fromarray(cells).resize((width, height), Image.NEAREST)

@@ -160,9 +160,6 @@ def advance(runs: list[SamplingRun], probabilities: np.ndarray) -> None:
     """
     rows = [len(run.windows) for run in runs]
     uniforms = np.array([stream.random() for run in runs for stream in run.streams])
-    if len(runs) == 1:
-        runs[0].take(choose(probabilities, *runs[0].settings, uniforms))
-        return
     settings = [np.repeat([run.settings[index] for run in runs], rows) for index in range(3)]
     chosen = choose(probabilities, *settings, uniforms)
     for run, part in zip(runs, np.split(chosen, np.cumsum(rows)[:-1])):
