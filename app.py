@@ -25,6 +25,7 @@ from musicgen.config import Config
 from musicgen.compose import OutputError, check_request, make_primer, piece_from_ids, write_piece
 from musicgen.hub import HubUnreachable, ModelError, MusicModel, load, resolve_source
 from musicgen.midi import MAX_MIDI_BYTES, MidiError, note_number
+from musicgen.memory import PieceMemory
 from musicgen.sampling import last_frames, midi_primer
 
 MAX_VARIATIONS = 4
@@ -143,7 +144,8 @@ def generate_music(primer_kind: str, note: str, upload: str | None, seconds: flo
     else:
         primer = make_primer(music_model, "random", seed, variations)
     rows = batcher_for(music_model.network).generate(primer.ids, frames, float(temperature), 0,
-                                                      float(top_p), seed, variations)
+                                                      float(top_p), seed, variations,
+                                                      PieceMemory.from_config(config, primer.history))
     snapshot = {"source": music_model.source, "seed": seed, "speed": float(speed),
                 "program": int(program), "transpose": primer.transpose, "rows": rows.tolist()}
     return [*show(snapshot, started, [music_model.note, *primer.notes]), [snapshot]]
@@ -168,7 +170,8 @@ def continue_music(history: list | None, piece_number: int, seconds: float, temp
     check_request(len(ids) + frames, 1, float(temperature), 0, float(top_p))
     more = batcher_for(music_model.network).generate(last_frames(ids, config.seq_len), frames,
                                                       float(temperature), 0, float(top_p),
-                                                      seed=snapshot["seed"] + len(history))[0]
+                                                      seed=snapshot["seed"] + len(history),
+                                                      memory=PieceMemory.from_config(config, ids))[0]
     snapshot["rows"] = [*snapshot["rows"][:index], np.concatenate([ids, more]).tolist(),
                         *snapshot["rows"][index + 1:]]
     return [*show(snapshot, started, []), [*history, snapshot]]

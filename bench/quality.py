@@ -48,14 +48,21 @@ def run_result(folder: Path, at: str, corpus, sampling: dict) -> dict:
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     rows = metrics["history"]
     row = min(rows, key=lambda r: r["val_loss"]) if at == "best" else rows[-1]
+    if row["epoch"] != metrics["best"]["epoch"]:  # model.keras holds the best epoch's weights
+        raise SystemExit(f"{folder}: model.keras holds epoch {metrics['best']['epoch']}, not epoch {row['epoch']}")
     best_ngram = report["ngram"][report["best_ngram"]]
     features = report["generated_vs_real"]["features"]
-    return {"epoch": row["epoch"], "nll": row["val_loss"], "top1": row["val_accuracy"],
-            "best_ngram": report["best_ngram"], "best_ngram_nll": best_ngram,
-            "vs_ngram": row["val_loss"] / best_ngram - 1.0, "oov": report["oov_share"],
-            "min_overlap": min(entry["overlap"] for entry in features.values()),
-            "one_frame_generated": features["one_frame_share"]["generated_mean"],
-            "one_frame_real": features["one_frame_share"]["real_mean"]}
+    result = {"epoch": row["epoch"], "nll": report["nll"], "network_nll": report.get("network_nll", report["nll"]),
+              "top1": report["top1_accuracy"], "best_ngram": report["best_ngram"], "best_ngram_nll": best_ngram,
+              "vs_ngram": report["nll"] / best_ngram - 1.0, "oov": report["oov_share"],
+              "min_overlap": min(entry["overlap"] for entry in features.values()),
+              "overlap": {name: entry["overlap"] for name, entry in features.items()},
+              "one_frame_generated": features["one_frame_share"]["generated_mean"],
+              "one_frame_real": features["one_frame_share"]["real_mean"]}
+    if "ngram_with_memory" in report:
+        result["best_ngram_with_memory_nll"] = report["ngram_with_memory"][report["best_ngram_with_memory"]]
+        result["vs_ngram_with_memory"] = report["nll_vs_best_ngram_with_memory"]
+    return result
 
 
 def mean_spread(values: list[float]) -> str:
@@ -77,7 +84,8 @@ def main() -> int:
     corpus = load_corpus(args.data, "first", 5, progress=False)
     recipes = {"original": (Config(**{**ORIGINAL_RECIPE, "epochs": args.original_epochs}), "best"),
                "ours": (Config(**({"epochs": args.epochs} if args.epochs else {})), "last")}
-    sampling = {name: {"temperature": config.temperature, "top_p": config.top_p}
+    sampling = {name: {"temperature": config.temperature, "top_p": config.top_p,
+                       "memory_orders": config.memory_orders, "memory_smoothing": config.memory_smoothing}
                 for name, (config, _) in recipes.items()}
     results = {name: [] for name in recipes}
     for fold, held_out in enumerate(fold_names(sorted(song.name for song in corpus.songs), args.folds)):
@@ -91,15 +99,24 @@ def main() -> int:
             results[name].append(result)
             print(json.dumps({"fold": fold, "recipe": name, **result}), flush=True)
 
-    print("\n| recipe | held-out NLL | best n-gram NLL | vs n-gram | top-1 | OOV | min overlap | one-frame share (real) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| recipe | held-out NLL | network alone | best n-gram | vs n-gram | n-gram with memory | vs it "
+          "| top-1 | OOV | min overlap | one-frame share (real) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, rows in results.items():
-        column = {key: [row[key] for row in rows] for key in rows[0]}
-        print(f"| {name} | {mean_spread(column['nll'])} | {mean_spread(column['best_ngram_nll'])} | "
-              f"{np.mean(column['vs_ngram']):+.1%} | {np.mean(column['top1']):.3f} | {np.mean(column['oov']):.1%} | "
+        column = {key: [row.get(key, np.nan) for row in rows] for key in rows[0] if key != "overlap"}
+        with_memory = ([mean_spread(column["best_ngram_with_memory_nll"]), f"{np.mean(column['vs_ngram_with_memory']):+.1%}"]
+                       if "vs_ngram_with_memory" in column else ["-", "-"])
+        print(f"| {name} | {mean_spread(column['nll'])} | {mean_spread(column['network_nll'])} | "
+              f"{mean_spread(column['best_ngram_nll'])} | {np.mean(column['vs_ngram']):+.1%} | "
+              f"{' | '.join(with_memory)} | {np.mean(column['top1']):.3f} | {np.mean(column['oov']):.1%} | "
               f"{mean_spread(column['min_overlap'])} | {np.mean(column['one_frame_generated']):.2f} "
               f"({np.mean(column['one_frame_real']):.2f}) |")
-    summary = {name: {key: float(np.mean([row[key] for row in rows])) for key in rows[0] if key != "best_ngram"}
+    print("\nmean overlap per feature (target >= 0.7 each):")
+    for name, rows in results.items():
+        print(f"  {name}: " + ", ".join(f"{feature} {np.mean([row['overlap'][feature] for row in rows]):.2f}"
+                                       for feature in rows[0]["overlap"]))
+    summary = {name: {key: float(np.mean([row[key] for row in rows])) for key in rows[0]
+                      if key not in ("best_ngram", "overlap")}
                for name, rows in results.items()}
     print(json.dumps({"folds": args.folds, **summary}))
     return 0

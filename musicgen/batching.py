@@ -26,11 +26,11 @@ class Batcher:
         self._thread.start()
 
     def generate(self, primer: np.ndarray, frames: int, temperature: float = 1.0, top_k: int = 0,
-                 top_p: float = 1.0, seed: int = 0, variations: int = 1) -> np.ndarray:
+                 top_p: float = 1.0, seed: int = 0, variations: int = 1, memory=None) -> np.ndarray:
         """What sampling.generate returns for the same arguments, sampled beside other requests."""
         if variations > self.max_rows:
             raise ValueError(f"at most {self.max_rows} variations at once, not {variations}")
-        run = SamplingRun(primer, frames, temperature, top_k, top_p, seed, variations)
+        run = SamplingRun(primer, frames, temperature, top_k, top_p, seed, variations, memory)
         if run.done:  # no frames asked for
             return run.output
         result: Future = Future()

@@ -10,6 +10,7 @@ import pretty_midi
 from . import audio
 from .hub import MusicModel
 from .midi import tokens_to_midi, tokens_to_roll, transpose
+from .memory import PieceMemory
 from .sampling import Primer, generate, midi_primer, note_primer, random_primer
 
 MAX_FRAMES = 5 * 60 * 10  # ten minutes at 5 frames per second
@@ -59,7 +60,8 @@ def compose(music_model: MusicModel, primer: Primer, frames: int, temperature: f
             speed: float = 1.0) -> list[Piece]:
     """`variations` pieces of `frames` frames after primer; speed > 1 plays them faster."""
     check_request(frames, variations, temperature, top_k, top_p)
-    ids = generate(music_model.network, primer.ids, frames, temperature, top_k, top_p, seed, variations)
+    memory = PieceMemory.from_config(music_model.config, primer.history)
+    ids = generate(music_model.network, primer.ids, frames, temperature, top_k, top_p, seed, variations, memory)
     return [piece_from_ids(music_model, row, program, speed, primer.transpose) for row in ids]
 
 

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-CONFIG_VERSION = 2
-# Settings added in version 2, with the values that version-1 files (the original recipe) meant.
-VERSION_1_MEANT = {"key_normalize": False, "transpose_augment": 0, "bidirectional": True, "pitch_input": False}
+CONFIG_VERSION = 3
+# Settings added since, with the values that older files meant.
+VERSION_2_MEANT = {"memory_orders": []}
+VERSION_1_MEANT = {**VERSION_2_MEANT, "key_normalize": False, "transpose_augment": 0, "bidirectional": True,
+                   "pitch_input": False}
 # The original study's recipe (every setting where our defaults differ).
 ORIGINAL_RECIPE = {**VERSION_1_MEANT, "rnn_units": 128, "rnn_layers": 3, "dropout": 0.3, "epochs": 20, "top_p": 1.0}
+MAX_MEMORY_ORDER = 64
 TRACK_CHOICES = ("first", "piano", "all")
 
 
@@ -55,7 +58,10 @@ class Config:
     # Sampling defaults used by the app and the CLI (measured: README, "Music quality")
     temperature: float = 1.0
     top_k: int = 0  # 0 = off
-    top_p: float = 0.95  # 1.0 = off
+    top_p: float = 0.98  # 1.0 = off
+    # The piece's memory of itself (musicgen.memory): context lengths in frames, [] = off
+    memory_orders: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
+    memory_smoothing: float = 100.0  # higher trusts the network longer; lower repeats more (and loops)
 
     def __post_init__(self):
         problems = []
@@ -73,6 +79,11 @@ class Config:
             problems.append("dropout must be in [0, 1)")
         if not 0 <= self.validation_share < 1:
             problems.append("validation_share must be in [0, 1)")
+        if not isinstance(self.memory_orders, (list, tuple)) or not all(
+                isinstance(order, int) and 1 <= order <= MAX_MEMORY_ORDER for order in self.memory_orders):
+            problems.append(f"memory_orders must be a list of context lengths from 1 to {MAX_MEMORY_ORDER} frames")
+        if not self.memory_smoothing > 0:
+            problems.append("memory_smoothing must be above 0")
         if not 0 <= self.program <= 127 or not 1 <= self.velocity <= 127:
             problems.append("program must be 0-127 and velocity 1-127")
         if problems:
@@ -89,8 +100,9 @@ class Config:
             raise ConfigError(f"config.json is not valid JSON ({error})") from None
         if not isinstance(values, dict):
             raise ConfigError("config.json must hold one JSON object")
-        if values.get("version") == 1:
-            values = {**VERSION_1_MEANT, **values, "version": CONFIG_VERSION}
+        meant = {1: VERSION_1_MEANT, 2: VERSION_2_MEANT}.get(values.get("version"))
+        if meant is not None:
+            values = {**meant, **values, "version": CONFIG_VERSION}
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

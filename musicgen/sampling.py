@@ -8,8 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from .config import Config
+from .memory import PieceMemory
 from .midi import REST_TOKEN, MidiError, key_shift, load_midi, midi_to_tokens, note_number, transpose
 from .vocab import Vocab
+
+
+MAX_HISTORY_FRAMES = 3000  # what a continuation remembers of the file: its last 10 minutes at 5 frames/s
 
 
 @dataclass
@@ -20,6 +24,8 @@ class Primer:
     description: str
     notes: list[str] = field(default_factory=list)  # what was changed to fit the vocabulary
     transpose: int = 0  # semitones that put generated frames back in the primer's key
+    # The music the piece continues (ids), for its memory; empty when the piece starts afresh.
+    history: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
 
 def random_primer(vocab: Vocab, seq_len: int, seed: int, variations: int = 1) -> Primer:
@@ -51,7 +57,8 @@ def last_frames(ids, seq_len: int, rest_id: int = 0) -> np.ndarray:
 
 
 def midi_primer(source: str | Path | bytes, vocab: Vocab, config: Config, name: str | None = None) -> Primer:
-    """The last seq_len frames of a MIDI file (left-padded with rests when it is shorter)."""
+    """The last seq_len frames of a MIDI file (left-padded with rests when it is shorter), and the
+    file's last MAX_HISTORY_FRAMES frames as the history the piece's memory starts from."""
     midi = load_midi(source, name=name)
     label = name or (Path(source).name if not isinstance(source, (bytes, bytearray)) else "upload")
     tokens = midi_to_tokens(midi, config.tracks, config.frames_per_second)
@@ -64,12 +71,14 @@ def midi_primer(source: str | Path | bytes, vocab: Vocab, config: Config, name: 
         raise MidiError(f"{label}: has no pitched notes to continue")
     # A model trained in C major / A minor hears the piece in that key and answers in the piece's own.
     shift = key_shift(tokens) if config.key_normalize else 0
-    tail = transpose(tokens[-config.seq_len:], shift)
+    remembered = transpose(tokens[-MAX_HISTORY_FRAMES:], shift)
+    tail = remembered[-config.seq_len:]
     unseen = sum(token not in vocab for token in tail)
-    ids = last_frames(vocab.encode(tail), config.seq_len)
+    history = vocab.encode(remembered)
     notes = [f"{unseen} of the last {len(tail)} frames were chords the model never saw; "
              "they were replaced by the nearest known ones"] if unseen else []
-    return Primer(ids, f"continuation of {label}", notes, transpose=-shift)
+    return Primer(last_frames(history, config.seq_len), f"continuation of {label}", notes,
+                  transpose=-shift, history=history)
 
 
 _compiled = weakref.WeakKeyDictionary()
@@ -131,11 +140,13 @@ class SamplingRun:
     """
 
     def __init__(self, primer: np.ndarray, frames: int, temperature: float = 1.0, top_k: int = 0,
-                 top_p: float = 1.0, seed: int = 0, variations: int = 1):
+                 top_p: float = 1.0, seed: int = 0, variations: int = 1, memory: PieceMemory | None = None):
         primer = np.atleast_2d(np.asarray(primer, dtype=np.int32))
         if primer.shape[0] not in (1, variations):
             raise ValueError(f"primer has {primer.shape[0]} rows for {variations} variations")
         self.windows = np.repeat(primer, variations // primer.shape[0], axis=0)
+        # Each variation remembers its own piece, starting from what memory holds already.
+        self.memories = [memory.copy() for _ in range(variations)] if memory is not None else None
         # Variation v draws from its own stream (seed, v): the same alone or beside others.
         self.streams = [np.random.default_rng([seed, variation]) for variation in range(variations)]
         self.settings = (temperature, top_k, top_p)
@@ -150,6 +161,8 @@ class SamplingRun:
         """Append the next frame of every variation."""
         self.output[:, self.done_frames] = chosen
         self.done_frames += 1
+        for memory, token_id in zip(self.memories or (), chosen):
+            memory.add(int(token_id))
         self.windows = np.concatenate([self.windows[:, 1:], chosen[:, None].astype(np.int32)], axis=1)
 
 
@@ -159,6 +172,12 @@ def advance(runs: list[SamplingRun], probabilities: np.ndarray) -> None:
     One choose() for all of them: per-run numpy calls would hold Python's GIL 16 times as long.
     """
     rows = [len(run.windows) for run in runs]
+    if any(run.memories for run in runs):
+        probabilities = np.array(probabilities, dtype=np.float64)
+        first_rows = np.cumsum([0] + rows[:-1])
+        for run, first in zip(runs, first_rows):
+            for row, memory in enumerate(run.memories or (), start=first):
+                probabilities[row] = memory.mix(probabilities[row])
     uniforms = np.array([stream.random() for run in runs for stream in run.streams])
     settings = [np.repeat([run.settings[index] for run in runs], rows) for index in range(3)]
     chosen = choose(probabilities, *settings, uniforms)
@@ -167,12 +186,15 @@ def advance(runs: list[SamplingRun], probabilities: np.ndarray) -> None:
 
 
 def generate(model, primer: np.ndarray, frames: int, temperature: float = 1.0, top_k: int = 0,
-             top_p: float = 1.0, seed: int = 0, variations: int = 1) -> np.ndarray:
+             top_p: float = 1.0, seed: int = 0, variations: int = 1,
+             memory: PieceMemory | None = None) -> np.ndarray:
     """Ids of shape (variations, frames), sampled frame by frame after primer.
 
+    With a memory (musicgen.memory), each variation also recalls what followed its recent
+    frames earlier in its own piece; memory may already hold the piece before the primer.
     The same arguments give the same frames. All variations run through the model as one batch.
     """
-    run = SamplingRun(primer, frames, temperature, top_k, top_p, seed, variations)
+    run = SamplingRun(primer, frames, temperature, top_k, top_p, seed, variations, memory)
     while not run.done:
         advance([run], next_frame_probabilities(model, run.windows))
     return run.output

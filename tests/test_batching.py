@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from musicgen.batching import Batcher
+from musicgen.memory import PieceMemory
 from musicgen.sampling import generate, random_primer
 
 
@@ -16,6 +17,8 @@ def test_requests_sampled_together_equal_each_sampled_alone(tiny_model):
                 for seed, (frames, temperature, top_k, top_p, variations) in enumerate([
                     (40, 1.0, 0, 0.95, 1), (7, 0.0, 0, 1.0, 2), (25, 1.3, 3, 1.0, 4),
                     (60, 0.8, 0, 0.9, 1), (1, 1.0, 0, 1.0, 3), (33, 1.0, 5, 0.5, 2)])]
+    requests[2]["memory"] = PieceMemory(history=[1, 2, 3] * 30)  # with a memory of the piece so far
+    requests[3]["memory"] = PieceMemory(smoothing=1.0)
     batcher = Batcher(tiny_model.network, max_rows=8)  # 13 rows: some requests wait for room
     answers = [None] * len(requests)
     start = threading.Barrier(len(requests))

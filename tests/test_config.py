@@ -20,7 +20,16 @@ def test_a_version_1_config_keeps_meaning_the_original_recipe():
     values["version"] = 1
     config = Config.from_json(json.dumps(values))
     assert config == Config(**ORIGINAL_RECIPE)
-    assert config.version == 2
+    assert config.version == 3
+
+
+def test_a_version_2_config_has_no_memory_as_when_it_was_written():
+    values = json.loads(Config().to_json())
+    del values["memory_orders"], values["memory_smoothing"]
+    values["version"] = 2
+    config = Config.from_json(json.dumps(values))
+    assert config.memory_orders == [] and config.version == 3
+    assert Config().memory_orders  # today's default remembers
 
 
 def test_round_trip_through_json(tmp_path):
@@ -34,6 +43,9 @@ def test_round_trip_through_json(tmp_path):
     ({"version": 99}, "config version 99"),
     ({"seq_len": 0}, "seq_len must be at least 1"),
     ({"dropout": 1.5}, "dropout"),
+    ({"memory_orders": [0, 4]}, "memory_orders must be"),
+    ({"memory_orders": "1,2"}, "memory_orders must be"),
+    ({"memory_smoothing": 0}, "memory_smoothing must be above 0"),
     ({"colour": "blue"}, "unknown settings: colour"),
 ])
 def test_bad_configs_are_refused_with_a_reason(change, words):

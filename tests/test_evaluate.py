@@ -15,7 +15,8 @@ def test_ngram_probabilities_sum_to_one_and_learn_order():
 
 def test_higher_orders_beat_a_unigram_on_a_repeating_pattern():
     pattern = np.array([1, 2, 2, 3, 1, 2, 2, 3] * 10)
-    scores = ngram_baselines([pattern], [pattern[:16]], vocab_size=4, orders=(1, 3))
+    scores, with_memory = ngram_baselines([pattern], [pattern[:16]], vocab_size=4, orders=(1, 3))
+    assert with_memory == {}
     assert scores["3-gram"] < scores["1-gram"]
     assert scores["1-gram"] <= math.log(4) + 0.1
 
@@ -86,6 +87,7 @@ def test_evaluate_command_writes_report_figure_and_headline(tiny_model_folder, t
     assert report["best_ngram"] == min(report["ngram"], key=report["ngram"].get)
     assert 0 <= report["top1_accuracy"] <= 1 and 0 <= report["oov_share"] <= 1
     assert report["generated_vs_real"]["pieces"] == 3
+    assert report["nll"] <= report["network_nll"] and "ngram_with_memory" in report  # the memory is on by default
     assert (out / "evaluation.png").read_bytes()[:4] == b"\x89PNG"
     assert "network NLL" in capsys.readouterr().out
 
@@ -121,3 +123,19 @@ def test_generated_pieces_from_random_or_single_note_primers(tiny_model):
         assert generated_pieces(tiny_model, 3, 12, seed=1, primer=primer) == pieces
     with pytest.raises(ValueError, match="primer must be one of"):
         generated_pieces(tiny_model, 1, 5, seed=0, primer="chord")
+
+
+def test_the_piece_memory_lowers_the_nll_of_a_song_that_repeats_itself(tiny_model):
+    from musicgen.memory import PieceMemory
+    from train.evaluate import network_scores
+
+    rng = np.random.default_rng(3)
+    verse = rng.integers(1, len(tiny_model.vocab), 40)  # a phrase the model never heard, sung three times
+    song = np.concatenate([verse, verse, verse])
+    seq_len = tiny_model.config.seq_len
+    alone = network_scores(tiny_model.network, [song], seq_len)
+    remembering = network_scores(tiny_model.network, [song], seq_len, PieceMemory())
+    assert remembering["network_nll"] == alone["nll"]
+    assert remembering["nll"] < alone["nll"] - 0.5
+    plain, with_memory = ngram_baselines([song[:10]], [song], len(tiny_model.vocab), (1, 2), PieceMemory())
+    assert with_memory["2-gram"] < plain["2-gram"] - 0.5

@@ -5,6 +5,7 @@ from conftest import song_tracks, write_midi
 from musicgen.compose import compose, make_primer
 from musicgen.midi import MidiError
 from musicgen.midi import transpose
+from musicgen.memory import PieceMemory
 from musicgen.sampling import choose, generate, last_frames, midi_primer, note_primer, random_primer
 
 
@@ -109,3 +110,27 @@ def test_a_key_normalized_model_continues_in_the_uploads_own_key(tiny_model, tmp
     assert np.array_equal(in_c.ids, in_d.ids)  # the model hears both in C
     piece = compose(tiny_model, in_d, 20, 1.0, 0, 1.0, seed=3)[0]
     assert piece.tokens == transpose(tiny_model.vocab.decode(piece.ids), 2)
+
+
+def test_a_continuation_remembers_the_whole_file_and_the_window_is_its_end(tiny_model, tmp_path):
+    config, vocab = tiny_model.config, tiny_model.vocab
+    path = write_midi(tmp_path / "long.mid", song_tracks(0))  # ~10 s: longer than one window
+    primer = midi_primer(path, vocab, config)
+    assert len(primer.history) > config.seq_len
+    assert np.array_equal(primer.ids, primer.history[-config.seq_len:])
+    assert len(note_primer(vocab, 60, config.seq_len).history) == 0  # a fresh start remembers nothing
+
+
+def test_with_a_memory_generation_picks_up_a_repeated_phrase(tiny_model):
+    seq_len = tiny_model.config.seq_len
+    phrase = [1, 2, 3, 4, 5]
+    history = np.array(phrase * 8, dtype=np.int32)
+    memory = PieceMemory(orders=(1, 2, 4), smoothing=0.01, history=history)
+    before = memory.copy()
+    frames = generate(tiny_model.network, last_frames(history, seq_len), 20, seed=1, variations=2, memory=memory)
+    assert (frames == np.array(phrase * 4)).mean() > 0.9  # the phrase goes on where it stopped
+    assert memory.followers == before.followers  # the caller's memory is left as it was
+    again = generate(tiny_model.network, last_frames(history, seq_len), 20, seed=1, variations=2, memory=memory)
+    assert np.array_equal(frames, again)
+    without = generate(tiny_model.network, last_frames(history, seq_len), 20, seed=1, variations=2)
+    assert (without == np.array(phrase * 4)).mean() < 0.9

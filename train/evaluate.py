@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -16,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from . import features
+from musicgen.memory import PieceMemory
+
 from .data import prepared_tokens
 
 
@@ -45,33 +46,66 @@ class NGram:
             probability = (following[token] + types * probability) / (total + types)
         return probability
 
-    def nll(self, songs: list[np.ndarray]) -> float:
-        """Mean negative log-likelihood per frame, in nats."""
-        total, frames = 0.0, 0
-        for song in songs:
-            padded = [0] * (self.order - 1) + [int(i) for i in song]
-            for position in range(self.order - 1, len(padded)):
-                context = tuple(padded[position - self.order + 1:position])
-                total -= math.log(self.probability(context, padded[position]))
-                frames += 1
-        return total / max(frames, 1)
+    def target_probabilities(self, song: np.ndarray) -> list[float]:
+        """The probability of each frame of song given the frames before it."""
+        padded = [0] * (self.order - 1) + [int(i) for i in song]
+        return [self.probability(tuple(padded[position - self.order + 1:position]), padded[position])
+                for position in range(self.order - 1, len(padded))]
 
 
 def ngram_baselines(train_songs: list[np.ndarray], validation_songs: list[np.ndarray], vocab_size: int,
-                    orders=(1, 2, 3, 4)) -> dict[str, float]:
-    """{"1-gram": nll, ...} on the validation songs for n-grams fitted on the training songs."""
-    return {f"{order}-gram": NGram(train_songs, vocab_size, order).nll(validation_songs) for order in orders}
+                    orders=(1, 2, 3, 4), memory: PieceMemory | None = None) -> tuple[dict, dict]:
+    """({"1-gram": nll, ...}, the same with memory or {}) on the validation songs, fitted on the training songs.
+
+    The n-grams with the piece memory show how much of the network's lead the memory alone makes.
+    """
+    plain, remembering = {}, {}
+    for order in orders:
+        ngram = NGram(train_songs, vocab_size, order)
+        per_song = [ngram.target_probabilities(song) for song in validation_songs]
+        plain[f"{order}-gram"] = mean_nll(np.concatenate(per_song))
+        if memory is not None:
+            remembering[f"{order}-gram"] = mean_nll(np.concatenate(
+                [remembered(memory, song, probabilities) for song, probabilities in zip(validation_songs, per_song)]))
+    return plain, remembering
 
 
-def network_scores(network, songs_ids: list[np.ndarray], seq_len: int) -> dict[str, float]:
-    """Per-frame NLL (nats) and top-1 accuracy of the network on every frame of the songs."""
+def mean_nll(probabilities) -> float:
+    return float(-np.log(np.maximum(np.asarray(probabilities, dtype=np.float64), 1e-12)).mean())
+
+
+def remembered(memory: PieceMemory, song: np.ndarray, probabilities) -> np.ndarray:
+    """Each frame's probability after blending in the memory of the song before it (memory starts empty)."""
+    memory = memory.copy()
+    blended = np.empty(len(song))
+    for position, (token_id, probability) in enumerate(zip(song, probabilities)):
+        blended[position] = memory.mix_one(float(probability), int(token_id))
+        memory.add(int(token_id))
+    return blended
+
+
+def network_scores(network, songs_ids: list[np.ndarray], seq_len: int,
+                   memory: PieceMemory | None = None) -> dict[str, float]:
+    """Per-frame NLL (nats) and top-1 accuracy on every frame of the songs, with the piece memory
+    when given (and then also the network's alone, as network_nll and network_top1_accuracy)."""
     from .data import windows_of
 
     windows, targets = windows_of(songs_ids, seq_len)
     probabilities = network.predict(windows, batch_size=512, verbose=0)
-    chosen = probabilities[np.arange(len(targets)), targets]
-    return {"nll": float(-np.log(np.maximum(chosen, 1e-12)).mean()),
-            "top1_accuracy": float((probabilities.argmax(axis=1) == targets).mean())}
+    scores = {"nll": mean_nll(probabilities[np.arange(len(targets)), targets]),
+              "top1_accuracy": float((probabilities.argmax(axis=1) == targets).mean())}
+    if memory is None:
+        return scores
+    first = 0
+    for song in songs_ids:
+        song_memory = memory.copy()
+        for row in range(first, first + len(song)):
+            probabilities[row] = song_memory.mix(probabilities[row])
+            song_memory.add(int(targets[row]))
+        first += len(song)
+    return {"nll": mean_nll(probabilities[np.arange(len(targets)), targets]),
+            "top1_accuracy": float((probabilities.argmax(axis=1) == targets).mean()),
+            "network_nll": scores["nll"], "network_top1_accuracy": scores["top1_accuracy"]}
 
 
 PRIMER_KINDS = ("random", "note")
@@ -91,24 +125,30 @@ def generated_pieces(music_model, pieces: int, frames: int, seed: int, primer: s
     else:
         raise ValueError(f"primer must be one of {', '.join(PRIMER_KINDS)}, not {primer!r}")
     ids = generate(music_model.network, primer_ids, frames, config.temperature, config.top_k,
-                   config.top_p, seed, pieces)
+                   config.top_p, seed, pieces, PieceMemory.from_config(config))
     return [vocab.decode(row) for row in ids]
 
 
-def evaluate(music_model, held_out: list[list[str]], training: list[list[str]], pieces: int = 8,
+def evaluate(music_model, held_out: list[list[str]], training: list[list[str]], pieces: int = 32,
              frames: int = 300, seed: int = 0) -> dict:
     """The report for held-out songs (token lists, already in the model's representation)."""
     vocab, config = music_model.vocab, music_model.config
     held_out_ids = [vocab.encode(song) for song in held_out]
     all_tokens = [token for song in held_out for token in song]
+    memory = PieceMemory.from_config(config)
     report = {"held_out_songs": len(held_out), "held_out_frames": len(all_tokens),
               "oov_share": vocab.oov_share(all_tokens),
-              **network_scores(music_model.network, held_out_ids, config.seq_len)}
+              **network_scores(music_model.network, held_out_ids, config.seq_len, memory)}
     if training:
-        baselines = ngram_baselines([vocab.encode(song) for song in training], held_out_ids, len(vocab))
+        baselines, with_memory = ngram_baselines([vocab.encode(song) for song in training], held_out_ids,
+                                                 len(vocab), memory=memory)
         best = min(baselines, key=baselines.get)
         report.update(ngram=baselines, best_ngram=best,
                       nll_vs_best_ngram=report["nll"] / baselines[best] - 1.0)
+        if with_memory:
+            best_remembering = min(with_memory, key=with_memory.get)
+            report.update(ngram_with_memory=with_memory, best_ngram_with_memory=best_remembering,
+                          nll_vs_best_ngram_with_memory=report["nll"] / with_memory[best_remembering] - 1.0)
     real = features.segments(held_out, frames) or held_out
     # Held-out songs come in the model's representation (moved to C major / A minor when the
     # config says so); generated pieces, which may drift into another key, are compared alike.
@@ -124,9 +164,12 @@ def headline(report: dict) -> dict:
     comparison = report["generated_vs_real"]["features"]
     overlaps = {name: entry["overlap"] for name, entry in comparison.items()}
     one_frame = comparison["one_frame_share"]
-    keys = ("nll", "top1_accuracy", "oov_share", "best_ngram", "nll_vs_best_ngram")
+    keys = ("nll", "network_nll", "top1_accuracy", "oov_share", "best_ngram", "nll_vs_best_ngram",
+            "nll_vs_best_ngram_with_memory")
     return {**{key: report[key] for key in keys if key in report},
             "best_ngram_nll": report["ngram"][report["best_ngram"]] if "ngram" in report else None,
+            "best_ngram_with_memory_nll": (report["ngram_with_memory"][report["best_ngram_with_memory"]]
+                                           if "ngram_with_memory" in report else None),
             "min_overlap": min(overlaps.values()), "overlap": overlaps,
             "one_frame_share": {"generated": one_frame["generated_mean"], "real": one_frame["real_mean"]}}
 
@@ -139,9 +182,18 @@ def plot(report: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), dpi=100, gridspec_kw={"width_ratios": [1, 2]})
-    names = ["network"] + list(report.get("ngram", {}))
-    values = [report["nll"]] + list(report.get("ngram", {}).values())
-    bars = left.bar(names, values, color=["tab:orange"] + ["tab:gray"] * (len(names) - 1))
+    names, values, colours = ["network"], [report["nll"]], ["tab:orange"]
+    if "network_nll" in report:  # the bar above is the network with the memory
+        names, values, colours = ["with memory", "network alone"], [report["nll"], report["network_nll"]], \
+            ["tab:orange", "tab:red"]
+    names += list(report.get("ngram", {}))
+    values += list(report.get("ngram", {}).values())
+    colours += ["tab:gray"] * len(report.get("ngram", {}))
+    if "ngram_with_memory" in report:
+        names.append(f"{report['best_ngram_with_memory']} + memory")
+        values.append(report["ngram_with_memory"][report["best_ngram_with_memory"]])
+        colours.append("tab:olive")
+    bars = left.bar(names, values, color=colours)
     left.bar_label(bars, fmt="%.2f", fontsize=8)
     left.tick_params(axis="x", rotation=45)
     left.set_ylabel("held-out NLL (nats per frame)")
@@ -170,7 +222,7 @@ def songs_for(folder: Path, corpus) -> tuple[list, list]:
     return held_out, [by_name[name] for name in dataset.get("train_songs", []) if name in by_name]
 
 
-def evaluate_folder(music_model, corpus, pieces: int = 8, frames: int = 300, seed: int = 0) -> dict:
+def evaluate_folder(music_model, corpus, pieces: int = 32, frames: int = 300, seed: int = 0) -> dict:
     """evaluate() on the songs of corpus that the model's run held out (see songs_for)."""
     from .data import training_tokens
 
@@ -195,10 +247,16 @@ def write(folder: Path, report: dict, out: Path | None = None) -> None:
 def summary(report: dict) -> str:
     lines = [f"held-out: {report['held_out_songs']} songs, {report['held_out_frames']} frames, "
              f"OOV {report['oov_share']:.1%}",
-             f"network NLL {report['nll']:.3f} nats/frame, top-1 accuracy {report['top1_accuracy']:.3f}"]
+             f"network NLL {report['nll']:.3f} nats/frame, top-1 accuracy {report['top1_accuracy']:.3f}"
+             + (f" (with the piece memory; the network alone {report['network_nll']:.3f})"
+                if "network_nll" in report else "")]
     if "ngram" in report:
         lines.append("n-grams: " + ", ".join(f"{k} {v:.3f}" for k, v in report["ngram"].items())
                      + f" -> network vs best {report['nll_vs_best_ngram']:+.1%}")
+    if "ngram_with_memory" in report:
+        lines.append("n-grams with the same memory: "
+                     + ", ".join(f"{k} {v:.3f}" for k, v in report["ngram_with_memory"].items())
+                     + f" -> network vs best {report['nll_vs_best_ngram_with_memory']:+.1%}")
     for name, entry in report["generated_vs_real"]["features"].items():
         means = (f" (generated {entry['generated_mean']:.3g}, real {entry['real_mean']:.3g})"
                  if entry.get("generated_mean") is not None and entry.get("real_mean") is not None else "")
@@ -210,7 +268,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="a model folder (what `python -m train` writes)")
     parser.add_argument("--data", type=Path, required=True, help="the folder of MIDI files it was trained on")
-    parser.add_argument("--pieces", type=int, default=8, help="generated pieces to compare (default 8)")
+    parser.add_argument("--pieces", type=int, default=32, help="generated pieces to compare (default 32)")
     parser.add_argument("--frames", type=int, default=300, help="frames per generated piece (default 300)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="write the report here instead of into the model folder")

@@ -118,7 +118,7 @@ from musicgen.compose import compose, make_primer
 
 model = load("{repo_id}")
 pieces = compose(model, make_primer(model, "random", seed=1), frames=300, temperature=1.0,
-                 top_k=0, top_p=0.95, seed=1)
+                 top_k=0, top_p=0.98, seed=1)
 pieces[0].midi.write("song.mid")
 ```
 
@@ -130,12 +130,18 @@ def evaluation_section(headline: dict | None) -> str:
     """The held-out evaluation (train/evaluate.py) in a few lines, when the folder has one."""
     if not headline:
         return ""
+    remembers = "network_nll" in headline
     lines = ["", "### Held-out evaluation", "", "| | |", "|---|---|",
-             f"| NLL (nats per frame) | {headline['nll']:.3f} |",
+             f"| NLL (nats per frame){', network with piece memory' if remembers else ''} | {headline['nll']:.3f} |",
              f"| top-1 accuracy | {headline['top1_accuracy']:.3f} |"]
+    if remembers:
+        lines.append(f"| NLL of the network alone | {headline['network_nll']:.3f} |")
     if headline.get("best_ngram"):
         lines.append(f"| best n-gram ({headline['best_ngram']}) NLL, same training songs | "
-                     f"{headline['best_ngram_nll']:.3f} ({headline['nll_vs_best_ngram']:+.1%} for the network) |")
+                     f"{headline['best_ngram_nll']:.3f} ({headline['nll_vs_best_ngram']:+.1%} for the model) |")
+    if headline.get("best_ngram_with_memory_nll"):
+        lines.append(f"| best n-gram with the same piece memory | {headline['best_ngram_with_memory_nll']:.3f} "
+                     f"({headline['nll_vs_best_ngram_with_memory']:+.1%} for the model) |")
     one_frame = headline["one_frame_share"]
     lines += [f"| frames with unseen chords | {headline['oov_share']:.1%} |",
               f"| smallest generated-vs-real overlap (Yang & Lerch) | {headline['min_overlap']:.2f} |",
@@ -217,6 +223,9 @@ def main(argv=None) -> int:
                         help="instead of publishing, make FOLDER the app's embedded default (assets/model)")
     parser.add_argument("--temperature", type=float, help="with --embed: default sampling temperature")
     parser.add_argument("--top-p", type=float, help="with --embed: default top-p")
+    parser.add_argument("--memory-smoothing", type=float,
+                        help="with --embed: turn the piece memory on (default context lengths) with this "
+                             "smoothing; 0 turns it off")
     parser.add_argument("--data", type=Path, help="with --embed: the training folder, to redo the evaluation")
     args = parser.parse_args(argv)
     if args.embed:
@@ -224,6 +233,10 @@ def main(argv=None) -> int:
 
         sampling = {key: value for key, value in (("temperature", args.temperature), ("top_p", args.top_p))
                     if value is not None}
+        if args.memory_smoothing == 0:
+            sampling["memory_orders"] = []
+        elif args.memory_smoothing is not None:
+            sampling.update(memory_orders=Config().memory_orders, memory_smoothing=args.memory_smoothing)
         embed(args.folder, EMBEDDED_MODEL, args.data, **sampling)
         print(f"embedded {args.folder} as {EMBEDDED_MODEL}")
         return 0
