@@ -28,6 +28,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     gen.add_argument("--temperature", type=float, help="0 = greedy (default: the model's)")
     gen.add_argument("--top-k", type=int, help="keep the k likeliest tokens, 0 = off (default: the model's)")
     gen.add_argument("--top-p", type=float, help="nucleus sampling, 1 = off (default: the model's)")
+    gen.add_argument("--no-memory", action="store_true",
+                     help="sample from the network alone, without the piece's memory of itself "
+                          "(musicgen/memory.py; default: as the model's config says)")
     gen.add_argument("--seed", type=int, help="random seed (default: a new one, printed)")
     gen.add_argument("--variations", type=int, default=1, help="pieces to draw as one batch")
     gen.add_argument("--program", type=int, help="General MIDI program 0-127 (default: the model's)")
@@ -51,6 +54,8 @@ def generate_command(args) -> int:
     if args.program is not None and not 0 <= args.program <= 127:
         raise ValueError(f"program must be 0-127, not {args.program}")
     music_model = load(args.model)
+    if args.no_memory:
+        music_model.config = music_model.config.replace(memory_orders=[])
     config = music_model.config
     frames = 60 * config.frames_per_second if args.frames is None else args.frames
     temperature = config.temperature if args.temperature is None else args.temperature

@@ -29,6 +29,17 @@ def test_continuing_a_midi_file(tiny_model_folder, tmp_path):
     assert (tmp_path / "more.mid").exists()
 
 
+def test_the_memory_of_the_file_changes_the_continuation_unless_turned_off(tiny_model_folder, tmp_path):
+    mine = write_midi(tmp_path / "mine.mid", song_tracks(0))  # its melody comes three times
+    notes = {}
+    for flags in ([], ["--no-memory"]):
+        out = tmp_path / f"more{len(flags)}.mid"
+        assert main(["generate", "--model", str(tiny_model_folder), "--primer", f"midi:{mine}", "--frames", "60",
+                     "--seed", "1", "--temperature", "0", "--out", str(out), *flags]) == 0
+        notes[len(flags)] = [(n.pitch, n.start) for i in load_midi(out).instruments for n in i.notes]
+    assert notes[0] != notes[1]
+
+
 @pytest.mark.parametrize("args, words", [
     (["--primer", "chord:C"], "not random, note:NAME"),
     (["--primer", "note:H9"], "not a note"),

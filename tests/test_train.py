@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 
 from conftest import ROOT
 from musicgen.config import Config
@@ -49,6 +50,17 @@ def test_the_original_recipe_is_one_flag_and_later_flags_still_apply():
             assert chosen[name] == value, name
     ours = parse_args([])
     assert ours.key_normalize and ours.pitch_input and not ours.bidirectional
+    assert ours.memory_orders and args.memory_orders == []  # the original has no memory
+
+
+def test_the_memory_is_set_by_flags():
+    from train.__main__ import parse_args
+
+    args = parse_args(["--memory-orders", "2,8", "--memory-smoothing", "20"])
+    assert (args.memory_orders, args.memory_smoothing) == ([2, 8], 20.0)
+    assert parse_args(["--memory-orders", "none"]).memory_orders == []
+    with pytest.raises(SystemExit):
+        parse_args(["--memory-orders", "two"])
 
 
 def test_no_usable_file_ends_with_exit_code_2(tmp_path, capsys):

@@ -14,6 +14,16 @@ from .data import NoUsableFiles, load_bach_chorales, load_folder
 DEFAULTS = Config()
 
 
+def context_lengths(text: str) -> list[int]:
+    """--memory-orders "1,2,4,8,16" -> [1, 2, 4, 8, 16]; "" or "none" turns the memory off."""
+    if text.strip().lower() in ("", "none", "off"):
+        return []
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of frame counts like 1,2,4,8,16") from None
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m train",
@@ -32,7 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "embedding_dim": int, "rnn_units": int, "rnn_layers": int, "dense_units": int,
         "dropout": float, "learning_rate": float, "min_count": int, "validation_share": float,
         "early_stopping_patience": int, "seed": int, "transpose_augment": int,
-        "temperature": float, "top_p": float,
+        "temperature": float, "top_p": float, "memory_orders": context_lengths, "memory_smoothing": float,
     }
     for name, kind in flags.items():
         hyper.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(DEFAULTS, name),
