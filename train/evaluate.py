@@ -184,7 +184,7 @@ def plot(report: dict, path: Path) -> None:
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), dpi=100, gridspec_kw={"width_ratios": [1, 2]})
     names, values, colours = ["network"], [report["nll"]], ["tab:orange"]
     if "network_nll" in report:  # the bar above is the network with the memory
-        names, values, colours = ["with memory", "network alone"], [report["nll"], report["network_nll"]], \
+        names, values, colours = ["net + memory", "network"], [report["nll"], report["network_nll"]], \
             ["tab:orange", "tab:red"]
     names += list(report.get("ngram", {}))
     values += list(report.get("ngram", {}).values())
@@ -193,9 +193,9 @@ def plot(report: dict, path: Path) -> None:
         names.append(f"{report['best_ngram_with_memory']} + memory")
         values.append(report["ngram_with_memory"][report["best_ngram_with_memory"]])
         colours.append("tab:olive")
-    bars = left.bar(names, values, color=colours)
+    bars = left.bar(range(len(names)), values, color=colours)
     left.bar_label(bars, fmt="%.2f", fontsize=8)
-    left.tick_params(axis="x", rotation=45)
+    left.set_xticks(range(len(names)), names, rotation=45, ha="right")
     left.set_ylabel("held-out NLL (nats per frame)")
     left.set_title("lower is better")
     comparison = report["generated_vs_real"]["features"]
