@@ -53,21 +53,30 @@ class PieceMemory:
     def add(self, token_id: int) -> None:
         """The piece goes on with token_id."""
         for context in self._contexts():
-            self.followers.setdefault(context, Counter())[token_id] += 1
-        self.recent = self.recent[1:] + [token_id]
+            counts = self.followers.get(context)
+            if counts is None:
+                counts = self.followers[context] = Counter()
+            counts[token_id] += 1
+        del self.recent[0]
+        self.recent.append(token_id)
 
     def mix(self, probabilities: np.ndarray) -> np.ndarray:
         """The network's next-frame probabilities (vocab,) blended with what the memory recalls."""
-        mixed = np.asarray(probabilities, dtype=np.float64)
-        for context in self._contexts():
+        # Each blend is p -> p * keep + counts * add, so the whole chain is one scaling of the
+        # network's vector plus a few sparse additions: walked longest context first, each
+        # addition is scaled by the keeps of the longer contexts blended after it.
+        additions, keep = [], 1.0
+        for context in reversed(list(self._contexts())):
             counts = self.followers.get(context)
-            if not counts:
-                continue
-            prior = self.smoothing * len(counts)
-            total = sum(counts.values())
-            mixed = mixed * (prior / (total + prior))
-            ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            mixed[ids] += np.fromiter(counts.values(), dtype=np.float64, count=len(counts)) / (total + prior)
+            if counts:
+                prior = self.smoothing * len(counts)
+                total = sum(counts.values())
+                additions.append((counts, keep / (total + prior)))
+                keep *= prior / (total + prior)
+        mixed = np.asarray(probabilities, dtype=np.float64) * keep
+        for counts, scale in additions:
+            for token_id, count in counts.items():
+                mixed[token_id] += count * scale
         return mixed
 
     def mix_one(self, probability: float, token_id: int) -> float:
