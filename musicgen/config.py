@@ -8,7 +8,7 @@ from pathlib import Path
 
 CONFIG_VERSION = 3
 # Settings added since, with the values that older files meant.
-VERSION_2_MEANT = {"memory_orders": []}
+VERSION_2_MEANT = {"memory_orders": [], "average_weights_over": 0.0}
 VERSION_1_MEANT = {**VERSION_2_MEANT, "key_normalize": False, "transpose_augment": 0, "bidirectional": True,
                    "pitch_input": False}
 # The original study's recipe (every setting where our defaults differ).
@@ -51,6 +51,9 @@ class Config:
     epochs: int = 3  # with 11 transpositions of every song, an epoch is long; more over-fits
     validation_share: float = 0.15  # share of songs (not windows) held out
     early_stopping_patience: int = 0  # epochs without validation improvement; 0 = off
+    # Validation and model.keras use a moving average of the weights over about this many
+    # epochs' worth of steps (Polyak averaging; 0 = the last step's weights, as the original)
+    average_weights_over: float = 0.75
     seed: int = 0
     # Playback written into generated MIDI
     velocity: int = 90
@@ -75,6 +78,8 @@ class Config:
                 problems.append(f"{name} must be at least 1")
         if not 0 <= self.transpose_augment <= 11:
             problems.append("transpose_augment must be 0-11 semitones")
+        if not 0 <= self.average_weights_over <= 100:
+            problems.append("average_weights_over must be 0 (off) to 100 epochs")
         if not 0 <= self.dropout < 1:
             problems.append("dropout must be in [0, 1)")
         if not 0 <= self.validation_share < 1:

@@ -52,12 +52,17 @@ def has_gpu() -> bool:
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-def compile_model(model: keras.Model, config: Config, **options) -> keras.Model:
-    """Nadam and cross-entropy, as the original.
+def compile_model(model: keras.Model, config: Config, steps_per_epoch: int = 1, **options) -> keras.Model:
+    """Nadam and cross-entropy, as the original; with config.average_weights_over, Nadam also keeps
+    an exponential moving average of the weights spanning that many epochs' worth of steps.
 
     Not XLA-compiled: on a CPU that trained 25% slower here (bench/train.py), and cuDNN GRUs
     do not go through XLA on a GPU.
     """
-    model.compile(optimizer=keras.optimizers.Nadam(config.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"], **options)
+    # Spanning a share of an epoch, not a fixed number of steps: a tiny folder's few steps
+    # would otherwise be averaged with the random initial weights.
+    span = config.average_weights_over * steps_per_epoch
+    optimizer = keras.optimizers.Nadam(config.learning_rate, use_ema=span > 0,
+                                       ema_momentum=1 - 1 / max(span, 1.0) if span > 0 else 0.99)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"], **options)
     return model

@@ -135,3 +135,42 @@ print("EPOCHS", len(metrics["history"]))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert "EPOCHS 2" in result.stdout, result.stderr[-3000:]
     assert (tmp_path / "mirrored" / "model.keras").exists()
+
+
+def test_model_keras_holds_the_weights_that_were_validated(tiny_model_folder, tiny_songs):
+    """With weight averaging on, validation and model.keras must both use the average."""
+    from musicgen.hub import load_folder as load_model_folder
+    from train.data import load_folder, prepared_tokens
+    from train.evaluate import network_scores
+
+    metrics = json.loads((tiny_model_folder / "metrics.json").read_text())
+    model = load_model_folder(tiny_model_folder)
+    assert model.config.average_weights_over > 0
+    corpus = load_folder(tiny_songs, model.config.tracks, 5, progress=False)
+    held_out = [model.vocab.encode(prepared_tokens(song.tokens, model.config))
+                for song in corpus.songs if song.name in metrics["dataset"]["validation_songs"]]
+    nll = network_scores(model.network, held_out, model.config.seq_len)["nll"]
+    assert abs(nll - metrics["best"]["val_loss"]) < 1e-3
+
+
+def test_save_averaged_writes_the_moving_average_and_leaves_training_weights_alone(tmp_path):
+    import keras
+    import numpy as np
+
+    from musicgen.model import build_model, compile_model
+    from train.fit import save_averaged
+
+    config = Config(seq_len=4, embedding_dim=4, rnn_units=4, dense_units=4, average_weights_over=1.0)
+    vocab = Vocab(["e", "60", "62", "64"])
+    model = compile_model(build_model(config, vocab), config, steps_per_epoch=20)
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # not fit(): it ends by copying the average into the weights
+        model.train_on_batch(rng.integers(0, 4, (32, 4)), rng.integers(0, 4, 32))
+    as_trained = [np.array(w) for w in model.get_weights()]
+    save_averaged(model, tmp_path / "model.keras")
+    assert all(np.array_equal(a, b) for a, b in zip(as_trained, model.get_weights()))
+    saved = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True).get_weights()
+    changed = [not np.allclose(a, b) for a, b in zip(saved, as_trained)]
+    assert any(changed)  # the average of the last ~20 steps is not the last step
+    model.optimizer.finalize_variable_values(model.trainable_variables)
+    assert all(np.allclose(a, b) for a, b in zip(saved, model.get_weights()))

@@ -41,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "epochs": int, "batch_size": int, "seq_len": int, "frames_per_second": int,
         "embedding_dim": int, "rnn_units": int, "rnn_layers": int, "dense_units": int,
         "dropout": float, "learning_rate": float, "min_count": int, "validation_share": float,
-        "early_stopping_patience": int, "seed": int, "transpose_augment": int,
+        "early_stopping_patience": int, "seed": int, "transpose_augment": int, "average_weights_over": float,
         "temperature": float, "top_p": float, "memory_orders": context_lengths, "memory_smoothing": float,
     }
     for name, kind in flags.items():

@@ -76,6 +76,19 @@ def save_atomically(model, path: Path) -> None:
     os.replace(partial, path)
 
 
+def save_averaged(model, path: Path) -> None:
+    """save_atomically with the optimizer's moving average of the weights, when it keeps one."""
+    if not model.optimizer.use_ema:
+        save_atomically(model, path)
+        return
+    as_trained = model.get_weights()
+    model.optimizer.finalize_variable_values(model.trainable_variables)
+    try:
+        save_atomically(model, path)
+    finally:
+        model.set_weights(as_trained)
+
+
 def checkpoints(out_dir: Path, monitor: str, best_so_far: float | None):
     """A callback keeping model.keras at the best `monitor` and backup/ at the last epoch."""
     import keras
@@ -90,8 +103,8 @@ def checkpoints(out_dir: Path, monitor: str, best_so_far: float | None):
             value = (logs or {}).get(monitor)
             if value is not None and value < self.best:
                 self.best = value
-                save_atomically(self.model, out_dir / "model.keras")
-            save_atomically(self.model, backup / "last.keras")
+                save_averaged(self.model, out_dir / "model.keras")
+            save_atomically(self.model, backup / "last.keras")  # as trained: a resume goes on from here
             state = backup / "state.json"
             state.with_suffix(".partial").write_text(json.dumps({"epochs_done": epoch + 1}))
             os.replace(state.with_suffix(".partial"), state)
@@ -191,7 +204,8 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
     with strategy.scope():
         model, epochs_done = restore_backup(out_dir) if resume else (None, 0)
         if model is None:
-            model = compile_model(build_model(config, vocab), config)
+            steps_per_epoch = -(-sum(len(song) for song in train_tokens) // config.batch_size)
+            model = compile_model(build_model(config, vocab), config, steps_per_epoch)
         elif verbose:
             print(f"continuing after epoch {epochs_done}")
 
@@ -212,6 +226,8 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
     best_so_far = history.best(monitor)
     callbacks = [history.callback(write_metrics),
                  checkpoints(out_dir, monitor, best_so_far[monitor] if best_so_far else None)]
+    if model.optimizer.use_ema:  # validate the averaged weights (checkpoints() saves them)
+        callbacks.insert(0, keras.callbacks.SwapEMAWeights())
     if config.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=monitor, patience=config.early_stopping_patience))
