@@ -61,7 +61,8 @@ def reference_corpus() -> Path:
 
 
 TINY_CONFIG = dict(seq_len=8, embedding_dim=8, rnn_units=8, rnn_layers=1, dense_units=8,
-                   batch_size=16, epochs=2, validation_share=0.4, tracks="piano")
+                   batch_size=16, epochs=2, validation_share=0.4, tracks="piano",
+                   average_weights_over=0.75)  # the tests go through the averaging path too
 
 
 @pytest.fixture(scope="session")
