@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import features
 from musicgen.memory import PieceMemory
 
+from . import features
 from .data import prepared_tokens
 
 
