@@ -24,8 +24,8 @@ from musicgen.batching import batcher_for
 from musicgen.config import Config
 from musicgen.compose import OutputError, check_request, make_primer, piece_from_ids, write_piece
 from musicgen.hub import HubUnreachable, ModelError, MusicModel, load, resolve_source
-from musicgen.midi import MAX_MIDI_BYTES, MidiError, note_number
 from musicgen.memory import PieceMemory
+from musicgen.midi import MAX_MIDI_BYTES, MidiError, note_number
 from musicgen.sampling import last_frames, midi_primer
 
 MAX_VARIATIONS = 4

@@ -13,6 +13,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
+from .memory import PieceMemory
 from .sampling import SamplingRun, advance, next_frame_probabilities
 
 MAX_ROWS = 16  # the largest batch compiled; more waiting rows join as others leave
@@ -26,7 +27,7 @@ class Batcher:
         self._thread.start()
 
     def generate(self, primer: np.ndarray, frames: int, temperature: float = 1.0, top_k: int = 0,
-                 top_p: float = 1.0, seed: int = 0, variations: int = 1, memory=None) -> np.ndarray:
+                 top_p: float = 1.0, seed: int = 0, variations: int = 1, memory: PieceMemory | None = None) -> np.ndarray:
         """What sampling.generate returns for the same arguments, sampled beside other requests."""
         if variations > self.max_rows:
             raise ValueError(f"at most {self.max_rows} variations at once, not {variations}")

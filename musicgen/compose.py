@@ -9,8 +9,8 @@ import pretty_midi
 
 from . import audio
 from .hub import MusicModel
-from .midi import tokens_to_midi, tokens_to_roll, transpose
 from .memory import PieceMemory
+from .midi import tokens_to_midi, tokens_to_roll, transpose
 from .sampling import Primer, generate, midi_primer, note_primer, random_primer
 
 MAX_FRAMES = 5 * 60 * 10  # ten minutes at 5 frames per second
