@@ -22,11 +22,10 @@ import pretty_midi
 import musicgen  # noqa: F401  (quiets TensorFlow)
 from musicgen.batching import batcher_for
 from musicgen.config import Config
-from musicgen.compose import OutputError, check_request, make_primer, piece_from_ids, write_piece
+from musicgen.compose import (Draft, OutputError, extend_draft, make_primer, pieces_of, sample_draft,
+                              write_piece)
 from musicgen.hub import HubUnreachable, ModelError, MusicModel, load, resolve_source
-from musicgen.memory import PieceMemory
 from musicgen.midi import MAX_MIDI_BYTES, MidiError, note_number
-from musicgen.sampling import last_frames, midi_primer
 
 MAX_VARIATIONS = 4
 SECONDS_RANGE = (5, 120)
@@ -55,7 +54,8 @@ def get_model(source: str | None) -> MusicModel:
                     raise
                 # Not kept: the next request tries the Hub again.
                 return dataclasses.replace(get_model(None), note=f"{error}; using the built-in model instead")
-            batcher_for(music_model.network).warm_up(music_model.config.seq_len)
+            if music_model.config.representation == "frames":  # event models need no compiling
+                batcher_for(music_model.network).warm_up(music_model.config.seq_len)
             _models[key] = music_model
         return _models[key]
 
@@ -90,23 +90,23 @@ def check_choices(seconds: float, variations: int, speed: float) -> None:
 
 
 def show(snapshot: dict, started: float, remarks: list[str]) -> list:
-    """Files and facts for a snapshot {"source", "seed", "speed", "program", "rows": [[ids]]}."""
-    music_model = get_model(snapshot["source"])
-    fps = music_model.config.frames_per_second * snapshot["speed"]
-    folder, slots, notes = request_folder(), [], 0
-    for index, ids in enumerate(snapshot["rows"]):
-        piece = piece_from_ids(music_model, np.asarray(ids), snapshot["program"], snapshot["speed"],
-                               snapshot.get("transpose", 0))
-        stem = folder / f"musicgen-{snapshot['seed']}-{index + 1}"
-        write_piece(piece, fps, f"{stem}.mid", f"{stem}.wav", f"{stem}.png",
-                    title=f"seed {snapshot['seed']}, piece {index + 1}")
+    """Files and facts for a snapshot (a compose.Draft as a dict)."""
+    draft = Draft(**snapshot)
+    music_model = get_model(draft.source)
+    folder, slots, notes, seconds = request_folder(), [], 0, 0.0
+    for index, piece in enumerate(pieces_of(music_model, draft)):
+        stem = folder / f"musicgen-{draft.seed}-{index + 1}"
+        write_piece(piece, music_model.config.frames_per_second * draft.speed, f"{stem}.mid", f"{stem}.wav",
+                    f"{stem}.png", title=f"seed {draft.seed}, piece {index + 1}")
         slots += [f"{stem}.wav", f"{stem}.mid", f"{stem}.png"]
         notes += piece.note_count
-    slots += [None] * (3 * (MAX_VARIATIONS - len(snapshot["rows"])))
-    seconds = max(len(ids) for ids in snapshot["rows"]) / fps
-    facts = (f"{seconds:.0f} s x {len(snapshot['rows'])}, {notes} notes, model {music_model.source}, "
-             f"seed {snapshot['seed']}, {time.perf_counter() - started:.1f} s to make")
-    return [*slots, facts + "".join(f"\n{remark}" for remark in remarks if remark), snapshot["seed"]]
+        seconds = max(seconds, piece.midi.get_end_time())
+    slots += [None] * (3 * (MAX_VARIATIONS - len(draft.rows)))
+    tempi = sorted({round(tempo * draft.speed) for tempo in draft.tempi})
+    facts = (f"{seconds:.0f} s x {len(draft.rows)}, {notes} notes"
+             + (f", {'/'.join(map(str, tempi))} BPM" if tempi else "")
+             + f", model {music_model.source}, seed {draft.seed}, {time.perf_counter() - started:.1f} s to make")
+    return [*slots, facts + "".join(f"\n{remark}" for remark in remarks if remark), draft.seed]
 
 
 def user_message(function):
@@ -130,25 +130,28 @@ def generate_music(primer_kind: str, note: str, upload: str | None, seconds: flo
     """(audio, .mid, picture) for each of MAX_VARIATIONS slots, facts, the seed used, and the history."""
     started = time.perf_counter()
     music_model = get_model(model_source)
-    config = music_model.config
     check_choices(seconds, variations, speed)
-    frames, variations = round(float(seconds) * config.frames_per_second), int(variations)
-    check_request(frames, variations, float(temperature), 0, float(top_p))
     seed = int(seed) if str(seed or "").strip() else random.randrange(2**31)
     if primer_kind == "continue my MIDI":
         if not upload:
             raise ValueError("upload a MIDI file to continue, or pick another primer")
-        primer = midi_primer(Path(upload), music_model.vocab, config, name=Path(upload).name)
+        primer = make_primer(music_model, f"midi:{upload}", seed)
+        primer.description = f"continuation of {Path(upload).name}"
     elif primer_kind == "a single note":
         primer = make_primer(music_model, f"note:{note_number(note)}", seed)
     else:
-        primer = make_primer(music_model, "random", seed, variations)
-    rows = batcher_for(music_model.network).generate(primer.ids, frames, float(temperature), 0,
-                                                      float(top_p), seed, variations,
-                                                      PieceMemory.from_config(config, primer.history))
-    snapshot = {"source": music_model.source, "seed": seed, "speed": float(speed),
-                "program": int(program), "transpose": primer.transpose, "rows": rows.tolist()}
+        primer = make_primer(music_model, "random", seed, int(variations))
+    draft = sample_draft(music_model, primer, float(seconds), float(temperature), 0, float(top_p), seed,
+                         int(variations), int(program), float(speed), frame_sampler(music_model))
+    snapshot = dataclasses.asdict(draft)
     return [*show(snapshot, started, [music_model.note, *primer.notes]), [snapshot]]
+
+
+def frame_sampler(music_model: MusicModel):
+    """Frame models sample beside other visitors (musicgen.batching); event models need none."""
+    if music_model.config.representation == "frames":
+        return batcher_for(music_model.network).generate
+    return None
 
 
 @user_message
@@ -158,22 +161,12 @@ def continue_music(history: list | None, piece_number: int, seconds: float, temp
     started = time.perf_counter()
     if not history:
         raise ValueError("generate a piece first, then continue it")
-    snapshot = dict(history[-1])
-    index = int(piece_number) - 1
-    if not 0 <= index < len(snapshot["rows"]):
-        raise ValueError(f"there is no piece {piece_number} to continue")
-    music_model = get_model(snapshot["source"])
-    config = music_model.config
-    check_choices(seconds, 1, snapshot["speed"])
-    ids = np.asarray(snapshot["rows"][index], dtype=np.int32)
-    frames = round(float(seconds) * config.frames_per_second)
-    check_request(len(ids) + frames, 1, float(temperature), 0, float(top_p))
-    more = batcher_for(music_model.network).generate(last_frames(ids, config.seq_len), frames,
-                                                      float(temperature), 0, float(top_p),
-                                                      seed=snapshot["seed"] + len(history),
-                                                      memory=PieceMemory.from_config(config, ids))[0]
-    snapshot["rows"] = [*snapshot["rows"][:index], np.concatenate([ids, more]).tolist(),
-                        *snapshot["rows"][index + 1:]]
+    draft = Draft(**history[-1])
+    music_model = get_model(draft.source)
+    check_choices(seconds, 1, draft.speed)
+    longer = extend_draft(music_model, draft, int(piece_number) - 1, float(seconds), float(temperature), 0,
+                          float(top_p), seed=draft.seed + len(history), frame_sampler=frame_sampler(music_model))
+    snapshot = dataclasses.asdict(longer)
     return [*show(snapshot, started, []), [*history, snapshot]]
 
 

@@ -24,7 +24,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "(default: $MUSICGEN_MODEL or the embedded model)")
     gen.add_argument("--primer", default="note:C4", help="random | note:C4 | midi:PATH (default note:C4, "
                      "which measured closer to real songs than random tokens)")
-    gen.add_argument("--frames", type=int, help="frames to generate (default: 60 s worth)")
+    gen.add_argument("--seconds", type=float, default=None,
+                     help="length of each piece in seconds (default 60); event models end on the bar line nearest to it")
+    gen.add_argument("--frames", type=int, help="frame models only: frames to generate (instead of --seconds)")
     gen.add_argument("--temperature", type=float, help="0 = greedy (default: the model's)")
     gen.add_argument("--top-k", type=int, help="keep the k likeliest tokens, 0 = off (default: the model's)")
     gen.add_argument("--top-p", type=float, help="nucleus sampling, 1 = off (default: the model's)")
@@ -57,20 +59,26 @@ def generate_command(args) -> int:
     if args.no_memory:
         music_model.config = music_model.config.replace(memory_orders=[])
     config = music_model.config
-    frames = 60 * config.frames_per_second if args.frames is None else args.frames
+    if args.frames is not None and args.seconds is not None:
+        raise ValueError("give --seconds or --frames, not both")
+    if args.frames is not None and config.representation != "frames":
+        raise ValueError("--frames is for frame models; this model's length is set with --seconds")
+    seconds = args.frames / config.frames_per_second if args.frames is not None else (args.seconds or 60.0)
+    if not 0 < seconds <= 600:
+        raise ValueError(f"--seconds must be above 0 and at most 600, not {seconds:g}")
     temperature = config.temperature if args.temperature is None else args.temperature
     top_k = config.top_k if args.top_k is None else args.top_k
     top_p = config.top_p if args.top_p is None else args.top_p
-    check_request(frames, args.variations, temperature, top_k, top_p)
+    check_request(1, args.variations, temperature, top_k, top_p)
     seed = random.randrange(2**31) if args.seed is None else args.seed
     primer = make_primer(music_model, args.primer, seed, args.variations)
     for note in [music_model.note, *primer.notes]:
         if note:
             print(f"note: {note}")
     started = time.perf_counter()
-    pieces = compose(music_model, primer, frames, temperature, top_k, top_p, seed,
+    pieces = compose(music_model, primer, seconds, temperature, top_k, top_p, seed,
                      args.variations, args.program)
-    print(f"sampled {frames} frames x {len(pieces)} in {time.perf_counter() - started:.2f} s "
+    print(f"sampled {seconds:g} s x {len(pieces)} in {time.perf_counter() - started:.2f} s "
           f"(seed {seed}, model {music_model.source})")
     for index, piece in enumerate(pieces):
         paths = [numbered(path, index, len(pieces)) for path in (args.out, args.wav, args.png)]
@@ -79,7 +87,8 @@ def generate_command(args) -> int:
                 path.parent.mkdir(parents=True, exist_ok=True)
         rendered = write_piece(piece, config.frames_per_second, *paths, title=f"seed {seed}")
         written = ", ".join(str(path) for path in paths if path)
-        print(f"wrote {written}: {piece.midi.get_end_time():.1f} s, {piece.note_count} notes"
+        tempo = f", {piece.tempo_bpm:g} BPM" if piece.tempo_bpm else ""
+        print(f"wrote {written}: {piece.midi.get_end_time():.1f} s{tempo}, {piece.note_count} notes"
               + (f" [{rendered.synthesizer}]" if rendered else ""))
     return 0
 

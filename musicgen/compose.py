@@ -1,7 +1,13 @@
-"""From a loaded model and a user's choices to pieces: primer -> frames -> MIDI (-> audio, picture)."""
+"""From a loaded model and a user's choices to pieces: primer -> ids -> MIDI (-> audio, picture).
+
+The one path for the CLI, the app, publishing and evaluation. Event models (the default) are
+sampled statefully a token at a time and end on a bar line near the asked length; frame
+models (the original study's recipe) a frame at a time through windows.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -10,18 +16,23 @@ import pretty_midi
 from . import audio
 from .hub import MusicModel
 from .memory import PieceMemory
-from .midi import tokens_to_midi, tokens_to_roll, transpose
-from .sampling import Primer, generate, midi_primer, note_primer, random_primer
+from .midi import note_number, tokens_to_midi, tokens_to_roll, transpose
+from .sampling import Primer, generate, last_frames, midi_primer, note_primer, random_primer
+from .score import ACCOMPANIMENT, Score, load_score
 
 MAX_FRAMES = 5 * 60 * 10  # ten minutes at 5 frames per second
 MAX_VARIATIONS = 16
+MAX_SECONDS = 600  # ten minutes
+EVENT_PRIMER_BARS = 16  # what a continuation reads of the file: its last 16 bars
 
 
 @dataclass
 class Piece:
-    ids: np.ndarray  # generated frames (without the primer)
-    tokens: list[str]
+    ids: np.ndarray  # frames: generated frames (without the primer); events: the piece's tokens
+    tokens: list[str] | None
     midi: pretty_midi.PrettyMIDI
+    tempo_bpm: float | None = None  # events: the piece's tempo
+    score: Score | None = None  # events: the piece's notes in beats
 
     @property
     def note_count(self) -> int:
@@ -31,6 +42,8 @@ class Piece:
 def make_primer(music_model: MusicModel, spec: str, seed: int, variations: int = 1) -> Primer:
     """A primer from "random", "note:C4" (or "note:60") or "midi:PATH"; ValueError when spec is neither."""
     kind, _, value = spec.partition(":")
+    if music_model.config.representation == "events":
+        return event_primer(music_model, kind, value, spec)
     seq_len = music_model.config.seq_len
     if kind == "random" and not value:
         return random_primer(music_model.vocab, seq_len, seed, variations)
@@ -39,6 +52,39 @@ def make_primer(music_model: MusicModel, spec: str, seed: int, variations: int =
     if kind == "midi" and value:
         return midi_primer(Path(value), music_model.vocab, music_model.config)
     raise ValueError(f"primer {spec!r} is not random, note:NAME (e.g. note:C4) or midi:PATH")
+
+
+def event_primer(music_model: MusicModel, kind: str, value: str, spec: str) -> Primer:
+    """Events: random = the model's own opening (BOS), a note = one melody note on beat 1,
+    a MIDI = its last EVENT_PRIMER_BARS bars (both parts, on the beat grid), in C major / A minor
+    when the model was trained so, the piece moved back to the file's key afterwards."""
+    events = music_model.vocab
+    if kind == "random" and not value:
+        return Primer(np.array([events.bos_id], np.int32), "random")
+    if kind == "note" and value:
+        pitch = note_number(value)
+        return Primer(events.note_primer(pitch), f"note {value}", bars=1)
+    if kind == "midi" and value:
+        return event_midi_primer(music_model, load_score(Path(value)), Path(value).name)
+    raise ValueError(f"primer {spec!r} is not random, note:NAME (e.g. note:C4) or midi:PATH")
+
+
+def event_midi_primer(music_model: MusicModel, score, label: str) -> Primer:
+    """The last EVENT_PRIMER_BARS bars of score as a primer that the piece continues from a new bar."""
+    events = music_model.vocab
+    bar_beats = score.beats_per_bar
+    last_bar = int(np.ceil(score.end_beats / bar_beats - 1e-6))
+    first_bar = max(0, last_bar - EVENT_PRIMER_BARS)
+    tail = score.cropped(first_bar * bar_beats, last_bar * bar_beats + 1e-6)
+    shift = tail.key_shift() if music_model.config.key_normalize else 0
+    ids = events.encode(tail.transposed(shift))
+    bars_read = int(np.sum(ids == events.grammar.bar_id))
+    # Bar tokens up to and including the one that opens the bar after the file's music: the
+    # piece is that bar and what follows it.
+    read_bars = last_bar - first_bar
+    opening = np.full(max(0, read_bars + 1 - bars_read), events.grammar.bar_id, np.int32)
+    return Primer(np.concatenate([ids, opening]), f"continuation of {label}", transpose=-shift, bars=1,
+                  skip_bars=read_bars, tempo_bpm=score.tempo_bpm)
 
 
 def check_request(frames: int, variations: int, temperature: float, top_k: int, top_p: float) -> None:
@@ -55,19 +101,143 @@ def check_request(frames: int, variations: int, temperature: float, top_k: int, 
         raise ValueError(f"top-p must be above 0 and at most 1, not {top_p}")
 
 
-def compose(music_model: MusicModel, primer: Primer, frames: int, temperature: float, top_k: int,
+@dataclass
+class Draft:
+    """What one request sampled, as plain JSON-able values, so the app can keep it between clicks
+    (Continue, Undo) and turn it into pieces again.
+
+    rows: frames: the generated frames of each variation; events: each piece's ids, primer included.
+    tempi: events: each piece's tempo in BPM before `speed`. skip_bars: events: primer bars left out.
+    """
+
+    source: str
+    seed: int
+    rows: list
+    tempi: list = field(default_factory=list)
+    skip_bars: int = 0
+    transpose: int = 0  # semitones that put the piece back in its primer's key
+    speed: float = 1.0
+    program: int | None = None
+
+
+def compose(music_model: MusicModel, primer: Primer, seconds: float, temperature: float, top_k: int,
             top_p: float, seed: int, variations: int = 1, program: int | None = None,
             speed: float = 1.0) -> list[Piece]:
-    """`variations` pieces of `frames` frames after primer; speed > 1 plays them faster."""
+    """`variations` pieces of about `seconds` after primer; speed > 1 plays them faster.
+
+    Events: each piece draws its tempo from the training songs' (a continuation keeps the
+    file's) and ends on the bar line nearest to `seconds`.
+    """
+    draft = sample_draft(music_model, primer, seconds, temperature, top_k, top_p, seed, variations,
+                         program, speed)
+    return pieces_of(music_model, draft)
+
+
+def sample_draft(music_model: MusicModel, primer: Primer, seconds: float, temperature: float, top_k: int,
+                 top_p: float, seed: int, variations: int = 1, program: int | None = None, speed: float = 1.0,
+                 frame_sampler=None) -> Draft:
+    """The Draft of compose(); frame_sampler (default sampling.generate) lets the app batch visitors."""
+    check_length(seconds)
+    check_request(1, variations, temperature, top_k, top_p)
+    config = music_model.config
+    memory = PieceMemory.from_config(config, primer.history)
+    draft = Draft(music_model.source, int(seed), [], transpose=primer.transpose, speed=float(speed), program=program)
+    if config.representation == "events":
+        from .stateful import sample
+
+        draft.tempi = piece_tempi(music_model, primer, seed, variations)
+        bars = [bars_for(seconds, tempo * speed) for tempo in draft.tempi]
+        rows = sample(music_model.steps, music_model.vocab.grammar, primer.ids, bars, temperature, top_k, top_p,
+                      seed, bars_in_primer=primer.bars, memory=memory)
+        draft.rows = [np.concatenate([primer.ids, row]).tolist() for row in rows]
+        draft.skip_bars = primer.skip_bars
+        return draft
+    frames = max(1, round(float(seconds) * config.frames_per_second * speed))
     check_request(frames, variations, temperature, top_k, top_p)
-    memory = PieceMemory.from_config(music_model.config, primer.history)
-    ids = generate(music_model.network, primer.ids, frames, temperature, top_k, top_p, seed, variations, memory)
-    return [piece_from_ids(music_model, row, program, speed, primer.transpose) for row in ids]
+    sampler = frame_sampler or (lambda *args: generate(music_model.network, *args))
+    draft.rows = sampler(primer.ids, frames, temperature, top_k, top_p, seed, variations, memory).tolist()
+    return draft
+
+
+def extend_draft(music_model: MusicModel, draft: Draft, index: int, seconds: float, temperature: float,
+                 top_k: int, top_p: float, seed: int, frame_sampler=None) -> Draft:
+    """A new Draft in which piece `index` goes on for about `seconds` more (a whole number of bars)."""
+    check_length(seconds)
+    if not 0 <= index < len(draft.rows):
+        raise ValueError(f"there is no piece {index + 1} to continue")
+    ids = np.asarray(draft.rows[index], np.int32)
+    config = music_model.config
+    if config.representation == "events":
+        from .stateful import sample
+
+        grammar = music_model.vocab.grammar
+        bars_so_far = int(np.sum(ids == grammar.bar_id)) - draft.skip_bars
+        target = bars_so_far + bars_for(seconds, draft.tempi[index] * draft.speed)
+        more = sample(music_model.steps, grammar, np.append(ids, grammar.bar_id), [target], temperature, top_k,
+                      top_p, seed, bars_in_primer=bars_so_far + 1)[0]
+        longer = np.concatenate([ids, [grammar.bar_id], more])
+    else:
+        frames = round(float(seconds) * config.frames_per_second * draft.speed)
+        check_request(len(ids) + frames, 1, temperature, top_k, top_p)
+        sampler = frame_sampler or (lambda *args: generate(music_model.network, *args))
+        more = sampler(last_frames(ids, config.seq_len), frames, temperature, top_k, top_p, seed, 1,
+                       PieceMemory.from_config(config, ids))[0]
+        longer = np.concatenate([ids, more])
+    rows = [*draft.rows[:index], longer.tolist(), *draft.rows[index + 1:]]
+    return dataclasses.replace(draft, rows=rows)
+
+
+def pieces_of(music_model: MusicModel, draft: Draft) -> list[Piece]:
+    """The pieces a Draft holds, in its primer's key, at its speed, with its instrument."""
+    pieces = []
+    for index, row in enumerate(draft.rows):
+        ids = np.asarray(row, np.int32)
+        if music_model.config.representation == "events":
+            bars = int(np.sum(ids == music_model.vocab.grammar.bar_id)) - draft.skip_bars
+            piece = event_piece(music_model, ids, draft.tempi[index] * draft.speed, draft.skip_bars, bars,
+                                draft.transpose)
+            for instrument in piece.midi.instruments:
+                if draft.program is not None and instrument.name == ACCOMPANIMENT:
+                    instrument.program = int(draft.program)
+        else:
+            piece = piece_from_ids(music_model, ids, draft.program, draft.speed, draft.transpose)
+        pieces.append(piece)
+    return pieces
+
+
+def check_length(seconds: float) -> None:
+    if not 0 < float(seconds) <= MAX_SECONDS:
+        raise ValueError(f"length must be above 0 and at most {MAX_SECONDS} seconds, not {seconds:g}")
+
+
+def bars_for(seconds: float, tempo_bpm: float, beats_per_bar: int = 4) -> int:
+    """The whole number of bars nearest to seconds at tempo_bpm (at least one)."""
+    return max(1, round(float(seconds) / (beats_per_bar * 60.0 / tempo_bpm)))
+
+
+def piece_tempi(music_model: MusicModel, primer: Primer, seed: int, variations: int) -> list[float]:
+    """Each variation's tempo: the continued file's, or one drawn from the training songs' tempi."""
+    if primer.tempo_bpm:
+        return [round(float(primer.tempo_bpm), 1)] * variations
+    tempos = music_model.vocab.tempos
+    rng = np.random.default_rng([seed, 3])
+    return [float(np.round(tempos[rng.integers(len(tempos))])) for _ in range(variations)]
+
+
+def event_piece(music_model: MusicModel, ids: np.ndarray, tempo_bpm: float, skip_bars: int, bars: int,
+                semitones: int = 0) -> Piece:
+    """The piece that event ids make: `bars` bars after skip_bars, notes cut at its last bar line."""
+    score = music_model.vocab.decode(ids, tempo_bpm).transposed(semitones)
+    bar_beats = score.beats_per_bar
+    score = score.cropped(skip_bars * bar_beats, (skip_bars + bars) * bar_beats)
+    for notes in score.parts.values():
+        notes[:, 1] = np.minimum(notes[:, 1], bars * bar_beats)
+    return Piece(np.asarray(ids), None, score.to_midi(), tempo_bpm, score)
 
 
 def piece_from_ids(music_model: MusicModel, ids: np.ndarray, program: int | None = None,
                    speed: float = 1.0, semitones: int = 0) -> Piece:
-    """The piece that generated ids make, moved by semitones (see Primer.transpose)."""
+    """The piece that generated frames make, moved by semitones (see Primer.transpose)."""
     config = music_model.config
     tokens = transpose(music_model.vocab.decode(ids), semitones)
     midi = tokens_to_midi(tokens, config.frames_per_second * speed,
@@ -86,8 +256,7 @@ def write_piece(piece: Piece, frames_per_second: float, midi_path: str | Path,
     rendered = audio.render(piece.midi) if wav_path else None
     writers = [(midi_path, lambda path: piece.midi.write(str(path))),
                (wav_path, lambda path: audio.write_wav(rendered, path)),
-               (png_path, lambda path: audio.write_piano_roll(tokens_to_roll(piece.tokens), frames_per_second,
-                                                              path, title))]
+               (png_path, lambda path: write_picture(piece, frames_per_second, path, title))]
     for path, write in writers:
         if not path:
             continue
@@ -98,3 +267,15 @@ def write_piece(piece: Piece, frames_per_second: float, midi_path: str | Path,
                 Path(path).unlink(missing_ok=True)
             raise OutputError(f"cannot write {Path(path).name}: {error.strerror or error}") from None
     return rendered
+
+
+PICTURE_FPS = 20  # columns per second of an event piece's piano-roll picture
+
+
+def write_picture(piece: Piece, frames_per_second: float, path, title: str = "") -> None:
+    """The piano-roll PNG: a frame piece's own frames, an event piece's notes at PICTURE_FPS."""
+    if piece.tokens is not None:
+        audio.write_piano_roll(tokens_to_roll(piece.tokens), frames_per_second, path, title)
+        return
+    roll = piece.midi.get_piano_roll(fs=PICTURE_FPS).T > 0 if piece.midi.instruments else np.zeros((1, 128), bool)
+    audio.write_piano_roll(roll, PICTURE_FPS, path, title)

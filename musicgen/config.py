@@ -6,13 +6,20 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CONFIG_VERSION = 3
+CONFIG_VERSION = 4
 # Settings added since, with the values that older files meant.
-VERSION_2_MEANT = {"memory_orders": [], "average_weights_over": 0.0}
+VERSION_3_MEANT = {"representation": "frames"}
+VERSION_2_MEANT = {**VERSION_3_MEANT, "memory_orders": [], "average_weights_over": 0.0}
 VERSION_1_MEANT = {**VERSION_2_MEANT, "key_normalize": False, "transpose_augment": 0, "bidirectional": True,
                    "pitch_input": False}
 # The original study's recipe (every setting where our defaults differ).
-ORIGINAL_RECIPE = {**VERSION_1_MEANT, "rnn_units": 128, "rnn_layers": 3, "dropout": 0.3, "epochs": 20, "top_p": 1.0}
+ORIGINAL_RECIPE = {**VERSION_1_MEANT, "rnn_units": 128, "rnn_layers": 3, "dropout": 0.3, "epochs": 20, "top_p": 1.0,
+                   "embedding_dim": 100, "learning_rate": 0.002, "batch_size": 64}
+# Our earlier frame recipe (session 4's measured best on the reference corpus), for comparison.
+FRAMES_RECIPE = {"representation": "frames", "rnn_units": 256, "rnn_layers": 1, "embedding_dim": 100,
+                 "dropout": 0.5, "epochs": 3, "learning_rate": 0.002, "batch_size": 64,
+                 "memory_orders": [1, 2, 4, 8, 16], "top_p": 0.98}
+REPRESENTATIONS = ("events", "frames")
 MAX_MEMORY_ORDER = 64
 TRACK_CHOICES = ("first", "piano", "all")
 
@@ -30,7 +37,12 @@ class Config:
     """
 
     version: int = CONFIG_VERSION
-    # Representation
+    # Representation: "events" (beat-aligned REMI tokens, melody + accompaniment, a causal GRU
+    # trained on whole sequences and sampled statefully) or "frames" (the original study's
+    # chord per 5 fps frame, read through windows of seq_len frames).
+    representation: str = "events"
+    chunk_tokens: int = 512  # events: tokens per training sequence (each predicts the next)
+    # frames only
     frames_per_second: int = 5
     seq_len: int = 50  # frames of context that predict the next frame
     tracks: str = "first"  # which tracks make the piano roll: first | piano | all (measured: README)
@@ -38,17 +50,17 @@ class Config:
     key_normalize: bool = True  # transpose every song to C major / A minor (estimated key)
     transpose_augment: int = 5  # also train on each song moved by up to this many semitones
     # Model
-    embedding_dim: int = 100
-    pitch_input: bool = True  # the network also sees which pitches each frame holds
-    rnn_units: int = 256
+    embedding_dim: int = 128
+    pitch_input: bool = True  # frames: the network also sees which pitches each frame holds
+    rnn_units: int = 512
     rnn_layers: int = 1
-    bidirectional: bool = False  # the original reads each window both ways
-    dense_units: int = 64
-    dropout: float = 0.5
+    bidirectional: bool = False  # frames: the original reads each window both ways
+    dense_units: int = 64  # frames: the dense layer before the softmax
+    dropout: float = 0.1
     # Training
     learning_rate: float = 0.002  # Nadam's default
-    batch_size: int = 64
-    epochs: int = 3  # with 11 transpositions of every song, an epoch is long; more over-fits
+    batch_size: int = 32  # events: sequences of chunk_tokens; frames: windows
+    epochs: int = 6
     validation_share: float = 0.15  # share of songs (not windows) held out
     early_stopping_patience: int = 0  # epochs without validation improvement; 0 = off
     # Validation and model.keras use a moving average of the weights over about this many
@@ -64,17 +76,19 @@ class Config:
     top_k: int = 0  # 0 = off
     top_p: float = 0.98  # 1.0 = off
     # The piece's memory of itself (musicgen.memory): context lengths in frames, [] = off
-    memory_orders: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
+    memory_orders: list[int] = field(default_factory=list)
     memory_smoothing: float = 100.0  # higher trusts the network longer; lower repeats more (and loops)
 
     def __post_init__(self):
         problems = []
         if self.version != CONFIG_VERSION:
             problems.append(f"config version {self.version} (this musicgen reads version {CONFIG_VERSION})")
+        if self.representation not in REPRESENTATIONS:
+            problems.append(f"representation must be one of {', '.join(REPRESENTATIONS)}, not {self.representation!r}")
         if self.tracks not in TRACK_CHOICES:
             problems.append(f"tracks must be one of {', '.join(TRACK_CHOICES)}, not {self.tracks!r}")
         for name in ("frames_per_second", "seq_len", "embedding_dim", "rnn_units", "rnn_layers",
-                     "dense_units", "batch_size", "min_count"):
+                     "dense_units", "batch_size", "min_count", "chunk_tokens"):
             if int(getattr(self, name)) < 1:
                 problems.append(f"{name} must be at least 1")
         if not 0 <= self.transpose_augment <= 11:
@@ -106,7 +120,7 @@ class Config:
             raise ConfigError(f"config.json is not valid JSON ({error})") from None
         if not isinstance(values, dict):
             raise ConfigError("config.json must hold one JSON object")
-        meant = {1: VERSION_1_MEANT, 2: VERSION_2_MEANT}.get(values.get("version"))
+        meant = {1: VERSION_1_MEANT, 2: VERSION_2_MEANT, 3: VERSION_3_MEANT}.get(values.get("version"))
         if meant is not None:
             values = {**meant, **values, "version": CONFIG_VERSION}
         known = {field.name for field in dataclasses.fields(cls)}

@@ -10,7 +10,9 @@ from .config import Config, ConfigError
 from .vocab import Vocab, VocabError
 
 EMBEDDED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "model"
-MODEL_FILES = ("model.keras", "vocab.json", "config.json")
+MODEL_FILES = ("model.keras", "config.json")  # and the representation's: vocab.json or tokenizer.json
+REPRESENTATION_FILES = {"frames": ("vocab.json",), "events": ("tokenizer.json",)}
+DOWNLOADED = [*MODEL_FILES, "vocab.json", "tokenizer.json", "tempos.json"]
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
 
 
@@ -27,11 +29,12 @@ class MusicModel:
     """A network with the vocabulary and config it was trained with."""
 
     network: object  # keras.Model
-    vocab: Vocab
+    vocab: object  # frames: a Vocab; events: the Events representation (tokenizer + grammar)
     config: Config
     source: str  # what the user asked for: a folder, a Hub id, or "default"
     folder: Path  # where its files are on this machine
     note: str = ""  # e.g. that it came from the cache because the Hub was unreachable
+    steps: object = None  # events: the network's weights as NumPy arrays (musicgen.stateful.StepWeights)
 
 
 def resolve_source(source: str | None) -> str:
@@ -62,7 +65,7 @@ def download(hub_id: str) -> tuple[Path, str]:
                                         RepositoryNotFoundError, RevisionNotFoundError)
 
     repo_id, _, revision = hub_id.partition("@")
-    options = dict(repo_id=repo_id, revision=revision or None, allow_patterns=list(MODEL_FILES))
+    options = dict(repo_id=repo_id, revision=revision or None, allow_patterns=DOWNLOADED)
     try:
         return Path(snapshot_download(**options)), ""
     except (RepositoryNotFoundError, GatedRepoError):
@@ -110,17 +113,33 @@ def load_folder(folder: Path, source: str | None = None, note: str = "") -> Musi
         raise ModelError(f"{folder} is not a model folder: {', '.join(missing)} missing")
     try:
         config = Config.load(folder / "config.json")
-        vocab = Vocab.load(folder / "vocab.json")
-    except (ConfigError, VocabError) as error:
+    except ConfigError as error:
         raise ModelError(f"{folder}: {error}") from None
+    missing = [name for name in REPRESENTATION_FILES[config.representation] if not (folder / name).is_file()]
+    if missing:
+        raise ModelError(f"{folder} is not a model folder: {', '.join(missing)} missing")
+    try:
+        if config.representation == "events":
+            from .representations.events import Events
+
+            vocab = Events.load(folder)
+        else:
+            vocab = Vocab.load(folder / "vocab.json")
+    except (VocabError, ValueError, KeyError, OSError) as error:
+        raise ModelError(f"{folder}: its token table cannot be read ({error})") from None
     try:
         trained = keras.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
     except Exception as error:  # a damaged or foreign file: say so rather than show a traceback
         raise ModelError(f"{folder / 'model.keras'} cannot be loaded ({error})") from None
     outputs, window = trained.output_shape[-1], trained.input_shape[-1]
+    table = REPRESENTATION_FILES[config.representation][0]
     if outputs != len(vocab):
-        raise ModelError(f"{folder}: the model predicts {outputs} tokens but vocab.json holds "
+        raise ModelError(f"{folder}: the model predicts {outputs} tokens but {table} holds "
                          f"{len(vocab)}: they come from different runs")
+    if config.representation == "events":
+        from .stateful import StepWeights
+
+        return MusicModel(trained, vocab, config, source or str(folder), folder, note, StepWeights.of(trained))
     if window != config.seq_len:
         raise ModelError(f"{folder}: the model reads {window} frames but config.json says seq_len "
                          f"{config.seq_len}")

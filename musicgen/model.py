@@ -46,6 +46,21 @@ def build_model(config: Config, vocab: Vocab) -> keras.Model:
     return model
 
 
+def build_sequence_model(config: Config, vocab_size: int) -> keras.Model:
+    """Embedding -> n x causal GRU (dropout between) -> Dense logits: every position predicts the next token.
+
+    Trained on whole chunks of config.chunk_tokens tokens; sampled one token at a time with the
+    GRU state carried (musicgen.stateful), so the sequence length is left open here.
+    """
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    x = layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(tokens)
+    for layer in range(config.rnn_layers):
+        x = layers.GRU(config.rnn_units, return_sequences=True, name=f"gru_{layer + 1}")(x)
+        x = layers.Dropout(config.dropout, name=f"dropout_{layer + 1}")(x)
+    next_token = layers.Dense(vocab_size, name="next_token")(x)  # logits
+    return keras.Model(tokens, next_token, name="musicgen_events")
+
+
 def has_gpu() -> bool:
     import tensorflow as tf
 
@@ -62,7 +77,13 @@ def compile_model(model: keras.Model, config: Config, steps_per_epoch: int = 1, 
     # Spanning a share of an epoch, not a fixed number of steps: a tiny folder's few steps
     # would otherwise be averaged with the random initial weights.
     span = config.average_weights_over * steps_per_epoch
-    optimizer = keras.optimizers.Nadam(config.learning_rate, use_ema=span > 0,
+    # Sequences of hundreds of steps: clip the gradient norm so one bad chunk cannot blow up the GRU.
+    clipping = {"clipnorm": 1.0} if config.representation == "events" else {}
+    optimizer = keras.optimizers.Nadam(config.learning_rate, use_ema=span > 0, **clipping,
                                        ema_momentum=1 - 1 / max(span, 1.0) if span > 0 else 0.99)
+    if config.representation == "events":  # logits per position, padding weighted out
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        model.compile(optimizer=optimizer, loss=loss, weighted_metrics=["accuracy"], **options)
+        return model
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"], **options)
     return model

@@ -26,6 +26,11 @@ class Primer:
     transpose: int = 0  # semitones that put generated frames back in the primer's key
     # The music the piece continues (ids), for its memory; empty when the piece starts afresh.
     history: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    # Events: bars of the primer that belong to the piece (a note primer's first bar), bars of
+    # the primer the piece leaves out (a continuation's), and the tempo a continuation keeps.
+    bars: int = 0
+    skip_bars: int = 0
+    tempo_bpm: float | None = None
 
 
 def random_primer(vocab: Vocab, seq_len: int, seed: int, variations: int = 1) -> Primer:

@@ -19,7 +19,8 @@ def write_midi(path: Path, tracks: list[dict], tempo: float = 120.0) -> Path:
     """Write a MIDI file; each track is {"program", "is_drum", "notes": [(pitch, start_s, end_s)]}."""
     midi = pretty_midi.PrettyMIDI(initial_tempo=tempo)
     for track in tracks:
-        instrument = pretty_midi.Instrument(program=track.get("program", 0), is_drum=track.get("is_drum", False))
+        instrument = pretty_midi.Instrument(program=track.get("program", 0), is_drum=track.get("is_drum", False),
+                                            name=track.get("name", ""))
         for pitch, start, end in track["notes"]:
             instrument.notes.append(pretty_midi.Note(velocity=90, pitch=pitch, start=start, end=end))
         midi.instruments.append(instrument)
@@ -60,7 +61,10 @@ def reference_corpus() -> Path:
     return REFERENCE_CORPUS
 
 
-TINY_CONFIG = dict(seq_len=8, embedding_dim=8, rnn_units=8, rnn_layers=1, dense_units=8,
+from musicgen.config import FRAMES_RECIPE  # noqa: E402
+
+# The frame recipe, tiny (the event model's fixture is tiny_events_model below).
+TINY_CONFIG = dict(FRAMES_RECIPE, seq_len=8, embedding_dim=8, rnn_units=8, rnn_layers=1, dense_units=8,
                    batch_size=16, epochs=2, validation_share=0.4, tracks="piano",
                    average_weights_over=0.75)  # the tests go through the averaging path too
 
@@ -91,3 +95,55 @@ def tiny_model(tiny_model_folder):
     from musicgen.hub import load
 
     return load(str(tiny_model_folder))
+
+
+POP_SHIFT_SECONDS = 0.055
+
+
+def pop_song_tracks(transpose: int, seconds_per_beat: float = 0.5, shift: float = 0.0) -> list[dict]:
+    """A POP909-like song: a MELODY track and a PIANO track, notes on the beat grid moved by shift s."""
+    tune = (0, 2, 4, 5, 7, 5, 4, 2, 0, 4, 7, 12, 7, 4, 2, 0)
+    right = [(72 + transpose + step, shift + i * seconds_per_beat, shift + (i + 1) * seconds_per_beat)
+             for i, step in enumerate(tune * 2)]
+    chords = [(48 + transpose + root + third, shift + bar * 4 * seconds_per_beat, shift + (bar + 1) * 4 * seconds_per_beat)
+              for bar, root in enumerate((0, 5, 7, 0, 0, 5, 7, 0)) for third in (0, 4, 7)]
+    return [{"name": "MELODY", "notes": right}, {"name": "PIANO", "notes": chords}]
+
+
+@pytest.fixture(scope="session")
+def pop_songs(tmp_path_factory) -> Path:
+    """Six little two-part songs in POP909's layout (NNN/NNN.mid + beat_midi.txt): as there, the
+    notes sit 0.055 s after the MIDI's tick grid, and the first beat is a pickup (the first
+    downbeat is the second beat)."""
+    folder = tmp_path_factory.mktemp("pop_songs")
+    for index, transpose in enumerate((0, 2, -3, 5, 7, -1)):
+        song = folder / f"{index + 1:03d}"
+        write_midi(song / f"{index + 1:03d}.mid", pop_song_tracks(transpose, shift=POP_SHIFT_SECONDS))
+        beats = [f"{POP_SHIFT_SECONDS + beat * 0.5:.3f} {float(beat % 2 == 1)} {float(beat % 4 == 1)}"
+                 for beat in range(40)]
+        (song / "beat_midi.txt").write_text("\n".join(beats) + "\n")
+    return folder
+
+
+TINY_EVENTS_CONFIG = dict(representation="events", chunk_tokens=64, embedding_dim=8, rnn_units=16, rnn_layers=1,
+                          batch_size=4, epochs=2, validation_share=0.34, transpose_augment=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_events_model_folder(tmp_path_factory, pop_songs) -> Path:
+    """A small event model trained once per test session on pop_songs: a real model folder."""
+    from musicgen.config import Config
+    from train.data import load_corpus
+    from train.fit import train
+
+    out = tmp_path_factory.mktemp("tiny_events_model")
+    config = Config(**TINY_EVENTS_CONFIG)
+    train(config, load_corpus(pop_songs, config, progress=False), out, verbose=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_events_model(tiny_events_model_folder):
+    from musicgen.hub import load
+
+    return load(str(tiny_events_model_folder))

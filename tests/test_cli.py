@@ -43,7 +43,9 @@ def test_the_memory_of_the_file_changes_the_continuation_unless_turned_off(tiny_
 @pytest.mark.parametrize("args, words", [
     (["--primer", "chord:C"], "not random, note:NAME"),
     (["--primer", "note:H9"], "not a note"),
-    (["--frames", "0"], "frames must be between"),
+    (["--frames", "0"], "must be above 0"),
+    (["--seconds", "700"], "at most 600"),
+    (["--seconds", "5", "--frames", "20"], "not both"),
     (["--top-p", "1.5"], "top-p"),
     (["--program", "300"], "program must be 0-127"),
     (["--primer", "midi:/no/such.mid"], "cannot be read"),

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from musicgen.config import ORIGINAL_RECIPE, Config, ConfigError
+from musicgen.config import FRAMES_RECIPE, ORIGINAL_RECIPE, Config, ConfigError
 
 
 def test_the_original_recipe_is_one_preset_away():
@@ -20,16 +20,29 @@ def test_a_version_1_config_keeps_meaning_the_original_recipe():
     values["version"] = 1
     config = Config.from_json(json.dumps(values))
     assert config == Config(**ORIGINAL_RECIPE)
-    assert config.version == 3
+    assert config.version == 4 and config.representation == "frames"
 
 
 def test_a_version_2_config_has_no_memory_as_when_it_was_written():
-    values = json.loads(Config().to_json())
-    del values["memory_orders"], values["memory_smoothing"]
+    values = json.loads(Config(**FRAMES_RECIPE).to_json())
+    del values["memory_orders"], values["memory_smoothing"], values["representation"], values["chunk_tokens"]
     values["version"] = 2
     config = Config.from_json(json.dumps(values))
-    assert config.memory_orders == [] and config.version == 3
-    assert Config().memory_orders  # today's default remembers
+    assert config.memory_orders == [] and config.version == 4 and config.representation == "frames"
+    assert Config(**FRAMES_RECIPE).memory_orders  # our frame recipe remembers
+
+
+def test_a_version_3_config_is_a_frame_model():
+    values = json.loads(Config(**FRAMES_RECIPE).to_json())
+    del values["representation"], values["chunk_tokens"]
+    values["version"] = 3
+    assert Config.from_json(json.dumps(values)) == Config(**FRAMES_RECIPE)
+    assert Config().representation == "events"
+
+
+def test_an_unknown_representation_is_named():
+    with pytest.raises(ConfigError, match="representation must be one of events, frames"):
+        Config(representation="piano-roll")
 
 
 def test_round_trip_through_json(tmp_path):

@@ -13,7 +13,7 @@ from musicgen.config import Config
 from musicgen.vocab import Vocab
 from train.__main__ import main
 
-TINY = ["--seq-len", "8", "--embedding-dim", "8", "--rnn-units", "8", "--rnn-layers", "1",
+TINY = ["--recipe", "frames", "--seq-len", "8", "--embedding-dim", "8", "--rnn-units", "8", "--rnn-layers", "1",
         "--dense-units", "8", "--batch-size", "16", "--validation-share", "0.4", "--transpose-augment", "1"]
 
 
@@ -48,9 +48,10 @@ def test_the_original_recipe_is_one_flag_and_later_flags_still_apply():
     for name, value in ORIGINAL_RECIPE.items():
         if name not in ("epochs", "bidirectional") and name in chosen:
             assert chosen[name] == value, name
+    assert args.representation == "frames" and args.memory_orders == []  # the original has no memory
     ours = parse_args([])
-    assert ours.key_normalize and ours.pitch_input and not ours.bidirectional
-    assert ours.memory_orders and args.memory_orders == []  # the original has no memory
+    assert ours.representation == "events" and ours.key_normalize and not ours.bidirectional
+    assert parse_args(["--recipe", "frames"]).memory_orders  # our frame recipe remembers its piece
 
 
 def test_the_memory_is_set_by_flags():
@@ -126,7 +127,7 @@ from train.data import load_folder
 from train.fit import train
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 assert strategy.num_replicas_in_sync == 2
-config = Config(seq_len=8, embedding_dim=8, rnn_units=8, rnn_layers=1, dense_units=8,
+config = Config(representation="frames", seq_len=8, embedding_dim=8, rnn_units=8, rnn_layers=1, dense_units=8,
                 batch_size=16, epochs=2, validation_share=0.4)
 metrics = train(config, load_folder({str(midi_folder)!r}, "piano", 5, progress=False),
                 {str(tmp_path / "mirrored")!r}, strategy=strategy, verbose=0)

@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 
 import musicgen  # noqa: F401  (quiets TensorFlow before anything imports it)
-from musicgen.config import ORIGINAL_RECIPE, TRACK_CHOICES, Config, ConfigError
+from musicgen.config import FRAMES_RECIPE, ORIGINAL_RECIPE, TRACK_CHOICES, Config, ConfigError
 
-from .data import NoUsableFiles, load_bach_chorales, load_folder
+from .data import NoUsableFiles, load_corpus
+
+RECIPES = {"ours": {}, "original": ORIGINAL_RECIPE, "frames": FRAMES_RECIPE}
 
 DEFAULTS = Config()
 
@@ -43,6 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "dropout": float, "learning_rate": float, "min_count": int, "validation_share": float,
         "early_stopping_patience": int, "seed": int, "transpose_augment": int, "average_weights_over": float,
         "temperature": float, "top_p": float, "memory_orders": context_lengths, "memory_smoothing": float,
+        "chunk_tokens": int,
     }
     for name, kind in flags.items():
         hyper.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(DEFAULTS, name),
@@ -52,17 +55,20 @@ def parse_args(argv=None) -> argparse.Namespace:
                         ("pitch_input", "show the network each frame's pitches besides its token")):
         hyper.add_argument("--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction,
                            default=getattr(DEFAULTS, name), help=f"{words} (default {getattr(DEFAULTS, name)})")
-    hyper.add_argument("--recipe", choices=("ours", "original"), default="ours",
-                       help="original: the study's settings (bidirectional, 3 layers, no key change); "
-                            "flags given after it still apply")
+    hyper.add_argument("--recipe", choices=tuple(RECIPES), default="ours",
+                       help="ours: event tokens, melody + accompaniment (the default); original: the study's "
+                            "frames (5 fps chords, 3 x BiGRU(128), no key change); frames: our earlier frame "
+                            "recipe. Flags given beside it still apply")
+    hyper.add_argument("--representation", choices=("events", "frames"), default=DEFAULTS.representation,
+                       help=f"token scheme (default {DEFAULTS.representation})")
     hyper.add_argument("--fps", dest="frames_per_second", type=int, help="same as --frames-per-second")
     hyper.add_argument("--tracks", choices=TRACK_CHOICES, default=DEFAULTS.tracks,
                        help=f"which tracks make the piano roll (default {DEFAULTS.tracks})")
     args = parser.parse_args(argv)
-    args.config_fields = list(flags) + ["tracks", "key_normalize", "bidirectional", "pitch_input"]
-    if args.recipe == "original":  # the study's values, except where a flag asked for another
+    args.config_fields = list(flags) + ["tracks", "key_normalize", "bidirectional", "pitch_input", "representation"]
+    if args.recipe != "ours":  # the recipe's values, except where a flag asked for another
         given = {token.split("=")[0] for token in (argv if argv is not None else sys.argv[1:])}
-        for name, value in ORIGINAL_RECIPE.items():
+        for name, value in RECIPES[args.recipe].items():
             if not {"--" + name.replace("_", "-"), "--no-" + name.replace("_", "-")} & given:
                 setattr(args, name, value)
     return args
@@ -87,10 +93,7 @@ def main(argv=None) -> int:
         return 2
 
     try:
-        if args.data:
-            corpus = load_folder(args.data, config.tracks, config.frames_per_second)
-        else:
-            corpus = load_bach_chorales(config.tracks, config.frames_per_second, limit=args.max_files)
+        corpus = load_corpus(args.data, config, limit=args.max_files)
     except NoUsableFiles as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

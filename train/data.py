@@ -1,6 +1,8 @@
 """Corpus -> songs of tokens -> split by song -> tf.data windows."""
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +11,7 @@ from tqdm import tqdm
 
 from musicgen.config import Config
 from musicgen.midi import MidiError, key_shift, load_midi, midi_to_tokens, transpose
+from musicgen.score import Score, load_score, score_from_midi
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -16,7 +19,9 @@ MIDI_SUFFIXES = (".mid", ".midi")
 @dataclass
 class Song:
     name: str
-    tokens: list[str]
+    tokens: list[str] | None = None  # frames: one token per frame
+    score: Score | None = None  # events: the notes in beats
+    digest: str = ""  # sha256 of the file, so a model folder can name exactly what it learned from
 
 
 @dataclass
@@ -26,7 +31,11 @@ class Corpus:
     skipped: list[dict] = field(default_factory=list)  # {"file": name, "reason": words}
 
     def summary(self) -> str:
-        lines = [f"{len(self.songs)} songs from {self.source}, {sum(len(s.tokens) for s in self.songs)} frames"]
+        if self.songs and self.songs[0].score is not None:
+            hours = sum(song.score.seconds for song in self.songs) / 3600
+            lines = [f"{len(self.songs)} songs from {self.source}, {hours:.1f} hours of music"]
+        else:
+            lines = [f"{len(self.songs)} songs from {self.source}, {sum(len(s.tokens) for s in self.songs)} frames"]
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} file(s):")
             lines += [f"  {item['file']}: {item['reason']}" for item in self.skipped]
@@ -39,9 +48,10 @@ class NoUsableFiles(RuntimeError):
 
 def find_midi_files(folder: str | Path) -> list[Path]:
     """Every *.mid / *.midi below folder (any case), in a stable order."""
-    folder = Path(folder)
-    return sorted(path for path in folder.rglob("*")
-                  if path.is_file() and path.suffix.lower() in MIDI_SUFFIXES)
+    found = []
+    for root, _, names in os.walk(folder, followlinks=True):  # symlinked song folders count too
+        found += [Path(root) / name for name in names if Path(name).suffix.lower() in MIDI_SUFFIXES]
+    return sorted(path for path in found if path.is_file())
 
 
 def _add_song(corpus: Corpus, name: str, load, tracks: str, frames_per_second: int) -> None:
@@ -74,8 +84,41 @@ def load_folder(folder: str | Path, tracks: str, frames_per_second: int,
     return corpus
 
 
+def load_scores(folder: str | Path, progress: bool = True) -> Corpus:
+    """Scores of every MIDI file below folder (beat_midi.txt used where present); broken ones skipped."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NoUsableFiles(f"{folder}: no such folder")
+    corpus = Corpus(source=str(folder))
+    paths = find_midi_files(folder)
+    for path in tqdm(paths, desc="reading MIDI", unit="file", disable=not progress):
+        name = str(path.relative_to(folder))
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            corpus.songs.append(Song(name, score=load_score(path, name=name), digest=digest))
+        except MidiError as error:
+            corpus.skipped.append({"file": name, "reason": str(error).split(": ", 1)[-1]})
+    if not corpus.songs:
+        found = f"{len(paths)} MIDI file(s)" if paths else "no *.mid or *.midi files"
+        reasons = "".join(f"\n  {item['file']}: {item['reason']}" for item in corpus.skipped)
+        raise NoUsableFiles(f"{folder}: no usable MIDI file ({found}){reasons}")
+    return corpus
+
+
+def load_corpus(folder: str | Path | None, config: Config, limit: int | None = None,
+                progress: bool = True) -> Corpus:
+    """The songs of folder (None: the Bach chorales) in the form the config's representation reads."""
+    if config.representation == "events":
+        if folder is None:
+            return load_bach_chorales("all", config.frames_per_second, limit, progress, as_scores=True)
+        return load_scores(folder, progress)
+    if folder is None:
+        return load_bach_chorales(config.tracks, config.frames_per_second, limit, progress)
+    return load_folder(folder, config.tracks, config.frames_per_second, progress)
+
+
 def load_bach_chorales(tracks: str, frames_per_second: int, limit: int | None = None,
-                       progress: bool = True) -> Corpus:
+                       progress: bool = True, as_scores: bool = False) -> Corpus:
     """Bach's chorales from music21's bundled (public-domain) corpus, converted in memory."""
     from music21 import corpus as m21_corpus
     from music21.midi.translate import music21ObjectToMidiFile
@@ -93,6 +136,12 @@ def load_bach_chorales(tracks: str, frames_per_second: int, limit: int | None = 
         return load
 
     for path in tqdm(paths, desc="converting chorales", unit="score", disable=not progress):
+        if as_scores:
+            try:
+                corpus.songs.append(Song(Path(path).name, score=score_from_midi(converter(path)())))
+            except MidiError as error:
+                corpus.skipped.append({"file": Path(path).name, "reason": str(error)})
+            continue
         _add_song(corpus, Path(path).name, converter(path), tracks, frames_per_second)
     return corpus
 
@@ -144,6 +193,71 @@ def make_dataset(songs_ids: list[np.ndarray], seq_len: int, batch_size: int,
     dataset = tf.data.Dataset.from_tensor_slices((windows, targets))
     if shuffle:
         dataset = dataset.shuffle(len(targets), seed=seed, reshuffle_each_iteration=True)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+# --- events: whole sequences ----------------------------------------------------------------
+
+def prepared_ids(score: Score, representation, config: Config) -> np.ndarray:
+    """A song's ids as the model sees them: moved to C major / A minor when the config says so."""
+    return representation.encode(score.transposed(score.key_shift()) if config.key_normalize else score)
+
+
+def sequence_chunks(songs_ids: list[np.ndarray], chunk_tokens: int, rng: np.random.Generator | None,
+                    transpositions: list[np.ndarray] | None = None, pad_id: int = 0):
+    """(inputs, targets, weights) arrays of chunks of chunk_tokens: every position predicts the next id.
+
+    With rng, each song is moved by one random transposition table and cut from a random offset,
+    so every epoch sees other chunk boundaries and keys; the padded tail of a song weighs 0.
+    """
+    inputs, targets, weights = [], [], []
+    for ids in songs_ids:
+        if rng is not None:
+            if transpositions:
+                ids = transpositions[rng.integers(len(transpositions))][ids]
+            # The first chunk keeps the song's start (BOS); the rest follow a random offset.
+            offset = int(rng.integers(1, chunk_tokens + 1))
+            starts = [0, *range(offset, len(ids) - 1, chunk_tokens)]
+        else:
+            starts = list(range(0, len(ids) - 1, chunk_tokens))
+        for start in starts:
+            piece = ids[start:start + chunk_tokens + 1]
+            if len(piece) < 2:
+                continue
+            pad = chunk_tokens + 1 - len(piece)
+            weight = np.ones(chunk_tokens, np.float32)
+            if pad:
+                piece = np.concatenate([piece, np.full(pad, pad_id, np.int32)])
+                weight[chunk_tokens - pad:] = 0.0
+            inputs.append(piece[:-1])
+            targets.append(piece[1:])
+            weights.append(weight)
+    if not inputs:
+        empty = np.zeros((0, chunk_tokens), np.int32)
+        return empty, empty, np.zeros((0, chunk_tokens), np.float32)
+    return np.stack(inputs).astype(np.int32), np.stack(targets).astype(np.int32), np.stack(weights)
+
+
+def make_sequence_dataset(songs_ids: list[np.ndarray], chunk_tokens: int, batch_size: int, seed: int,
+                          transpositions: list[np.ndarray] | None = None, shuffle: bool = True):
+    """A tf.data pipeline of (chunk, next ids, weights); training chunks are re-cut and re-keyed each epoch."""
+    import tensorflow as tf
+
+    epoch = [0]
+
+    def chunks():
+        rng = np.random.default_rng([seed, epoch[0]]) if shuffle else None
+        epoch[0] += 1
+        inputs, targets, weights = sequence_chunks(songs_ids, chunk_tokens, rng, transpositions)
+        order = rng.permutation(len(inputs)) if rng is not None else np.arange(len(inputs))
+        for index in order:
+            yield inputs[index], targets[index], weights[index]
+
+    spec = tf.TensorSpec((chunk_tokens,), tf.int32)
+    dataset = tf.data.Dataset.from_generator(
+        chunks, output_signature=(spec, spec, tf.TensorSpec((chunk_tokens,), tf.float32)))
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)

@@ -35,21 +35,26 @@ class NGram:
                 for n in range(order):
                     context = tuple(padded[position - n:position])
                     self.counts[n][context][padded[position]] += 1
+        # (total, kinds) of what followed each context, counted once rather than at every look-up
+        self.sizes = [{context: (sum(following.values()), len(following)) for context, following in level.items()}
+                      for level in self.counts]
 
-    def probability(self, context: tuple, token: int) -> float:
+    def probability(self, context: tuple, token: int, order: int | None = None) -> float:
+        """p(token | context) with contexts up to order - 1 tokens (default: this n-gram's order)."""
         probability = 1.0 / self.vocab_size
-        for n in range(self.order):
-            following = self.counts[n].get(context[len(context) - n:] if n else ())
+        for n in range(order or self.order):
+            key = context[len(context) - n:] if n else ()
+            following = self.counts[n].get(key)
             if not following:
                 continue
-            total, types = sum(following.values()), len(following)
+            total, types = self.sizes[n][key]
             probability = (following[token] + types * probability) / (total + types)
         return probability
 
-    def target_probabilities(self, song: np.ndarray) -> list[float]:
-        """The probability of each frame of song given the frames before it."""
+    def target_probabilities(self, song: np.ndarray, order: int | None = None) -> list[float]:
+        """The probability of each token of song given the tokens before it."""
         padded = [0] * (self.order - 1) + [int(i) for i in song]
-        return [self.probability(tuple(padded[position - self.order + 1:position]), padded[position])
+        return [self.probability(tuple(padded[position - self.order + 1:position]), padded[position], order)
                 for position in range(self.order - 1, len(padded))]
 
 
@@ -266,29 +271,69 @@ def summary(report: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("model", type=Path, help="a model folder (what `python -m train` writes)")
-    parser.add_argument("--data", type=Path, required=True, help="the folder of MIDI files it was trained on")
-    parser.add_argument("--pieces", type=int, default=32, help="generated pieces to compare (default 32)")
-    parser.add_argument("--frames", type=int, default=300, help="frames per generated piece (default 300)")
+    parser.add_argument("model", help="a model folder, a Hub id user/name, or 'default' (the embedded model)")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="a folder of MIDI files, read recursively (beat_midi.txt used where present); "
+                             "event models: the songs they never trained on are scored")
+    parser.add_argument("--baseline-data", type=Path,
+                        help="event models: fit the n-grams on this folder's songs (default: the model's own "
+                             "training songs, found by hash in --data)")
+    parser.add_argument("--pieces", type=int, default=64, help="generated pieces to compare (default 64)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="seconds per generated piece (default 60)")
+    parser.add_argument("--frames", type=int, default=300, help="frame models: frames per generated piece")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, help="write the report here instead of into the model folder")
+    parser.add_argument("--out", type=Path, help="where the report goes: a .json file, or a folder for "
+                        "evaluation.json and .png (default: the model folder)")
     args = parser.parse_args(argv)
 
     import musicgen  # noqa: F401  (quiets TensorFlow)
-    from musicgen.hub import ModelError, load_folder
+    from musicgen.hub import ModelError, load
 
-    from .data import NoUsableFiles, load_folder as load_corpus
+    from .data import NoUsableFiles, load_corpus
 
     try:
-        music_model = load_folder(args.model)
-        corpus = load_corpus(args.data, music_model.config.tracks, music_model.config.frames_per_second)
+        music_model = load(args.model)
+        corpus = load_corpus(args.data, music_model.config)
+        baseline = load_corpus(args.baseline_data, music_model.config) if args.baseline_data else None
     except (ModelError, NoUsableFiles) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if music_model.config.representation == "events":
+        return report_events(music_model, corpus, baseline, args)
     report = evaluate_folder(music_model, corpus, args.pieces, args.frames, args.seed)
-    write(args.model, report, args.out)
+    out = args.out.parent if args.out and args.out.suffix == ".json" else args.out
+    write(music_model.folder, report, out)
     print(summary(report))
-    print(f"wrote {(args.out or args.model) / 'evaluation.json'} and evaluation.png")
+    print(f"wrote {(out or music_model.folder) / 'evaluation.json'} and evaluation.png")
+    return 0
+
+
+def report_events(music_model, corpus, baseline, args) -> int:
+    from . import evaluate_events
+
+    trained_on = evaluate_events.training_digests(music_model.folder)
+    held_out, seen = evaluate_events.split_held_out(corpus, trained_on)
+    if not held_out:
+        print(f"error: the model trained on every song in {args.data}: nothing held out to score", file=sys.stderr)
+        return 2
+    if seen:
+        print(f"{len(seen)} of {len(corpus.songs)} songs in {args.data} were in the model's training set: "
+              f"scoring the other {len(held_out)}")
+    if baseline is not None:
+        baseline_songs = baseline.songs
+    else:
+        baseline_songs = seen if seen and len(seen) == len(trained_on) else None
+        if seen and len(seen) < len(trained_on):
+            print(f"only {len(seen)} of the model's {len(trained_on)} training songs are in {args.data}: "
+                  "no n-gram baselines (give --baseline-data)")
+    report = evaluate_events.evaluate(music_model, held_out, baseline_songs, args.pieces, args.seconds, args.seed)
+    out = args.out or music_model.folder / "evaluation.json"
+    if out.suffix != ".json":
+        out = out / "evaluation.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(evaluate_events.summary(report))
+    print(f"wrote {out}")
     return 0
 
 

@@ -144,8 +144,124 @@ def plot_history(rows: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
+def split(corpus: Corpus, config: Config, held_out: list[str] | None):
+    if held_out is None:
+        return split_by_song(corpus.songs, config.validation_share, config.seed)
+    return ([song for song in corpus.songs if song.name not in held_out],
+            [song for song in corpus.songs if song.name in held_out])
+
+
 def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = False,
           strategy=None, verbose: int | None = None, held_out: list[str] | None = None) -> dict:
+    """Train on corpus and write a model folder (see train_sequences / train_windows)."""
+    run = train_sequences if config.representation == "events" else train_windows
+    return run(config, corpus, out_dir, resume, strategy, verbose, held_out)
+
+
+def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = False,
+                    strategy=None, verbose: int | None = None, held_out: list[str] | None = None) -> dict:
+    """Events: chunks of config.chunk_tokens in which every token predicts the next.
+
+    Writes model.keras, tokenizer.json (+ tempos.json), config.json, metrics.json (with the
+    training songs by name and sha256) and loss.png. With resume, goes on after the last
+    finished epoch in out_dir with the tokenizer saved there.
+    """
+    import keras
+
+    from musicgen.model import build_sequence_model, compile_model
+    from musicgen.representations.events import TOKENIZER_FILE, Events
+
+    from .data import make_sequence_dataset, prepared_ids
+
+    verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    train_songs, validation_songs = split(corpus, config, held_out)
+    if resume and (out_dir / TOKENIZER_FILE).exists():
+        representation = Events.load(out_dir)
+    else:
+        representation = Events.new([song.score.tempo_bpm for song in train_songs])
+        representation.save(out_dir)
+    config.save(out_dir / "config.json")
+
+    songs_iter = train_songs
+    if verbose:
+        from tqdm import tqdm
+        songs_iter = tqdm(train_songs, desc="tokenizing", unit="song")
+    train_ids = [prepared_ids(song.score, representation, config) for song in songs_iter]
+    validation_ids = [prepared_ids(song.score, representation, config) for song in validation_songs]
+    shifts = range(-config.transpose_augment, config.transpose_augment + 1)
+    transpositions = [representation.transposition(shift) for shift in shifts]
+    dataset_summary = {
+        "source": corpus.source,
+        "files_used": [song.name for song in corpus.songs],
+        "files_skipped": corpus.skipped,
+        "train_songs": [{"name": song.name, "sha256": song.digest} for song in train_songs],
+        "validation_songs": [{"name": song.name, "sha256": song.digest} for song in validation_songs],
+        "tokens": {"train": int(sum(len(ids) for ids in train_ids)),
+                   "validation": int(sum(len(ids) for ids in validation_ids))},
+        "seconds": {"train": round(sum(song.score.seconds for song in train_songs), 1),
+                    "validation": round(sum(song.score.seconds for song in validation_songs), 1)},
+        "vocab_size": len(representation),
+    }
+    if verbose:
+        print(f"{len(train_songs)} training songs ({dataset_summary['tokens']['train']} tokens), "
+              f"{len(validation_songs)} validation songs, {len(representation)} token kinds, on {device_name()}")
+    train_data = make_sequence_dataset(train_ids, config.chunk_tokens, config.batch_size, config.seed, transpositions)
+    validation_data = (make_sequence_dataset(validation_ids, config.chunk_tokens, config.batch_size, 0, shuffle=False)
+                       if validation_ids else None)
+
+    strategy = strategy or pick_strategy()
+    with strategy.scope():
+        model, epochs_done = restore_backup(out_dir) if resume else (None, 0)
+        if model is None:
+            steps_per_epoch = max(1, dataset_summary["tokens"]["train"] // (config.chunk_tokens * config.batch_size))
+            model = compile_model(build_sequence_model(config, len(representation)), config, steps_per_epoch)
+        elif verbose:
+            print(f"continuing after epoch {epochs_done}")
+    metrics = fit_with_checkpoints(model, config, train_data, validation_data, out_dir, resume, epochs_done,
+                                   dataset_summary, verbose)
+    return metrics
+
+
+def fit_with_checkpoints(model, config: Config, train_data, validation_data, out_dir: Path, resume: bool,
+                         epochs_done: int, dataset_summary: dict, verbose: int) -> dict:
+    """model.fit with metrics.json per epoch, model.keras at the best epoch, backup/ for --resume, loss.png."""
+    import keras
+
+    monitor = "val_loss" if validation_data is not None else "loss"
+    metrics_path = out_dir / "metrics.json"
+    history = History(metrics_path)
+    if not resume:
+        history.epochs.clear()
+    started = time.perf_counter()
+
+    def write_metrics():
+        metrics = {"history": history.rows(), "best": history.best(monitor), "monitor": monitor,
+                   "dataset": dataset_summary, "device": device_name(),
+                   "train_seconds": round(time.perf_counter() - started, 1)}
+        metrics_path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return metrics
+
+    best_so_far = history.best(monitor)
+    callbacks = [history.callback(write_metrics),
+                 checkpoints(out_dir, monitor, best_so_far[monitor] if best_so_far else None)]
+    if model.optimizer.use_ema:  # validate the averaged weights (checkpoints() saves them)
+        callbacks.insert(0, keras.callbacks.SwapEMAWeights())
+    if config.early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=config.early_stopping_patience))
+    # shuffle=False: the dataset reshuffles itself each epoch (Keras would only warn that it ignores it).
+    model.fit(train_data, validation_data=validation_data, epochs=config.epochs, shuffle=False,
+              initial_epoch=epochs_done, callbacks=callbacks, verbose=verbose)
+    shutil.rmtree(out_dir / BACKUP_DIR, ignore_errors=True)
+    metrics = write_metrics()
+    plot_history(history.rows(), out_dir / "loss.png")
+    return metrics
+
+
+def train_windows(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = False,
+                  strategy=None, verbose: int | None = None, held_out: list[str] | None = None) -> dict:
     """Train on corpus and write model.keras, vocab.json, config.json, metrics.json and loss.png.
 
     With resume, the run continues from the last completed epoch in out_dir (config and
@@ -162,11 +278,7 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
 
-    if held_out is None:
-        train_songs, validation_songs = split_by_song(corpus.songs, config.validation_share, config.seed)
-    else:
-        train_songs = [song for song in corpus.songs if song.name not in held_out]
-        validation_songs = [song for song in corpus.songs if song.name in held_out]
+    train_songs, validation_songs = split(corpus, config, held_out)
     train_tokens = training_tokens(train_songs, config)
     validation_songs_tokens = [prepared_tokens(song.tokens, config) for song in validation_songs]
     vocab_path = out_dir / "vocab.json"
@@ -209,36 +321,8 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
         elif verbose:
             print(f"continuing after epoch {epochs_done}")
 
-    monitor = "val_loss" if validation_data is not None else "loss"
-    metrics_path = out_dir / "metrics.json"
-    history = History(metrics_path)
-    if not resume:
-        history.epochs.clear()
-    started = time.perf_counter()
-
-    def write_metrics():
-        metrics = {"history": history.rows(), "best": history.best(monitor), "monitor": monitor,
-                   "dataset": dataset_summary, "device": device_name(),
-                   "train_seconds": round(time.perf_counter() - started, 1)}
-        metrics_path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        return metrics
-
-    best_so_far = history.best(monitor)
-    callbacks = [history.callback(write_metrics),
-                 checkpoints(out_dir, monitor, best_so_far[monitor] if best_so_far else None)]
-    if model.optimizer.use_ema:  # validate the averaged weights (checkpoints() saves them)
-        callbacks.insert(0, keras.callbacks.SwapEMAWeights())
-    if config.early_stopping_patience:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=config.early_stopping_patience))
-
-    # shuffle=False: the dataset reshuffles itself each epoch (Keras would only warn that it ignores it).
-    model.fit(train_data, validation_data=validation_data, epochs=config.epochs, shuffle=False,
-              initial_epoch=epochs_done, callbacks=callbacks, verbose=verbose)
-    shutil.rmtree(out_dir / BACKUP_DIR, ignore_errors=True)
-
-    metrics = write_metrics()
-    plot_history(history.rows(), out_dir / "loss.png")
+    metrics = fit_with_checkpoints(model, config, train_data, validation_data, out_dir, resume, epochs_done,
+                                   dataset_summary, verbose)
     if validation_songs and (out_dir / "model.keras").exists():
         metrics = evaluate_run(out_dir, validation_songs_tokens, train_tokens, verbose)
     return metrics

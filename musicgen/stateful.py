@@ -1,0 +1,140 @@
+"""Stateful sampling of event tokens: the GRU state carried, one step per token, grammar-masked.
+
+The trained network (musicgen.model.build_sequence_model) is read once into NumPy arrays, and
+each step is a few small matrix products on them: for one token of a batch of 1-16 rows that
+is far less work than a Keras call costs in overhead. The primer is read once; every
+variation then goes on from the same state with its own random stream.
+
+`sample()` is a pure function: the same network, primer, settings and seed give the same ids.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .sampling import choose
+
+
+COMPLETE = ("Duration", "Bar", "Position", "BOS")  # grammar states after which a sequence may end
+
+
+@dataclass
+class StepWeights:
+    """The arrays of Embedding -> GRU x n -> Dense, as Keras stores them (GRU gates z, r, h; reset_after)."""
+
+    embedding: np.ndarray  # (vocab, embedding_dim)
+    grus: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (kernel, recurrent_kernel, bias (2, 3 units))
+    dense: tuple[np.ndarray, np.ndarray]  # (units, vocab), (vocab,)
+
+    @classmethod
+    def of(cls, network) -> StepWeights:
+        layers = {layer.name: layer for layer in network.layers}
+        grus = [tuple(np.asarray(w, np.float32) for w in layers[name].get_weights())
+                for name in sorted((name for name in layers if name.startswith("gru_")), key=lambda n: int(n[4:]))]
+        embedding = np.asarray(layers["embedding"].get_weights()[0], np.float32)
+        dense = tuple(np.asarray(w, np.float32) for w in layers["next_token"].get_weights())
+        return cls(embedding, grus, dense)
+
+    @property
+    def units(self) -> list[int]:
+        return [recurrent.shape[0] for _, recurrent, _ in self.grus]
+
+    def initial_states(self, rows: int) -> list[np.ndarray]:
+        return [np.zeros((rows, units), np.float32) for units in self.units]
+
+    def step(self, ids: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(logits (rows, vocab), new states) after reading one id per row."""
+        x = self.embedding[ids]
+        new_states = []
+        for (kernel, recurrent, bias), h in zip(self.grus, states):
+            inputs = x @ kernel + bias[0]
+            inner = h @ recurrent + bias[1]
+            units = h.shape[1]
+            z = _sigmoid(inputs[:, :units] + inner[:, :units])
+            r = _sigmoid(inputs[:, units:2 * units] + inner[:, units:2 * units])
+            candidate = np.tanh(inputs[:, 2 * units:] + r * inner[:, 2 * units:])
+            x = z * h + (1.0 - z) * candidate
+            new_states.append(x)
+        kernel, bias = self.dense
+        return x @ kernel + bias, new_states
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # the stable form
+
+
+def read(weights: StepWeights, ids) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(logits after the last id, states) for one sequence of ids, read from the zero state."""
+    states = weights.initial_states(1)
+    logits = None
+    for token_id in np.asarray(ids, np.int64):
+        logits, states = weights.step(np.array([token_id]), states)
+    return logits, states
+
+
+def sequence_log_probabilities(weights: StepWeights, ids) -> np.ndarray:
+    """log p(ids[t] | ids[:t]) for t >= 1, as the network gives them when read statefully."""
+    states = weights.initial_states(1)
+    ids = np.asarray(ids, np.int64)
+    out = np.empty(len(ids) - 1)
+    for position in range(len(ids) - 1):
+        logits, states = weights.step(ids[position:position + 1], states)
+        row = logits[0] - logits[0].max()
+        out[position] = row[ids[position + 1]] - np.log(np.exp(row).sum())
+    return out
+
+
+def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0, top_k: int = 0,
+           top_p: float = 1.0, seed: int = 0, bars_in_primer: int = 0, max_tokens_per_bar: int = 160,
+           memory=None) -> list[np.ndarray]:
+    """One id array per entry of `bars`: tokens after primer until that many bars are complete.
+
+    A row stops when it would open bar bars[row] + 1 (so every piece ends on a bar line), or
+    after max_tokens_per_bar tokens a bar. bars_in_primer counts the primer's bars that belong
+    to the piece. Only tokens the grammar allows are drawn, so every row decodes.
+    With a memory (musicgen.memory.PieceMemory), each row also recalls its own piece.
+    """
+    bars = np.asarray(bars, np.int64)
+    rows = len(bars)
+    primer = np.asarray(primer, np.int64)
+    logits, states = read(weights, primer)
+    logits = np.repeat(logits, rows, axis=0)
+    states = [np.repeat(state, rows, axis=0) for state in states]
+    grammar_states = [grammar.state_after(primer)] * rows
+    memories = [memory.copy() for _ in range(rows)] if memory is not None else None
+    streams = [np.random.default_rng([seed, row]) for row in range(rows)]
+    bars_so_far = np.full(rows, bars_in_primer)
+    limits = bars * max_tokens_per_bar + 32
+    output = [[] for _ in range(rows)]
+    active = np.ones(rows, bool)
+    while active.any():
+        masks = np.stack([grammar.allowed(state) for state in grammar_states])
+        shifted = np.where(masks, logits, -np.inf)
+        shifted -= shifted.max(axis=1, keepdims=True)
+        probabilities = np.exp(shifted)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        if memories is not None:
+            for row in np.flatnonzero(active):
+                mixed = memories[row].mix(probabilities[row]) * masks[row]
+                probabilities[row] = mixed / mixed.sum()
+        uniforms = np.array([stream.random() for stream in streams])
+        chosen = choose(probabilities, temperature, top_k, top_p, uniforms)
+        for row in np.flatnonzero(active):
+            token_id = int(chosen[row])
+            if token_id == grammar.bar_id:
+                if bars_so_far[row] >= bars[row]:
+                    active[row] = False
+                    continue
+                bars_so_far[row] += 1
+            output[row].append(token_id)
+            grammar_states[row] = grammar.advance(grammar_states[row], token_id)
+            if memories is not None:
+                memories[row].add(token_id)
+            # Past the cap, stop at the next complete note (a cut note would not decode).
+            if len(output[row]) >= limits[row] and grammar_states[row][0] in COMPLETE:
+                active[row] = False
+        if not active.any():
+            break
+        logits, states = weights.step(chosen.astype(np.int64), states)
+    return [np.array(row, np.int32) for row in output]

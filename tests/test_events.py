@@ -1,0 +1,146 @@
+"""The event representation: Score <-> tokens, the beat grid, the grammar, and stateful sampling."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import POP_SHIFT_SECONDS, ROOT, pop_song_tracks, write_midi
+from musicgen.config import Config
+from musicgen.midi import MidiError
+from musicgen.representations.events import Events
+from musicgen.score import ACCOMPANIMENT, MELODY, load_score
+
+POP909 = ROOT.parent / "shared" / "datasets" / "pop909"
+
+
+@pytest.fixture(scope="module")
+def events() -> Events:
+    return Events.new()
+
+
+def onsets_match(before: np.ndarray, after: np.ndarray, tolerance_beats: float = 0.25) -> bool:
+    """Every note of `before` comes back, with its pitch, within tolerance of its onset."""
+    if len(before) != len(after):
+        return False
+    before = before[np.lexsort((before[:, 2], before[:, 0]))]
+    after = after[np.lexsort((after[:, 2], after[:, 0]))]
+    return bool(np.all(np.abs(before[:, 0] - after[:, 0]) <= tolerance_beats) and
+                np.array_equal(before[:, 2], after[:, 2]))
+
+
+def test_a_plain_midi_round_trips_within_a_sixteenth_with_its_parts(tmp_path, events):
+    path = write_midi(tmp_path / "tune.mid", pop_song_tracks(0), tempo=120.0)  # on its own tick grid
+    score = load_score(path)
+    assert set(score.parts) == {MELODY, ACCOMPANIMENT} and score.tempo_bpm == pytest.approx(120.0)
+    back = events.decode(events.encode(score), score.tempo_bpm)
+    for part in (MELODY, ACCOMPANIMENT):
+        assert onsets_match(score.parts[part], back.parts[part], 0.125), part
+    midi = back.to_midi()
+    assert [instrument.name for instrument in midi.instruments] == [MELODY, ACCOMPANIMENT]
+    assert midi.instruments[0].program != midi.instruments[1].program  # a lead over the piano
+    assert midi.time_signature_changes[0].numerator == 4
+    assert midi.get_tempo_changes()[1][0] == pytest.approx(120.0)
+
+
+def test_the_beat_annotation_puts_shifted_notes_on_the_grid_and_the_pickup_before_bar_one(pop_songs):
+    score = load_score(pop_songs / "001" / "001.mid")
+    melody = score.parts[MELODY]
+    onsets = melody[:, 0]
+    assert np.allclose(onsets * 4, np.round(onsets * 4), atol=0.02)  # every onset on a sixteenth
+    # The first note is the pickup (last beat of bar 0); the second opens bar 1.
+    assert onsets[0] == pytest.approx(3.0, abs=0.02) and onsets[1] == pytest.approx(4.0, abs=0.02)
+    assert score.tempo_bpm == pytest.approx(120.0, rel=0.01)
+    # Without the annotation the same notes sit off the beat by the shift.
+    plain = load_score((pop_songs / "001" / "001.mid").read_bytes())
+    assert plain.parts[MELODY][0, 0] == pytest.approx(POP_SHIFT_SECONDS * 2, abs=0.01)
+
+
+@pytest.mark.skipif(not POP909.is_dir(), reason="../shared/datasets/pop909 is not here")
+def test_a_pop909_song_round_trips_within_a_sixteenth_with_both_parts(events):
+    score = load_score(POP909 / "001" / "001.mid")
+    on_grid = np.abs(score.all_notes()[:, 0] * 4 - np.round(score.all_notes()[:, 0] * 4)) < 0.25
+    assert on_grid.mean() > 0.94  # the dataset's README: 94-100% against the annotated beats
+    back = events.decode(events.encode(score), score.tempo_bpm)
+    for part in (MELODY, ACCOMPANIMENT):
+        original, decoded = score.parts[part], back.parts[part]
+        assert len(decoded) >= 0.97 * len(original), part  # a few same-pitch duplicates merge
+        nearest = np.abs(original[:, 0][:, None] - decoded[:, 0][None, :]).min(axis=1)
+        assert np.mean(nearest <= 0.125) > 0.99, part
+
+
+@pytest.mark.skipif(not POP909.is_dir(), reason="../shared/datasets/pop909 is not here")
+def test_triple_time_pop909_songs_are_skipped_with_a_reason():
+    rows = [line.split(",") for line in (POP909 / "index.csv").read_text(encoding="utf-8").splitlines()[1:]]
+    triple = next(row[0] for row in rows if row[4] == "3")
+    with pytest.raises(MidiError, match="3/4 time"):
+        load_score(POP909 / triple / f"{triple}.mid")
+
+
+def test_key_normalization_and_transposition_tables(events):
+    from musicgen.score import Score
+
+    d_major = Score({MELODY: np.array([[i, i + 1, p, 90] for i, p in enumerate((62, 64, 66, 67, 69, 71, 73, 74))], float)})
+    assert d_major.key_shift() == -2
+    ids = events.encode(d_major)
+    up = events.transposition(3)[ids]
+    assert events.pitch_range(up) == tuple(p + 3 for p in events.pitch_range(ids))
+    assert np.array_equal(events.transposition(0)[ids], ids)
+
+
+def test_the_tokenizer_config_is_json_beside_the_weights(tmp_path, events):
+    events.save(tmp_path)
+    data = json.loads((tmp_path / "tokenizer.json").read_text())
+    assert data["tokenization"] == "REMI"
+    again = Events.load(tmp_path)
+    assert again.vocab == events.vocab and again.tempos == events.tempos
+
+
+def test_thousands_of_sequences_from_an_untrained_model_all_decode(events):
+    import keras
+
+    from musicgen.model import build_sequence_model
+    from musicgen.stateful import StepWeights, sample
+
+    keras.utils.set_random_seed(1)
+    network = build_sequence_model(Config(embedding_dim=8, rnn_units=16), len(events))
+    weights = StepWeights.of(network)
+    grammar = events.grammar
+    sequences = []
+    for batch in range(8):
+        sequences += sample(weights, grammar, [events.bos_id], [2] * 250, temperature=1.5, seed=batch,
+                            max_tokens_per_bar=40)
+    assert len(sequences) == 2000
+    for ids in sequences:
+        state = grammar.state_after([events.bos_id])
+        for token_id in ids:  # every token is one the grammar allowed where it stands
+            assert grammar.allowed(state)[token_id]
+            state = grammar.advance(state, token_id)
+        assert np.sum(ids == grammar.bar_id) <= 2
+        score = events.decode(np.concatenate([[events.bos_id], ids]))
+        assert score.note_count == sum(events.tokens[i].startswith("Pitch_") for i in ids)  # every note decodes
+    notes = sum(events.decode(ids).note_count for ids in sequences)
+    assert notes > 1000  # and an untrained model writes notes, not only bars
+
+
+def test_the_numpy_step_gives_what_keras_gives(tiny_events_model):
+    from musicgen.stateful import sequence_log_probabilities
+
+    ids = np.array([tiny_events_model.vocab.bos_id, *np.random.default_rng(0).integers(3, 100, 30)])
+    logits = tiny_events_model.network.predict(ids[None, :-1], verbose=0)[0].astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    expected = logits[np.arange(30), ids[1:]] - np.log(np.exp(logits).sum(axis=1))
+    assert np.allclose(sequence_log_probabilities(tiny_events_model.steps, ids), expected, atol=1e-4)
+
+
+def test_sampling_is_a_pure_function_of_its_seed(tiny_events_model):
+    from musicgen.stateful import sample
+
+    model = tiny_events_model
+    first = sample(model.steps, model.vocab.grammar, [model.vocab.bos_id], [3, 3], seed=5)
+    again = sample(model.steps, model.vocab.grammar, [model.vocab.bos_id], [3, 3], seed=5)
+    other = sample(model.steps, model.vocab.grammar, [model.vocab.bos_id], [3, 3], seed=6)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+    # A variation is the same alone or beside others.
+    alone = sample(model.steps, model.vocab.grammar, [model.vocab.bos_id], [3], seed=5)
+    assert np.array_equal(alone[0], first[0])

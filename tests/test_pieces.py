@@ -1,0 +1,130 @@
+"""From a person's choices to pieces with an event model: length, bars, parts, the grid, continuation,
+the CLI, and the evaluation report."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import pop_song_tracks, write_midi
+from musicgen.compose import bars_for, compose, extend_draft, make_primer, pieces_of, sample_draft
+from musicgen.midi import load_midi
+from musicgen.score import ACCOMPANIMENT, MELODY
+
+
+def onsets_in_sixteenths(midi) -> np.ndarray:
+    """Every onset of a PrettyMIDI in sixteenths of its own tempo."""
+    sixteenth = 60.0 / midi.get_tempo_changes()[1][0] / 4
+    return np.array([note.start / sixteenth for instrument in midi.instruments for note in instrument.notes])
+
+
+@pytest.mark.parametrize("spec", ["random", "note:E4"])
+def test_pieces_end_on_the_bar_line_nearest_the_length_with_named_parts_on_the_grid(tiny_events_model, spec):
+    model = tiny_events_model
+    pieces = compose(model, make_primer(model, spec, seed=1), 9.0, 1.0, 0, 1.0, seed=1, variations=3)
+    for piece in pieces:
+        bar_seconds = 4 * 60.0 / piece.tempo_bpm
+        bars = bars_for(9.0, piece.tempo_bpm)
+        assert int(np.sum(piece.ids == model.vocab.grammar.bar_id)) == bars
+        assert piece.midi.get_end_time() <= bars * bar_seconds + 1e-6
+        onsets = onsets_in_sixteenths(piece.midi)
+        assert len(onsets) and np.allclose(onsets, np.round(onsets), atol=1e-6)
+        assert {instrument.name for instrument in piece.midi.instruments} <= {MELODY, ACCOMPANIMENT}
+        assert piece.midi.time_signature_changes[0].numerator == 4
+        assert piece.midi.get_tempo_changes()[1][0] == pytest.approx(piece.tempo_bpm)
+    if spec.startswith("note"):  # the primer's note opens the piece
+        first = min((n for i in pieces[0].midi.instruments for n in i.notes), key=lambda n: (n.start, -n.pitch))
+        assert first.start == 0.0
+
+
+def test_a_continuation_keeps_the_files_tempo_and_key(tiny_events_model, tmp_path):
+    model = tiny_events_model
+    mine = write_midi(tmp_path / "mine.mid", pop_song_tracks(3), tempo=96.0)  # E-flat, 96 BPM
+    primer = make_primer(model, f"midi:{mine}", seed=0)
+    assert primer.transpose == 3 and primer.tempo_bpm == pytest.approx(96.0)
+    piece = compose(model, primer, 10.0, 0.5, 0, 1.0, seed=2)[0]
+    assert piece.tempo_bpm == pytest.approx(96.0)
+    assert piece.midi.get_end_time() > 0  # the continuation alone, not the file again
+    assert piece.midi.get_end_time() <= bars_for(10.0, 96.0) * 2.5 + 1e-6
+
+
+def test_extending_a_draft_adds_bars_and_keeps_the_beginning(tiny_events_model):
+    model = tiny_events_model
+    draft = sample_draft(model, make_primer(model, "note:C4", seed=0), 6.0, 1.0, 0, 1.0, seed=3, variations=2)
+    longer = extend_draft(model, draft, 0, 4.0, 1.0, 0, 1.0, seed=4)
+    before, after = pieces_of(model, draft), pieces_of(model, longer)
+    assert after[0].midi.get_end_time() > before[0].midi.get_end_time()
+    assert longer.rows[0][:len(draft.rows[0])] == draft.rows[0]
+    assert longer.rows[1] == draft.rows[1]
+    notes = lambda piece: sorted((n.start, n.pitch) for i in piece.midi.instruments for n in i.notes)  # noqa: E731
+    assert notes(after[0])[:5] == notes(before[0])[:5]
+    with pytest.raises(ValueError, match="no piece 3"):
+        extend_draft(model, draft, 2, 4.0, 1.0, 0, 1.0, seed=4)
+
+
+def test_the_cli_generates_seconds_of_music(tiny_events_model_folder, tmp_path, capsys):
+    from musicgen.__main__ import main
+
+    code = main(["generate", "--model", str(tiny_events_model_folder), "--seconds", "8", "--seed", "2",
+                 "--out", str(tmp_path / "song.mid"), "--png", str(tmp_path / "song.png")])
+    assert code == 0
+    midi = load_midi(tmp_path / "song.mid")
+    assert 0 < midi.get_end_time() <= 8.0 + 1.0 + 1e-6  # the nearest bar line at 120 BPM
+    assert (tmp_path / "song.png").read_bytes()[:4] == b"\x89PNG"
+    assert "BPM" in capsys.readouterr().out
+    assert main(["generate", "--model", str(tiny_events_model_folder), "--frames", "20",
+                 "--out", str(tmp_path / "x.mid")]) == 2
+    assert "--frames is for frame models" in capsys.readouterr().err
+
+
+def test_training_writes_an_event_model_folder_naming_its_songs(tiny_events_model_folder):
+    names = {path.name for path in tiny_events_model_folder.iterdir()}
+    assert {"model.keras", "tokenizer.json", "tempos.json", "config.json", "metrics.json", "loss.png"} <= names
+    metrics = json.loads((tiny_events_model_folder / "metrics.json").read_text())
+    train_songs = metrics["dataset"]["train_songs"]
+    assert len(train_songs) == 4 and all(len(song["sha256"]) == 64 for song in train_songs)
+    assert len(metrics["dataset"]["validation_songs"]) == 2
+    assert [row["epoch"] for row in metrics["history"]] == [1, 2]
+
+
+def test_resume_goes_on_after_the_last_finished_epoch(pop_songs, tmp_path):
+    from train.__main__ import main
+
+    out = tmp_path / "run"
+    tiny = ["--data", str(pop_songs), "--out", str(out), "--chunk-tokens", "64", "--embedding-dim", "8",
+            "--rnn-units", "8", "--batch-size", "4", "--validation-share", "0.34"]
+    assert main([*tiny, "--epochs", "1"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    config["epochs"] = 2
+    (out / "config.json").write_text(json.dumps(config))
+    # As after a kill: the backup of the finished epoch is what --resume goes on from.
+    from train.fit import BACKUP_DIR
+    (out / BACKUP_DIR).mkdir()
+    import shutil
+    shutil.copy(out / "model.keras", out / BACKUP_DIR / "last.keras")
+    (out / BACKUP_DIR / "state.json").write_text(json.dumps({"epochs_done": 1}))
+    assert main([*tiny, "--resume"]) == 0
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert [row["epoch"] for row in history] == [1, 2]
+
+
+def test_the_evaluation_report_has_its_keys(tiny_events_model_folder, pop_songs, tmp_path, capsys):
+    from train.evaluate import main
+
+    report_path = tmp_path / "report.json"
+    assert main([str(tiny_events_model_folder), "--data", str(pop_songs), "--pieces", "6", "--seconds", "8",
+                 "--out", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["held_out_songs"] == 2  # the four training songs are known by hash and left out
+    for key in ("nats_per_second", "network_nats_per_second"):
+        assert report[key] > 0
+    assert set(report["ngram_nats_per_second"]) == {"1", "2", "3", "4", "5"}
+    assert set(report["ngram_with_memory_nats_per_second"]) == {"1", "2", "3", "4", "5"}
+    assert report["ngram_nats_per_second"]["1"] > report["ngram_nats_per_second"]["2"]  # context helps
+    listening = report["listening"]
+    assert listening["decoded_share"] == 1.0 and listening["generated_pieces"] == 6
+    for key in ("hold_10s_share", "longest_note_median_seconds", "notes_per_second", "polyphony",
+                "on_grid_share", "both_parts_share"):
+        assert key in listening["generated"] and key in listening["real"]
+    assert listening["real"]["on_grid_share"] == pytest.approx(1.0)
+    assert 0 <= listening["classifier_auc"] <= 1
+    assert "held-out songs" in capsys.readouterr().out
