@@ -144,7 +144,8 @@ def generate_music(primer_kind: str, note: str, upload: str | None, seconds: flo
     draft = sample_draft(music_model, primer, float(seconds), float(temperature), 0, float(top_p), seed,
                          int(variations), int(program), float(speed), frame_sampler(music_model))
     snapshot = dataclasses.asdict(draft)
-    return [*show(snapshot, started, [music_model.note, *primer.notes]), [snapshot]]
+    return [*show(snapshot, started, [f"started from: {primer.description}", music_model.note, *primer.notes]),
+            [snapshot]]
 
 
 def frame_sampler(music_model: MusicModel):
