@@ -1,22 +1,19 @@
-"""Music quality by k-fold over songs: the original recipe vs ours vs the best n-gram, one command.
+"""Music quality of an event model on songs it never trained on, against the issue's targets, one run.
 
-    python bench/quality.py [--data DIR] [--folds 4] [--original-epochs 6] [--out runs/kfold]
+    python bench/quality.py [MODEL] [--data DIR]                  # a trained model (default: the embedded one)
+    python bench/quality.py --folds 4 --epochs 2 [--data DIR] [--out runs/kfold-events]   # k-fold by song
 
-Each fold holds out a quarter of the songs; both recipes train on the rest (through
-`train.fit.train`, so each fold folder is a normal model folder with evaluation.json). Held-out
-NLL is read per epoch from the run's history: ours is taken at its last epoch (no peeking at
-the held-out songs); the original at its best epoch, which flatters it (it over-fits after 2).
-Each is compared with the best interpolated n-gram fitted on the same training tokens.
-Runs already in --out are not trained again; their evaluation (generated vs real, with each
-recipe's default sampling settings) is always redone.
-Prints one JSON line per fold and run, a Markdown table, and a final JSON line.
+MODEL is scored on the songs of DIR (default ../shared/datasets/pop909) that it never trained on
+(known by hash from its metrics.json), with n-grams fitted on its own training songs
+(train/evaluate_events.py). With --folds, K models are trained, each holding out one K-th of
+the songs, and each is scored on its own held-out fold; the table gives mean +- spread.
+Prints the figures against each target, then one JSON line.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,100 +22,111 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import musicgen  # noqa: E402,F401
-from musicgen.config import ORIGINAL_RECIPE, Config  # noqa: E402
-from musicgen.hub import load_folder  # noqa: E402
-from train.data import load_folder as load_corpus  # noqa: E402
-from train.evaluate import evaluate_folder, write  # noqa: E402
-from train.fit import train  # noqa: E402
+from musicgen.config import Config  # noqa: E402
+from musicgen.hub import load  # noqa: E402
+from train import evaluate_events  # noqa: E402
+from train.data import load_corpus  # noqa: E402
 
-REFERENCE = ROOT.parent / "shared" / "datasets" / "jjlin-pool"
+POP909 = ROOT.parent / "shared" / "datasets" / "pop909"
 
 
-def fold_names(names: list[str], folds: int, seed: int = 0) -> list[list[str]]:
+def measured(report: dict) -> dict:
+    """The figures the targets are about, from one evaluation report."""
+    heard = report["listening"]
+    generated, real = heard["generated"], heard["real"]
+    figures = {
+        "nats_per_second": report["nats_per_second"],
+        "vs_best_ngram": report.get("vs_best_ngram", float("nan")),
+        "vs_best_ngram_with_memory": report.get("vs_best_ngram_with_memory", float("nan")),
+        "hold_10s_share": generated["hold_10s_share"],
+        "longest_note_ratio": generated["longest_note_median_seconds"] / real["longest_note_median_seconds"],
+        "notes_per_second_ratio": generated["notes_per_second"] / real["notes_per_second"],
+        "decoded_share": heard["decoded_share"],
+        "on_grid_share": generated["on_grid_share"],
+        "both_parts_share": generated["both_parts_share"],
+        "min_overlap": heard["min_overlap"],
+        "classifier_auc": heard["classifier_auc"],
+    }
+    figures.update({f"overlap_{name}": value for name, value in heard["overlap"].items()})
+    return figures
+
+
+TARGETS = {  # name: (test, words)
+    "vs_best_ngram": (lambda v: v <= 0.80, "<= 0.80 x the best n-gram (nats/s)"),
+    "vs_best_ngram_with_memory": (lambda v: v <= 0.80, "<= 0.80 x the best n-gram with the memory"),
+    "hold_10s_share": (lambda v: v <= 0.02, "<= 2% of pieces hold a note >= 10 s"),
+    "longest_note_ratio": (lambda v: v <= 1.5, "longest-note median <= 1.5 x the songs'"),
+    "notes_per_second_ratio": (lambda v: 0.65 <= v <= 1.35, "notes/s within +-35% of the songs'"),
+    "decoded_share": (lambda v: v >= 1.0, "100% decode"),
+    "on_grid_share": (lambda v: v >= 0.95, ">= 95% of onsets on the sixteenth grid"),
+    "both_parts_share": (lambda v: v >= 0.90, ">= 90% have both parts, named"),
+    "min_overlap": (lambda v: v >= 0.80, "Yang & Lerch overlap >= 0.8 on every feature"),
+    "classifier_auc": (lambda v: v <= 0.75, "two-sample classifier AUC <= 0.75"),
+}
+
+
+def kfold(data: Path, folds: int, epochs: int, out: Path, pieces: int, seed: int) -> list[dict]:
+    from train.fit import train
+
+    config = Config(epochs=epochs, validation_share=0.0)
+    corpus = load_corpus(data, config)
+    names = sorted(song.name for song in corpus.songs)
     order = np.random.default_rng(seed).permutation(len(names))
-    return [[names[index] for index in sorted(part)] for part in np.array_split(order, folds)]
+    reports = []
+    for fold, part in enumerate(np.array_split(order, folds)):
+        held_out = {names[index] for index in part}
+        folder = out / f"fold{fold}"
+        if not (folder / "model.keras").exists():
+            print(f"fold {fold}: training on {len(names) - len(held_out)} songs, {len(held_out)} held out", flush=True)
+            train(config.replace(validation_share=0.15), corpus, folder, held_out=sorted(held_out), verbose=2)
+        model = load(str(folder))
+        test = [song for song in corpus.songs if song.name in held_out]
+        baseline = [song for song in corpus.songs if song.name not in held_out]
+        report = evaluate_events.evaluate(model, test, baseline, pieces, 60.0, seed + fold)
+        (folder / "evaluation.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        print(json.dumps({"fold": fold, **measured(report)}), flush=True)
+        reports.append(report)
+    return reports
 
 
-def run_result(folder: Path, at: str, corpus, sampling: dict) -> dict:
-    """The run's held-out numbers; its evaluation is redone with sampling (and today's code)."""
-    music_model = load_folder(folder)
-    music_model.config = music_model.config.replace(**sampling)
-    report = evaluate_folder(music_model, corpus)
-    write(folder, report)
-    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    rows = metrics["history"]
-    row = min(rows, key=lambda r: r["val_loss"]) if at == "best" else rows[-1]
-    if row["epoch"] != metrics["best"]["epoch"]:  # model.keras holds the best epoch's weights
-        raise SystemExit(f"{folder}: model.keras holds epoch {metrics['best']['epoch']}, not epoch {row['epoch']}")
-    best_ngram = report["ngram"][report["best_ngram"]]
-    features = report["generated_vs_real"]["features"]
-    result = {"epoch": row["epoch"], "nll": report["nll"], "network_nll": report.get("network_nll", report["nll"]),
-              "top1": report["top1_accuracy"], "best_ngram": report["best_ngram"], "best_ngram_nll": best_ngram,
-              "vs_ngram": report["nll"] / best_ngram - 1.0, "oov": report["oov_share"],
-              "min_overlap": min(entry["overlap"] for entry in features.values()),
-              "overlap": {name: entry["overlap"] for name, entry in features.items()},
-              "one_frame_generated": features["one_frame_share"]["generated_mean"],
-              "one_frame_real": features["one_frame_share"]["real_mean"]}
-    if "ngram_with_memory" in report:
-        result["best_ngram_with_memory_nll"] = report["ngram_with_memory"][report["best_ngram_with_memory"]]
-        result["vs_ngram_with_memory"] = report["nll_vs_best_ngram_with_memory"]
-    return result
-
-
-def mean_spread(values: list[float]) -> str:
-    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
-
-
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REFERENCE)
-    parser.add_argument("--folds", type=int, default=4)
-    parser.add_argument("--original-epochs", type=int, default=6,
-                        help="the original over-fits after epoch 2 in every run seen; 20 changes nothing but time")
-    parser.add_argument("--epochs", type=int, help="override our epochs (quick trials)")
-    parser.add_argument("--out", type=Path, default=Path("runs") / time.strftime("kfold-%Y%m%d-%H%M%S"))
-    args = parser.parse_args()
+    parser.add_argument("model", nargs="?", default="default")
+    parser.add_argument("--data", type=Path, default=POP909)
+    parser.add_argument("--folds", type=int, default=0, help="train and score K models, one per fold of songs")
+    parser.add_argument("--epochs", type=int, default=2, help="with --folds: epochs per fold model")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "kfold-events")
+    parser.add_argument("--pieces", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
     if not args.data.is_dir():
-        print(f"error: {args.data}: no such folder (the reference corpus lives in ../shared)", file=sys.stderr)
+        print(f"error: {args.data} is not here", file=sys.stderr)
         return 2
-    corpus = load_corpus(args.data, "first", 5, progress=False)
-    recipes = {"original": (Config(**{**ORIGINAL_RECIPE, "epochs": args.original_epochs}), "best"),
-               "ours": (Config(**({"epochs": args.epochs} if args.epochs else {})), "last")}
-    sampling = {name: {"temperature": config.temperature, "top_p": config.top_p,
-                       "memory_orders": config.memory_orders, "memory_smoothing": config.memory_smoothing}
-                for name, (config, _) in recipes.items()}
-    results = {name: [] for name in recipes}
-    for fold, held_out in enumerate(fold_names(sorted(song.name for song in corpus.songs), args.folds)):
-        for name, (config, at) in recipes.items():
-            folder = args.out / f"fold{fold}" / name
-            if not (folder / "evaluation.json").exists():  # trained already: only the evaluation is redone
-                started = time.perf_counter()
-                train(config, corpus, folder, verbose=0, held_out=held_out)
-                print(f"# fold {fold} {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
-            result = run_result(folder, at, corpus, sampling[name])
-            results[name].append(result)
-            print(json.dumps({"fold": fold, "recipe": name, **result}), flush=True)
 
-    print("\n| recipe | held-out NLL | network alone | best n-gram | vs n-gram | n-gram with memory | vs it "
-          "| top-1 | OOV | min overlap | one-frame share (real) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, rows in results.items():
-        column = {key: [row.get(key, np.nan) for row in rows] for key in rows[0] if key != "overlap"}
-        with_memory = ([mean_spread(column["best_ngram_with_memory_nll"]), f"{np.mean(column['vs_ngram_with_memory']):+.1%}"]
-                       if "vs_ngram_with_memory" in column else ["-", "-"])
-        print(f"| {name} | {mean_spread(column['nll'])} | {mean_spread(column['network_nll'])} | "
-              f"{mean_spread(column['best_ngram_nll'])} | {np.mean(column['vs_ngram']):+.1%} | "
-              f"{' | '.join(with_memory)} | {np.mean(column['top1']):.3f} | {np.mean(column['oov']):.1%} | "
-              f"{mean_spread(column['min_overlap'])} | {np.mean(column['one_frame_generated']):.2f} "
-              f"({np.mean(column['one_frame_real']):.2f}) |")
-    print("\nmean overlap per feature (target >= 0.7 each):")
-    for name, rows in results.items():
-        print(f"  {name}: " + ", ".join(f"{feature} {np.mean([row['overlap'][feature] for row in rows]):.2f}"
-                                       for feature in rows[0]["overlap"]))
-    summary = {name: {key: float(np.mean([row[key] for row in rows])) for key in rows[0]
-                      if key not in ("best_ngram", "overlap")}
-               for name, rows in results.items()}
-    print(json.dumps({"folds": args.folds, **summary}))
+    if args.folds:
+        reports = kfold(args.data, args.folds, args.epochs, args.out, args.pieces, args.seed)
+    else:
+        model = load(args.model)
+        corpus = load_corpus(args.data, model.config)
+        trained_on = evaluate_events.training_digests(model.folder)
+        held_out, seen = evaluate_events.split_held_out(corpus, trained_on)
+        baseline = seen if len(seen) == len(trained_on) and seen else None
+        reports = [evaluate_events.evaluate(model, held_out, baseline, args.pieces, 60.0, args.seed)]
+        print(evaluate_events.summary(reports[0]))
+
+    rows = [measured(report) for report in reports]
+    summary = {name: (float(np.mean([row[name] for row in rows])), float(np.std([row[name] for row in rows])))
+               for name in rows[0]}
+    print("\n| target | measured | met |\n|---|---|---|")
+    met = {}
+    for name, (test, words) in TARGETS.items():
+        mean, spread = summary[name]
+        met[name] = bool(test(mean))
+        shown = f"{mean:.3f}" + (f" +- {spread:.3f}" if len(rows) > 1 else "")
+        print(f"| {words} | {shown} | {'yes' if met[name] else 'NO'} |")
+    print(json.dumps({"folds": len(rows), "held_out_songs": sum(r["held_out_songs"] for r in reports),
+                      "means": {name: value[0] for name, value in summary.items()},
+                      "met": met, "all_met": all(met.values())}))
     return 0
 
 

@@ -144,12 +144,14 @@ def write_wav(audio: Audio, path: str | Path) -> None:
 
 
 NOTE_COLOUR = (31, 119, 180)
+MELODY_COLOUR = (255, 127, 14)  # where a roll marks a cell 2: the melody over the accompaniment
 PICTURE_SIZE = (1000, 320)  # pixels
 MARGINS = (44, 24, 8, 28)  # left (note names), top (title), right, bottom (seconds)
 
 
 def piano_roll_picture(roll: np.ndarray, frames_per_second: float, title: str = ""):
-    """A PIL image of a (frames, 128) piano roll: time in seconds across, pitch up, C rows named.
+    """A PIL image of a (frames, 128) piano roll: time in seconds across, pitch up, C rows named;
+    cells marked 2 (the melody) in orange, others that sound in blue.
 
     Drawn with Pillow, not matplotlib: it costs ~2 ms instead of ~40 ms, most of which held
     Python's GIL and so stalled every other visitor of the app (py-spy under bench/load.py).
@@ -168,6 +170,7 @@ def piano_roll_picture(roll: np.ndarray, frames_per_second: float, title: str = 
     black_keys = [row for row, pitch in enumerate(pitches_top_down) if pitch % 12 in (1, 3, 6, 8, 10)]
     cells[black_keys] = 244  # a faint keyboard, so a pitch can be told from its neighbours
     cells[roll[:, low:high].T[::-1] > 0] = NOTE_COLOUR
+    cells[roll[:, low:high].T[::-1] == 2] = MELODY_COLOUR
     plot = Image.fromarray(cells).resize((width, height), Image.NEAREST)
 
     picture = Image.new("RGB", PICTURE_SIZE, "white")

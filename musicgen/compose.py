@@ -18,7 +18,7 @@ from .hub import MusicModel
 from .memory import PieceMemory
 from .midi import note_number, tokens_to_midi, tokens_to_roll, transpose
 from .sampling import Primer, generate, last_frames, midi_primer, note_primer, random_primer
-from .score import ACCOMPANIMENT, Score, load_score
+from .score import ACCOMPANIMENT, MELODY, Score, load_score
 
 MAX_FRAMES = 5 * 60 * 10  # ten minutes at 5 frames per second
 MAX_VARIATIONS = 16
@@ -277,5 +277,10 @@ def write_picture(piece: Piece, frames_per_second: float, path, title: str = "")
     if piece.tokens is not None:
         audio.write_piano_roll(tokens_to_roll(piece.tokens), frames_per_second, path, title)
         return
-    roll = piece.midi.get_piano_roll(fs=PICTURE_FPS).T > 0 if piece.midi.instruments else np.zeros((1, 128), bool)
+    frames = max(1, int(np.ceil(piece.midi.get_end_time() * PICTURE_FPS)))
+    roll = np.zeros((frames, 128), np.int8)
+    for instrument in piece.midi.instruments:
+        part = instrument.get_piano_roll(fs=PICTURE_FPS).T[:frames] > 0
+        mark = 2 if instrument.name == MELODY else 1
+        roll[:len(part)][part] = np.maximum(roll[:len(part)][part], mark)
     audio.write_piano_roll(roll, PICTURE_FPS, path, title)

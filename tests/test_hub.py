@@ -48,7 +48,7 @@ def test_publish_pull_load_and_generate_the_same_frames(hub, model_folder, monke
     assert "alice/tiny-music/commit/" in url
     files = hub.repos["alice/tiny-music"]["files"]
     assert set(files) == {"model.keras", "vocab.json", "config.json", "metrics.json", "loss.png",
-                          "evaluation.json", "evaluation.png", "sample.mid", "sample.wav", "README.md"}
+                          "evaluation.json", "evaluation.png", "sample.mid", "sample.wav", "sample.png", "README.md"}
     card = files["README.md"].decode()
     assert card.startswith("---\nlibrary_name: keras")
     for words in ("music-generation", "midi", "tensorflow", "## Training data", "validation loss",
@@ -149,6 +149,28 @@ def test_a_mismatched_vocabulary_is_refused(hub, model_folder):
         load("alice/broken")
 
 
+def event_notes(music_model, seed=3):
+    from musicgen.compose import compose, make_primer
+
+    piece = compose(music_model, make_primer(music_model, "note:C4", seed), 6.0, 1.0, 0, 0.95, seed)[0]
+    return [(n.pitch, n.start, n.end) for i in piece.midi.instruments for n in i.notes]
+
+
+def test_an_event_model_goes_to_the_hub_and_back(hub, tiny_events_model_folder, tmp_path):
+    folder = tmp_path / "events"
+    shutil.copytree(tiny_events_model_folder, folder)
+    publish(folder, "alice/tiny-events")
+    files = hub.repos["alice/tiny-events"]["files"]
+    assert {"model.keras", "tokenizer.json", "tempos.json", "config.json", "README.md", "sample.mid"} <= set(files)
+    card = files["README.md"].decode()
+    for words in ("REMI", "Melody", "nats per token", "python -m musicgen generate --model alice/tiny-events"):
+        assert words in card
+    pulled = load("alice/tiny-events")
+    assert sorted(p.name for p in pulled.folder.iterdir()) == ["config.json", "model.keras", "tempos.json",
+                                                               "tokenizer.json"]
+    assert event_notes(pulled) == event_notes(load(str(folder)))
+
+
 def test_the_embedded_default_works_with_no_network(monkeypatch):
     import huggingface_hub.constants as constants
     from musicgen.hub import EMBEDDED_MODEL
@@ -157,8 +179,7 @@ def test_the_embedded_default_works_with_no_network(monkeypatch):
     monkeypatch.delenv("MUSICGEN_MODEL", raising=False)
     default = load(None)
     assert default.folder == EMBEDDED_MODEL and default.source == "default"
-    assert sum((EMBEDDED_MODEL / name).stat().st_size for name in ("model.keras", "vocab.json")) < 20_000_000
-    frames = sample(default)
-    assert frames.shape == (1, 30) and frames.max() < len(default.vocab)
+    assert sum(path.stat().st_size for path in EMBEDDED_MODEL.iterdir()) < 20_000_000
+    assert default.config.representation == "events" and len(event_notes(default)) > 0
     card = (EMBEDDED_MODEL / "README.md").read_text()
     assert "library_name: keras" in card and "validation loss" in card

@@ -76,16 +76,19 @@ def nats(probabilities: list[np.ndarray], seconds: float) -> tuple[float, float]
 
 def generated_scores(music_model, pieces: int, seconds: float, seed: int) -> tuple[list, float]:
     """(Scores of `pieces` pieces, half from random and half from one-note primers, the share that decoded)."""
-    from musicgen.compose import make_primer, pieces_of, sample_draft
+    from musicgen.compose import MAX_VARIATIONS, make_primer, pieces_of, sample_draft
 
     config = music_model.config
     notes = np.random.default_rng([seed, 2]).integers(55, 80, pieces)
     scores, decoded = [], 0
-    random_draft = sample_draft(music_model, make_primer(music_model, "random", seed), seconds, config.temperature,
-                                config.top_k, config.top_p, seed, pieces // 2)
-    drafts = [random_draft] + [sample_draft(music_model, make_primer(music_model, f"note:{int(note)}", seed), seconds,
-                                            config.temperature, config.top_k, config.top_p, seed + 1 + index)
-                               for index, note in enumerate(notes[:pieces - pieces // 2])]
+    settings = (config.temperature, config.top_k, config.top_p)
+    random_primer = make_primer(music_model, "random", seed)
+    drafts = [sample_draft(music_model, random_primer, seconds, *settings, seed + 1000 * batch,
+                           min(MAX_VARIATIONS, pieces // 2 - first))
+              for batch, first in enumerate(range(0, pieces // 2, MAX_VARIATIONS))]
+    drafts += [sample_draft(music_model, make_primer(music_model, f"note:{int(note)}", seed), seconds, *settings,
+                            seed + 1 + index)
+               for index, note in enumerate(notes[:pieces - pieces // 2])]
     for draft in drafts:
         try:
             for piece in pieces_of(music_model, draft):
@@ -108,7 +111,12 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
                     "held_out_seconds": round(held_seconds, 1),
                     "held_out_names": [song.name for song in held_out]}
 
+    generated, decoded_share = generated_scores(music_model, pieces, seconds, seed)
+    if progress:
+        print(f"generated {len(generated)} pieces ({time.perf_counter() - started:.0f} s)", flush=True)
     network = [np.exp(lp) for lp in network_log_probabilities(music_model.network, held_ids)]
+    if progress:
+        print(f"scored the network ({time.perf_counter() - started:.0f} s)", flush=True)
     shipped_memory = PieceMemory.from_config(config)
     candidate = PieceMemory(MEMORY_CANDIDATE["orders"], MEMORY_CANDIDATE["smoothing"])
     report["network_nats_per_token"], report["network_nats_per_second"] = nats(network, held_seconds)
@@ -120,6 +128,8 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
     if baseline:
         baseline_ids = [prepared_ids(song.score, events, config) for song in baseline]
         ngram = NGram(baseline_ids, len(events), max(NGRAM_ORDERS))
+        if progress:
+            print(f"fitted the n-grams on {len(baseline)} songs ({time.perf_counter() - started:.0f} s)", flush=True)
         report["ngram_songs"] = len(baseline)
         report["ngram_nats_per_second"], report["ngram_with_memory_nats_per_second"] = {}, {}
         memory = shipped_memory or candidate
@@ -136,7 +146,6 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
         report["ngram_note"] = ("the model's training songs are not at hand (give --baseline-data): "
                                 "no n-gram baselines")
 
-    generated, decoded_share = generated_scores(music_model, pieces, seconds, seed)
     real, groups = [], []
     for song in held_out:
         score = song.score.transposed(song.score.key_shift()) if config.key_normalize else song.score

@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 
 import musicgen  # noqa: F401
-from musicgen.config import Config
+from musicgen.config import FRAMES_RECIPE, Config
 
 SAMPLE_SEED = 0
-SAMPLE_FRAMES = 100  # 20 s at 5 frames per second
-UPLOADED = ["model.keras", "vocab.json", "config.json", "metrics.json", "loss.png",
-            "evaluation.json", "evaluation.png", "sample.mid", "sample.wav", "README.md"]
+SAMPLE_SECONDS = 20
+UPLOADED = ["model.keras", "vocab.json", "tokenizer.json", "tempos.json", "config.json", "metrics.json", "loss.png",
+            "evaluation.json", "evaluation.png", "sample.mid", "sample.wav", "sample.png", "README.md"]
+POP909_CITATION = ("Wang, Chen, Jiang, Zhang, Xu, Dai, Bin, Xia: \"POP909: A Pop-song Dataset for Music "
+                   "Arrangement Generation\", ISMIR 2020 (MIT License)")
 
 
 class PublishError(RuntimeError):
@@ -23,21 +25,24 @@ class PublishError(RuntimeError):
 
 
 def write_sample(folder: Path) -> None:
-    """sample.mid and sample.wav: what the model makes from a random primer with its defaults."""
+    """sample.mid, sample.wav and sample.png: what the model makes from a random primer with its defaults."""
     from musicgen.compose import compose, make_primer, write_piece
     from musicgen.hub import load_folder
 
     music_model = load_folder(folder)
     config = music_model.config
     primer = make_primer(music_model, "random", SAMPLE_SEED)
-    piece = compose(music_model, primer, SAMPLE_FRAMES, config.temperature, config.top_k,
+    piece = compose(music_model, primer, SAMPLE_SECONDS, config.temperature, config.top_k,
                     config.top_p, SAMPLE_SEED)[0]
-    write_piece(piece, config.frames_per_second, folder / "sample.mid", folder / "sample.wav")
+    write_piece(piece, config.frames_per_second, folder / "sample.mid", folder / "sample.wav", folder / "sample.png",
+                title=f"sample, seed {SAMPLE_SEED}")
 
 
 def model_card(folder: Path, repo_id: str) -> str:
     """README.md for the Hub: metadata, data, hyper-parameters, results, and how to use it."""
     config = Config.load(folder / "config.json")
+    if config.representation == "events":
+        return event_model_card(folder, repo_id, config)
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     dataset, best = metrics.get("dataset", {}), metrics.get("best") or {}
     skipped = dataset.get("files_skipped", [])
@@ -107,7 +112,7 @@ In the web app: put `{repo_id}` in the Model box, or start it with `MUSICGEN_MOD
 From the command line:
 
 ```bash
-python -m musicgen generate --model {repo_id} --primer note:C4 --frames 300 --out song.mid --wav song.wav
+python -m musicgen generate --model {repo_id} --primer note:C4 --seconds 60 --out song.mid --wav song.wav
 ```
 
 From Python:
@@ -117,13 +122,105 @@ from musicgen.hub import load
 from musicgen.compose import compose, make_primer
 
 model = load("{repo_id}")
-pieces = compose(model, make_primer(model, "random", seed=1), frames=300, temperature=1.0,
+pieces = compose(model, make_primer(model, "random", seed=1), seconds=60, temperature=1.0,
                  top_k=0, top_p=0.98, seed=1)
 pieces[0].midi.write("song.mid")
 ```
 
 Loading uses only JSON and Keras' `safe_mode=True`: no code from this repository runs.
 """
+
+
+def event_model_card(folder: Path, repo_id: str, config: Config) -> str:
+    """The card of an event model: what it reads and writes, its data (citing POP909), its measurements."""
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    dataset, best = metrics.get("dataset", {}), metrics.get("best") or {}
+    hyper = "\n".join(f"| `{key}` | {value} |" for key, value in json.loads(config.to_json()).items())
+    source = dataset.get("source", "?")
+    cite = f"\n\nThe songs are POP909: {POP909_CITATION}." if "pop909" in source.lower() else ""
+    hours = dataset.get("seconds", {}).get("train", 0) / 3600
+    report_path = folder / "evaluation.json"
+    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else None
+    return f"""---
+library_name: keras
+license: mit
+tags:
+- music-generation
+- midi
+- symbolic-music
+- tensorflow
+- keras
+- musicgen
+pipeline_tag: audio-generation
+---
+
+# {repo_id.split('/')[-1]}
+
+A musicgen model that writes pop music as MIDI: a melody (General MIDI flute, track "Melody")
+over a piano accompaniment (track "Accompaniment"), on a 4/4 bar grid of sixteenths.
+
+It reads and writes REMI event tokens (miditok over symusic; `tokenizer.json`): Bar,
+Position (16 a bar), then per note Program (the part), Pitch, Velocity (8 levels) and Duration,
+so a held note and a re-struck one differ. Embedding({config.embedding_dim}) ->
+{config.rnn_layers} x GRU({config.rnn_units}) with dropout {config.dropout} -> logits over
+{dataset.get('vocab_size', '?')} tokens, trained on chunks of {config.chunk_tokens} tokens in which every
+token predicts the next; sampled statefully one token at a time, with the token grammar masked
+in so that every sample decodes. Songs are moved to C major / A minor before training
+{f"and seen moved by up to {config.transpose_augment} semitones" if config.transpose_augment else ""}.
+
+Listen: `sample.wav` (score `sample.mid`, picture `sample.png`), drawn from a random start with seed {SAMPLE_SEED}.
+
+## Training data
+
+{source}: {len(dataset.get('files_used', []))} files used, {len(dataset.get('files_skipped', []))} skipped;
+{len(dataset.get('train_songs', []))} songs ({hours:.1f} hours, {dataset.get('tokens', {}).get('train', '?')} tokens) for
+training, {len(dataset.get('validation_songs', []))} held out for validation, split by song. Every training song is
+listed by name and sha256 in `metrics.json`.{cite}
+
+## Results
+
+| | |
+|---|---|
+| best epoch | {best.get('epoch', '?')} of {len(metrics.get('history', []))} |
+| validation loss (nats per token) | {best.get('val_loss', float('nan')):.4f} |
+{event_evaluation_rows(report)}
+![loss curve](loss.png)
+
+## Hyper-parameters (`config.json`)
+
+| setting | value |
+|---|---|
+{hyper}
+
+## Use
+
+In the web app: put `{repo_id}` in the Model box, or start it with `MUSICGEN_MODEL={repo_id} python app.py`.
+
+```bash
+python -m musicgen generate --model {repo_id} --primer note:C4 --seconds 60 --out song.mid --wav song.wav
+```
+
+Loading uses only JSON and Keras' `safe_mode=True`: no code from this repository runs.
+"""
+
+
+def event_evaluation_rows(report: dict | None) -> str:
+    """Rows of the held-out report (python -m train.evaluate), when the folder has one."""
+    if not report:
+        return ""
+    rows = [f"| held-out songs (never trained on) | {report['held_out_songs']} "
+            f"({report['held_out_seconds'] / 3600:.1f} hours) |",
+            f"| nats per second of music, as shipped | {report['nats_per_second']:.3f} |"]
+    if "ngram_nats_per_second" in report:
+        best = min(report["ngram_nats_per_second"].values())
+        rows.append(f"| best n-gram (orders 1-5), same tokens | {best:.3f} (model: {report['vs_best_ngram']:.2f}x) |")
+    heard = report["listening"]
+    generated, real = heard["generated"], heard["real"]
+    rows += [f"| 60 s pieces holding a note 10 s or more | {generated['hold_10s_share']:.0%} (songs {real['hold_10s_share']:.0%}) |",
+             f"| notes per second | {generated['notes_per_second']:.2f} (songs {real['notes_per_second']:.2f}) |",
+             f"| smallest Yang & Lerch overlap | {heard['min_overlap']:.2f} |",
+             f"| classifier AUC, generated vs real (0.5 = cannot tell) | {heard['classifier_auc']:.2f} |"]
+    return "\n".join(rows) + "\n"
 
 
 def evaluation_section(headline: dict | None) -> str:
@@ -160,7 +257,8 @@ def publish(folder: str | Path, repo_id: str, private: bool = False) -> str:
 
     folder = Path(folder)
     retry = f"python -m train.publish {folder} {repo_id}" + (" --private" if private else "")
-    missing = [name for name in ("model.keras", "vocab.json", "config.json", "metrics.json")
+    table = "tokenizer.json" if (folder / "tokenizer.json").exists() else "vocab.json"
+    missing = [name for name in ("model.keras", table, "config.json", "metrics.json")
                if not (folder / name).exists()]
     if missing:
         raise PublishError(f"{folder} is not a finished model folder ({', '.join(missing)} missing)")
@@ -195,13 +293,14 @@ def embed(folder: str | Path, target: Path, data: Path | None = None, **sampling
 
     folder, target = Path(folder), Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("vocab.json", "metrics.json", "loss.png", "evaluation.json", "evaluation.png"):
+    for name in ("vocab.json", "tokenizer.json", "tempos.json", "metrics.json", "loss.png", "evaluation.json",
+                 "evaluation.png"):
         if (folder / name).exists():
             shutil.copy2(folder / name, target / name)
     Config.load(folder / "config.json").replace(**sampling).save(target / "config.json")
     model = keras.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
     model.save(target / "model.keras")
-    if data is not None:
+    if data is not None and Config.load(target / "config.json").representation == "frames":
         from musicgen.hub import load_folder
 
         from . import evaluate
@@ -236,7 +335,7 @@ def main(argv=None) -> int:
         if args.memory_smoothing == 0:
             sampling["memory_orders"] = []
         elif args.memory_smoothing is not None:
-            sampling.update(memory_orders=Config().memory_orders, memory_smoothing=args.memory_smoothing)
+            sampling.update(memory_orders=FRAMES_RECIPE["memory_orders"], memory_smoothing=args.memory_smoothing)
         embed(args.folder, EMBEDDED_MODEL, args.data, **sampling)
         print(f"embedded {args.folder} as {EMBEDDED_MODEL}")
         return 0
