@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config, ConfigError
-from .vocab import Vocab, VocabError
+from . import representations
+from .representations import TABLE_FILES
+from .vocab import VocabError
 
 EMBEDDED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "model"
 MODEL_FILES = ("model.keras", "config.json")  # and the representation's: vocab.json or tokenizer.json
-REPRESENTATION_FILES = {"frames": ("vocab.json",), "events": ("tokenizer.json",)}
 DOWNLOADED = [*MODEL_FILES, "vocab.json", "tokenizer.json", "tempos.json"]
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
 
@@ -115,16 +116,11 @@ def load_folder(folder: Path, source: str | None = None, note: str = "") -> Musi
         config = Config.load(folder / "config.json")
     except ConfigError as error:
         raise ModelError(f"{folder}: {error}") from None
-    missing = [name for name in REPRESENTATION_FILES[config.representation] if not (folder / name).is_file()]
-    if missing:
-        raise ModelError(f"{folder} is not a model folder: {', '.join(missing)} missing")
+    table = TABLE_FILES[config.representation]
+    if not (folder / table).is_file():
+        raise ModelError(f"{folder} is not a model folder: {table} missing")
     try:
-        if config.representation == "events":
-            from .representations.events import Events
-
-            vocab = Events.load(folder)
-        else:
-            vocab = Vocab.load(folder / "vocab.json")
+        vocab = representations.load(config.representation, folder)
     except (VocabError, ValueError, KeyError, OSError) as error:
         raise ModelError(f"{folder}: its token table cannot be read ({error})") from None
     try:
@@ -132,7 +128,6 @@ def load_folder(folder: Path, source: str | None = None, note: str = "") -> Musi
     except Exception as error:  # a damaged or foreign file: say so rather than show a traceback
         raise ModelError(f"{folder / 'model.keras'} cannot be loaded ({error})") from None
     outputs, window = trained.output_shape[-1], trained.input_shape[-1]
-    table = REPRESENTATION_FILES[config.representation][0]
     if outputs != len(vocab):
         raise ModelError(f"{folder}: the model predicts {outputs} tokens but {table} holds "
                          f"{len(vocab)}: they come from different runs")
