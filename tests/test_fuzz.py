@@ -180,3 +180,37 @@ def test_primer_specs_and_note_names(tiny_model, spec):
         except ValueError as error:
             assert str(error)
             outcomes[("spec", "ValueError")] += 1
+
+
+def run_event_case(data: bytes, events_model) -> str:
+    """The same promise for an event model's continuation: a primer that decodes, or one MidiError with words."""
+    from musicgen.compose import event_midi_primer
+    from musicgen.score import load_score
+
+    started = time.perf_counter()
+    try:
+        primer = event_midi_primer(events_model, load_score(data, name="case.mid"), "case.mid")
+        assert primer.ids[0] == events_model.vocab.bos_id and primer.ids.max() < len(events_model.vocab)
+        events_model.vocab.decode(primer.ids)
+        outcome = "continued"
+    except MidiError as error:
+        assert str(error).startswith("case.mid: ") and len(str(error)) > len("case.mid: ") + 5
+        outcome = "MidiError"
+    assert time.perf_counter() - started < SECONDS_PER_CASE
+    return outcome
+
+
+@pytest.mark.parametrize("name", list(EXTREMES))
+def test_named_extremes_continued_by_an_event_model(tiny_events_model, name):
+    outcome = run_event_case(EXTREMES[name](), tiny_events_model)
+    if name in ("100k notes", "type 0", "type 2", "fastest tempo"):
+        assert outcome == "continued", name  # notes on any tempo map land on the beat grid
+    if name in ("zero bytes", "drums only", "over 5 MB", "no notes", "slowest tempo"):  # over 2 hours
+        assert outcome == "MidiError", name
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=midi_files())
+def test_well_formed_files_continued_by_an_event_model(tiny_events_model, data):
+    run_event_case(data, tiny_events_model)
