@@ -135,7 +135,12 @@ def key_shift(tokens: list[str]) -> int:
     for token in tokens:
         for pitch in token_pitches(token):
             durations[pitch % 12] += 1
-    if not durations.any():
+    return key_shift_of(durations)
+
+
+def key_shift_of(durations: np.ndarray) -> int:
+    """key_shift for how long each of the 12 pitch classes sounds (0 when nothing sounds)."""
+    if not np.any(durations):
         return 0
     best_fit, best_shift = -np.inf, 0
     for tonic in range(12):

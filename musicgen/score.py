@@ -14,15 +14,13 @@ Parts are roles, not tracks: "Melody" (a track named MELODY, VOCAL, LEAD or VOIC
 """
 from __future__ import annotations
 
-import io
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pretty_midi
 
-from .midi import MAJOR_PROFILE, MINOR_PROFILE, MidiError, load_midi
+from .midi import MidiError, key_shift_of, load_midi
 
 MELODY, ACCOMPANIMENT = "Melody", "Accompaniment"
 PARTS = (MELODY, ACCOMPANIMENT)
@@ -77,14 +75,8 @@ class Score:
         notes = self.all_notes()
         if not len(notes):
             return 0
-        durations = np.bincount(notes[:, 2].astype(int) % 12, weights=notes[:, 1] - notes[:, 0], minlength=12)
-        best_fit, best_shift = -np.inf, 0
-        for tonic in range(12):
-            for profile, tonic_in_c in ((MAJOR_PROFILE, 0), (MINOR_PROFILE, 9)):
-                fit = np.corrcoef(durations, np.roll(profile, tonic))[0, 1]
-                if fit > best_fit:
-                    best_fit, best_shift = fit, (tonic_in_c - tonic + 6) % 12 - 6
-        return int(best_shift)
+        return key_shift_of(np.bincount(notes[:, 2].astype(int) % 12, weights=notes[:, 1] - notes[:, 0],
+                                        minlength=12))
 
     def cropped(self, start_beat: float, end_beat: float) -> Score:
         """The notes starting in [start_beat, end_beat), moved so that start_beat becomes beat 0."""
@@ -114,7 +106,7 @@ class Score:
         return midi
 
 
-def _part_of(track_name: str, is_pop909: bool) -> str:
+def _part_of(track_name: str) -> str:
     name = (track_name or "").strip().lower()
     if any(word in name for word in MELODY_TRACK_WORDS):
         return MELODY
@@ -155,9 +147,9 @@ def score_from_midi(midi: pretty_midi.PrettyMIDI, beats: tuple[np.ndarray, np.nd
     """A Score from a parsed MIDI file; `beats` (read_beats) places the notes, else the file's tempo map."""
     pitched = [instrument for instrument in midi.instruments if not instrument.is_drum and instrument.notes]
     rows: dict[str, list] = {MELODY: [], ACCOMPANIMENT: []}
-    named_melody = any(_part_of(instrument.name, False) == MELODY for instrument in pitched)
+    named_melody = any(_part_of(instrument.name) == MELODY for instrument in pitched)
     for instrument in pitched:
-        part = _part_of(instrument.name, False) if named_melody else ACCOMPANIMENT
+        part = _part_of(instrument.name) if named_melody else ACCOMPANIMENT
         times = np.array([(note.start, note.end, note.pitch, note.velocity) for note in instrument.notes], float)
         rows[part].append(times)
     if beats is not None:
@@ -196,11 +188,3 @@ def load_score(source: str | Path | bytes, name: str | None = None) -> Score:
         label = name or (Path(source).name if not isinstance(source, (bytes, bytearray)) else "upload")
         raise MidiError(f"{label}: has no pitched notes")
     return score
-
-
-def midi_bytes(midi: pretty_midi.PrettyMIDI) -> bytes:
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        midi.write(buffer)
-    return buffer.getvalue()

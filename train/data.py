@@ -66,43 +66,42 @@ def _add_song(corpus: Corpus, name: str, load, tracks: str, frames_per_second: i
     corpus.songs.append(Song(name, tokens))
 
 
-def load_folder(folder: str | Path, tracks: str, frames_per_second: int,
-                progress: bool = True) -> Corpus:
-    """Songs from every MIDI file below folder; broken ones are skipped with a reason."""
+def read_folder(folder: str | Path, add_song, progress: bool = True) -> Corpus:
+    """A Corpus from every MIDI file below folder, each given to add_song(corpus, name, path);
+    NoUsableFiles (saying what was found and why) when nothing could be used."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NoUsableFiles(f"{folder}: no such folder")
     corpus = Corpus(source=str(folder))
     paths = find_midi_files(folder)
     for path in tqdm(paths, desc="reading MIDI", unit="file", disable=not progress):
-        name = str(path.relative_to(folder))
-        _add_song(corpus, name, lambda: load_midi(path, name=name), tracks, frames_per_second)
+        add_song(corpus, str(path.relative_to(folder)), path)
     if not corpus.songs:
         found = f"{len(paths)} MIDI file(s)" if paths else "no *.mid or *.midi files"
         reasons = "".join(f"\n  {item['file']}: {item['reason']}" for item in corpus.skipped)
         raise NoUsableFiles(f"{folder}: no usable MIDI file ({found}){reasons}")
     return corpus
+
+
+def load_folder(folder: str | Path, tracks: str, frames_per_second: int,
+                progress: bool = True) -> Corpus:
+    """Frame songs from every MIDI file below folder; broken ones are skipped with a reason."""
+    def add(corpus, name, path):
+        _add_song(corpus, name, lambda: load_midi(path, name=name), tracks, frames_per_second)
+
+    return read_folder(folder, add, progress)
 
 
 def load_scores(folder: str | Path, progress: bool = True) -> Corpus:
     """Scores of every MIDI file below folder (beat_midi.txt used where present); broken ones skipped."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise NoUsableFiles(f"{folder}: no such folder")
-    corpus = Corpus(source=str(folder))
-    paths = find_midi_files(folder)
-    for path in tqdm(paths, desc="reading MIDI", unit="file", disable=not progress):
-        name = str(path.relative_to(folder))
+    def add(corpus, name, path):
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             corpus.songs.append(Song(name, score=load_score(path, name=name), digest=digest))
-        except MidiError as error:
+        except (MidiError, OSError) as error:
             corpus.skipped.append({"file": name, "reason": str(error).split(": ", 1)[-1]})
-    if not corpus.songs:
-        found = f"{len(paths)} MIDI file(s)" if paths else "no *.mid or *.midi files"
-        reasons = "".join(f"\n  {item['file']}: {item['reason']}" for item in corpus.skipped)
-        raise NoUsableFiles(f"{folder}: no usable MIDI file ({found}){reasons}")
-    return corpus
+
+    return read_folder(folder, add, progress)
 
 
 def load_corpus(folder: str | Path | None, config: Config, limit: int | None = None,
