@@ -209,7 +209,8 @@ def build_page(defaults: Config | None = None) -> gr.Blocks:
                     top_p = gr.Slider(0.5, 1.0, value=defaults.top_p, step=0.01, label="Top-p")
                     seed = gr.Textbox(value="", label="Seed (empty = new)")
                     speed = gr.Slider(0.5, 2.0, value=1.0, step=0.05, label="Playback tempo (x)")
-                    program = gr.Dropdown(INSTRUMENTS, value=defaults.program, label="Instrument")
+                    program = gr.Dropdown(INSTRUMENTS, value=defaults.program,
+                                          label="Instrument (of the accompaniment)")
                     model_source = gr.Textbox(value="", label="Model (empty = default; or a Hub id user/name)")
             with gr.Column(scale=2):
                 facts = gr.Textbox(label="About this piece", interactive=False, lines=2)

@@ -98,6 +98,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "kfold-events")
     parser.add_argument("--pieces", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--report", type=Path, help="also write the model's evaluation report (JSON) here")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"error: {args.data} is not here", file=sys.stderr)
@@ -113,6 +114,8 @@ def main(argv=None) -> int:
         baseline = seen if len(seen) == len(trained_on) and seen else None
         reports = [evaluate_events.evaluate(model, held_out, baseline, args.pieces, 60.0, args.seed)]
         print(evaluate_events.summary(reports[0]))
+        if args.report:
+            args.report.write_text(json.dumps(reports[0], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     rows = [measured(report) for report in reports]
     summary = {name: (float(np.mean([row[name] for row in rows])), float(np.std([row[name] for row in rows])))

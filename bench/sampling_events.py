@@ -54,12 +54,7 @@ def main(argv=None) -> int:
     model = load(args.model)
     corpus = load_corpus(args.data, model.config, progress=False)
     held_out, _ = evaluate_events.split_held_out(corpus, evaluate_events.training_digests(model.folder))
-    real, groups = [], []
-    for song in held_out:
-        score = song.score.transposed(song.score.key_shift()) if model.config.key_normalize else song.score
-        for segment in listening.segments(score, 60.0):
-            real.append(segment)
-            groups.append(song.name)
+    real, groups = evaluate_events.real_segments(held_out, 60.0)
     real_stats = [s for s in (listening.piece_statistics(score) for score in real) if s]
     results = []
     for setting in args.settings:
@@ -68,6 +63,7 @@ def main(argv=None) -> int:
         memory = dict(memory_orders=MEMORY_ORDERS, memory_smoothing=smoothing) if smoothing else dict(memory_orders=[])
         model.config = model.config.replace(temperature=temperature, top_p=top_p, **memory)
         generated, decoded = evaluate_events.generated_scores(model, args.pieces, 60.0, args.seed)
+        generated = [listening.in_c(score) for score in generated]
         report = listening.compare(generated, real, groups, decoded)
         generated_stats = [s for s in (listening.piece_statistics(score) for score in generated) if s]
         separating = sorted(univariate_aucs(generated_stats, real_stats).items(), key=lambda item: -item[1])[:4]

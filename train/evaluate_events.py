@@ -99,6 +99,16 @@ def generated_scores(music_model, pieces: int, seconds: float, seed: int) -> tup
     return scores, decoded / max(pieces, 1)
 
 
+def real_segments(songs: list, seconds: float) -> tuple[list, list]:
+    """(the songs' segments of about `seconds`, each in C major / A minor, the song each came from)."""
+    real, groups = [], []
+    for song in songs:
+        for segment in listening.segments(song.score, seconds):
+            real.append(listening.in_c(segment))
+            groups.append(song.name)
+    return real, groups
+
+
 def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 64, seconds: float = 60.0,
              seed: int = 0, progress: bool = True) -> dict:
     """The report (see the module docstring) for held-out Songs, n-grams fitted on baseline Songs."""
@@ -146,12 +156,8 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
         report["ngram_note"] = ("the model's training songs are not at hand (give --baseline-data): "
                                 "no n-gram baselines")
 
-    real, groups = [], []
-    for song in held_out:
-        score = song.score.transposed(song.score.key_shift()) if config.key_normalize else song.score
-        for segment in listening.segments(score, seconds):
-            real.append(segment)
-            groups.append(song.name)
+    generated = [listening.in_c(score) for score in generated]
+    real, groups = real_segments(held_out, seconds)
     report["listening"] = listening.compare(generated, real, groups, decoded_share)
     report["listening"].update(seconds=seconds, seed=seed, temperature=config.temperature, top_p=config.top_p)
     # The same songs as the tokens can write them (onsets and lengths on sixteenths): what is

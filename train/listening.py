@@ -21,6 +21,16 @@ OVERLAP_FEATURES = ("pitch_count", "pitch_class_histogram", "pitch_range", "aver
                     "notes_per_second", "inter_onset_interval", "note_length_histogram", "polyphony")
 
 
+def in_c(score: Score) -> Score:
+    """The piece moved to C major / A minor by its own key estimate.
+
+    Both sides of a comparison go through this: the model trains on songs in every key (key
+    normalization, then transposition augmentation), so its pieces come in any key, and a
+    song's 60 s segment may sit in another key than the whole song.
+    """
+    return score.transposed(score.key_shift())
+
+
 def segments(score: Score, seconds: float) -> list[Score]:
     """The score cut into whole segments of about `seconds` (whole bars), tails dropped."""
     bar_beats = score.beats_per_bar
