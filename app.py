@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 import pretty_midi
 
 import musicgen  # noqa: F401  (quiets TensorFlow)
@@ -25,7 +24,7 @@ from musicgen.config import Config
 from musicgen.compose import (Draft, OutputError, extend_draft, make_primer, pieces_of, sample_draft,
                               write_piece)
 from musicgen.hub import HubUnreachable, ModelError, MusicModel, load, resolve_source
-from musicgen.midi import MAX_MIDI_BYTES, MidiError, note_number
+from musicgen.midi import MAX_MIDI_BYTES, MidiError
 
 MAX_VARIATIONS = 4
 SECONDS_RANGE = (5, 120)
@@ -138,7 +137,7 @@ def generate_music(primer_kind: str, note: str, upload: str | None, seconds: flo
         primer = make_primer(music_model, f"midi:{upload}", seed)
         primer.description = f"continuation of {Path(upload).name}"
     elif primer_kind == "a single note":
-        primer = make_primer(music_model, f"note:{note_number(note)}", seed)
+        primer = make_primer(music_model, f"note:{note}", seed)
     else:
         primer = make_primer(music_model, "random", seed, int(variations))
     draft = sample_draft(music_model, primer, float(seconds), float(temperature), 0, float(top_p), seed,
