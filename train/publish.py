@@ -165,8 +165,7 @@ so a held note and a re-struck one differ. Embedding({config.embedding_dim}) ->
 {config.rnn_layers} x GRU({config.rnn_units}) with dropout {config.dropout} -> logits over
 {dataset.get('vocab_size', '?')} tokens, trained on chunks of {config.chunk_tokens} tokens in which every
 token predicts the next; sampled statefully one token at a time, with the token grammar masked
-in so that every sample decodes. Songs are moved to C major / A minor before training
-{f"and seen moved by up to {config.transpose_augment} semitones" if config.transpose_augment else ""}.
+in so that every sample decodes. {key_words(config)}
 
 Listen: `sample.wav` (score `sample.mid`, picture `sample.png`), drawn from a random start with seed {SAMPLE_SEED}.
 
@@ -204,6 +203,15 @@ Loading uses only JSON and Keras' `safe_mode=True`: no code from this repository
 """
 
 
+def key_words(config: Config) -> str:
+    if not config.key_normalize:
+        return "Songs are read in their own keys."
+    if config.transpose_augment:
+        return (f"Songs are moved to C major / A minor, then seen moved by up to {config.transpose_augment} "
+                "semitones each epoch, so the model writes in any key.")
+    return "Songs are moved to C major / A minor before training, so the model writes in C major or A minor."
+
+
 def event_evaluation_rows(report: dict | None) -> str:
     """Rows of the held-out report (python -m train.evaluate), when the folder has one."""
     if not report:
@@ -218,8 +226,8 @@ def event_evaluation_rows(report: dict | None) -> str:
     generated, real = heard["generated"], heard["real"]
     rows += [f"| 60 s pieces holding a note 10 s or more | {generated['hold_10s_share']:.0%} (songs {real['hold_10s_share']:.0%}) |",
              f"| notes per second | {generated['notes_per_second']:.2f} (songs {real['notes_per_second']:.2f}) |",
-             f"| smallest Yang & Lerch overlap | {heard['min_overlap']:.2f} |",
-             f"| classifier AUC, generated vs real (0.5 = cannot tell) | {heard['classifier_auc']:.2f} |"]
+             f"| smallest Yang & Lerch overlap | {heard['min_overlap']:.3f} |",
+             f"| classifier AUC, generated vs real (0.5 = cannot tell) | {heard['classifier_auc']:.3f} |"]
     return "\n".join(rows) + "\n"
 
 
