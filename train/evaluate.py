@@ -1,8 +1,9 @@
-"""python -m train.evaluate MODEL_FOLDER --data DIR: held-out likelihood, n-gram baselines, generated-vs-real.
+"""python -m train.evaluate MODEL --data DIR: held-out likelihood, n-gram baselines, generated-vs-real.
 
-Held-out songs are the validation songs named in the folder's metrics.json (the n-grams are
-fitted on its training songs); with no such record every song in DIR is held out and the
-n-grams are left out.
+Event models: train/evaluate_events.py scores the songs of DIR the model never trained on (by
+file hash). Frame models (this module): the held-out songs are the validation songs named in
+the folder's metrics.json (the n-grams are fitted on its training songs); with no such record
+every song in DIR is held out and the n-grams are left out.
 """
 from __future__ import annotations
 
