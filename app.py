@@ -25,6 +25,8 @@ from musicgen.compose import (Draft, OutputError, extend_draft, make_primer, pie
                               write_piece)
 from musicgen.hub import HubUnreachable, ModelError, MusicModel, load, resolve_source
 from musicgen.midi import MAX_MIDI_BYTES, MidiError
+from musicgen.steering import PROGRESSIONS, Steering, preset_chords
+from musicgen.chords import ROOT_NAMES
 
 MAX_VARIATIONS = 4
 SECONDS_RANGE = (5, 120)
@@ -32,6 +34,7 @@ NOTE_CHOICES = [pretty_midi.note_number_to_name(pitch) for pitch in range(36, 97
 INSTRUMENTS = [(f"{program}: {pretty_midi.program_to_instrument_name(program)}", program)
                for program in range(128)]
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "musicgen-app"
+KEYS = ["any"] + [f"{root} {mode}" for mode in ("major", "minor") for root in ROOT_NAMES]
 KEEP_OUTPUTS_SECONDS = 3600
 SWEEP_EVERY_SECONDS = 60
 _last_sweep = -float("inf")
@@ -92,20 +95,34 @@ def show(snapshot: dict, started: float, remarks: list[str]) -> list:
     """Files and facts for a snapshot (a compose.Draft as a dict)."""
     draft = Draft(**snapshot)
     music_model = get_model(draft.source)
-    folder, slots, notes, seconds = request_folder(), [], 0, 0.0
+    folder, slots, notes, seconds, keys = request_folder(), [], 0, 0.0, set()
     for index, piece in enumerate(pieces_of(music_model, draft)):
-        stem = folder / f"musicgen-{draft.seed}-{index + 1}"
+        stem = folder / piece_name(draft, piece, index)
         write_piece(piece, music_model.config.frames_per_second * draft.speed, f"{stem}.mid", f"{stem}.wav",
                     f"{stem}.png", title=f"seed {draft.seed}, piece {index + 1}")
         slots += [f"{stem}.wav", f"{stem}.mid", f"{stem}.png"]
         notes += piece.note_count
         seconds = max(seconds, piece.midi.get_end_time())
+        keys.add(piece.key)
     slots += [None] * (3 * (MAX_VARIATIONS - len(draft.rows)))
     tempi = sorted({round(tempo * draft.speed) for tempo in draft.tempi})
+    asked = Steering.from_json(draft.steering).describe()
     facts = (f"{seconds:.0f} s x {len(draft.rows)}, {notes} notes"
              + (f", {'/'.join(map(str, tempi))} BPM" if tempi else "")
+             + (f", {'/'.join(sorted(keys))}" if keys - {None} else "")
+             + (f"\nasked for: {asked}" if asked else "")
              + f", model {music_model.source}, seed {draft.seed}, {time.perf_counter() - started:.1f} s to make")
     return [*slots, facts + "".join(f"\n{remark}" for remark in remarks if remark), draft.seed]
+
+
+def piece_name(draft: Draft, piece, index: int) -> str:
+    """A file name that says what the piece is: musicgen-seed7-Eb-major-96bpm-1."""
+    words = [f"musicgen-seed{draft.seed}"]
+    if piece.key:
+        words.append(piece.key.replace(" ", "-"))
+    if piece.tempo_bpm:
+        words.append(f"{round(piece.tempo_bpm * draft.speed)}bpm")
+    return "-".join([*words, str(index + 1)]).replace("#", "sharp")
 
 
 def user_message(function):
@@ -125,23 +142,25 @@ def user_message(function):
 @user_message
 def generate_music(primer_kind: str, note: str, upload: str | None, seconds: float, variations: int,
                    temperature: float, top_p: float, seed: str, speed: float, program: int,
-                   model_source: str, history: list | None = None):
+                   model_source: str, chords: str = "", key: str = "any", tempo: float | None = None,
+                   style: str = "any", history: list | None = None):
     """(audio, .mid, picture) for each of MAX_VARIATIONS slots, facts, the seed used, and the history."""
     started = time.perf_counter()
     music_model = get_model(model_source)
     check_choices(seconds, variations, speed)
+    steering = Steering.parse(chords, key, tempo, style)
     seed = int(seed) if str(seed or "").strip() else random.randrange(2**31)
     if primer_kind == "continue my MIDI":
         if not upload:
             raise ValueError("upload a MIDI file to continue, or pick another primer")
-        primer = make_primer(music_model, f"midi:{upload}", seed)
+        primer = make_primer(music_model, f"midi:{upload}", seed, steering=steering)
         primer.description = f"continuation of {Path(upload).name}"
     elif primer_kind == "a single note":
-        primer = make_primer(music_model, f"note:{note}", seed)
+        primer = make_primer(music_model, f"note:{note}", seed, steering=steering)
     else:
-        primer = make_primer(music_model, "random", seed, int(variations))
+        primer = make_primer(music_model, "random", seed, int(variations), steering=steering)
     draft = sample_draft(music_model, primer, float(seconds), float(temperature), 0, float(top_p), seed,
-                         int(variations), int(program), float(speed), frame_sampler(music_model))
+                         int(variations), int(program), float(speed), frame_sampler(music_model), steering)
     snapshot = dataclasses.asdict(draft)
     return [*show(snapshot, started, [f"started from: {primer.description}", music_model.note, *primer.notes]),
             [snapshot]]
@@ -170,6 +189,13 @@ def continue_music(history: list | None, piece_number: int, seconds: float, temp
     return [*show(snapshot, started, []), [*history, snapshot]]
 
 
+def fill_preset(preset: str, key: str):
+    """The chord box after a preset is picked: its progression in the chosen key."""
+    if preset not in PROGRESSIONS:
+        return gr.update()
+    return preset_chords(preset, key)
+
+
 def slot_visibility(history: list | None) -> list:
     """Show the player, download and picture of each piece in the latest result; hide the rest."""
     pieces = len(history[-1]["rows"]) if history else 1
@@ -184,9 +210,11 @@ def undo(history: list | None):
     return [*show(history[-2], time.perf_counter(), []), history[:-1]]
 
 
-def build_page(defaults: Config | None = None) -> gr.Blocks:
-    """The page; sampling sliders start at the default model's settings (defaults)."""
+def build_page(defaults: Config | None = None, styles: list[str] | None = None) -> gr.Blocks:
+    """The page; sampling sliders start at the default model's settings (defaults), the style box
+    lists the default model's styles."""
     defaults = defaults or Config()
+    styles = styles or ["any"]
     # Gradio keeps uploads and served files in its cache: delete them after an hour, as our outputs.
     with gr.Blocks(title="musicgen", delete_cache=(KEEP_OUTPUTS_SECONDS, KEEP_OUTPUTS_SECONDS)) as page:
         gr.Markdown("# musicgen\nPress **Generate** to hear a new piece; download the .mid for your DAW.\n\n"
@@ -200,6 +228,15 @@ def build_page(defaults: Config | None = None) -> gr.Blocks:
                 upload = gr.File(label=f"MIDI to continue (up to {MAX_MIDI_BYTES // 1_000_000} MB)",
                                  file_types=[".mid", ".midi"], type="filepath")
                 seconds = gr.Slider(*SECONDS_RANGE, value=30, step=5, label="Length (seconds)")
+                with gr.Accordion("Chords, key, tempo, style", open=True):
+                    preset = gr.Dropdown(["(type your own)", *PROGRESSIONS], value="(type your own)",
+                                         label="Progression preset")
+                    chords = gr.Textbox(value="", label="Chords, one per bar (empty = the model chooses)",
+                                        placeholder="e.g. C G Am F  (C, Cm, C7, Cmaj7, Cm7, Cdim, Csus2, Csus4)")
+                    key = gr.Dropdown(KEYS, value="any", label="Key")
+                    tempo = gr.Number(value=None, label="Tempo (BPM, empty = the model's choice)", minimum=30,
+                                      maximum=300)
+                    style = gr.Dropdown(styles, value="any", label="Style", allow_custom_value=True)
                 variations = gr.Slider(1, MAX_VARIATIONS, value=1, step=1, label="Variations")
                 generate_button = gr.Button("Generate", variant="primary")
                 with gr.Accordion("Settings", open=False):
@@ -227,7 +264,8 @@ def build_page(defaults: Config | None = None) -> gr.Blocks:
         used_seed = gr.Number(visible=False)
         history = gr.State([])
         inputs = [primer_kind, note, upload, seconds, variations, temperature, top_p, seed, speed,
-                  program, model_source]
+                  program, model_source, chords, key, tempo, style]
+        preset.change(fill_preset, [preset, key], chords, api_visibility="private")
         results = [*outputs, facts, used_seed, history]
         events = [
             generate_button.click(generate_music, [*inputs, history], results, api_name="generate"),
@@ -239,9 +277,11 @@ def build_page(defaults: Config | None = None) -> gr.Blocks:
             event.then(slot_visibility, [history], outputs, api_visibility="private")
         # The model's own sampling defaults, chosen by generated-vs-real measurements (README).
         sampling = [defaults.temperature, defaults.top_p]
-        gr.Examples([["random", "C4", None, 30, 1, *sampling, "7", 1.0, 0, ""],
-                     ["a single note", "A3", None, 20, 2, *sampling, "", 1.0, 0, ""],
-                     ["random", "C4", None, 45, 1, *sampling, "", 0.8, 46, ""]],
+        free = ["", "any", None, "any"]
+        gr.Examples([["random", "C4", None, 30, 1, *sampling, "7", 1.0, 0, "", *free],
+                     ["a single note", "A3", None, 20, 2, *sampling, "", 1.0, 0, "", *free],
+                     ["random", "C4", None, 30, 1, *sampling, "", 1.0, 0, "", "Eb Bb Cm Ab", "Eb major", 96,
+                      "any"]],
                     inputs, label="Try one")
     page.queue(default_concurrency_limit=8, max_size=64)
     return page
@@ -249,9 +289,11 @@ def build_page(defaults: Config | None = None) -> gr.Blocks:
 
 if __name__ == "__main__":
     try:
-        default_config = get_model(None).config  # load and compile before the first visitor arrives
+        default_model = get_model(None)  # load and compile before the first visitor arrives
+        default_config = default_model.config
+        default_styles = getattr(default_model.vocab, "styles", None)
     except ModelError as error:
         print(f"warning: {error}; pick a model in the page")
-        default_config = None
+        default_config, default_styles = None, None
     # Gradio refuses bigger uploads before they are stored; load_midi checks again for the API.
-    build_page(default_config).launch(max_file_size=MAX_MIDI_BYTES)
+    build_page(default_config, default_styles).launch(max_file_size=MAX_MIDI_BYTES)

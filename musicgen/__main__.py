@@ -36,6 +36,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     gen.add_argument("--seed", type=int, help="random seed (default: a new one, printed)")
     gen.add_argument("--variations", type=int, default=1, help="pieces to draw as one batch")
     gen.add_argument("--program", type=int, help="General MIDI program 0-127 (default: the model's)")
+    steer = gen.add_argument_group("steering (event models)")
+    steer.add_argument("--chords", help="a progression, one chord per 4-beat bar, repeating to the end, e.g. "
+                       "\"C G Am F\"; names: C, Cm, C7, Cmaj7, Cm7, Cdim, Csus2, Csus4 on any root, with # or b")
+    steer.add_argument("--key", help="e.g. \"Eb major\", \"F# minor\" (any of the 24; the MIDI carries its "
+                       "key signature; default: the progression's key, else the model's own)")
+    steer.add_argument("--tempo", type=float, help="beats per minute, 30-300 (default: drawn from the training songs')")
+    steer.add_argument("--style", default="any", help="an artist the model learned (e.g. \"JJ Lin\"), or any")
     gen.add_argument("--out", type=Path, required=True, help="the .mid to write")
     gen.add_argument("--wav", type=Path, help="also write audio here")
     gen.add_argument("--png", type=Path, help="also write a piano-roll picture here")
@@ -52,6 +59,7 @@ def numbered(path: Path | None, index: int, count: int) -> Path | None:
 def generate_command(args) -> int:
     from .compose import check_request, compose, make_primer, write_piece
     from .hub import load
+    from .steering import Steering
 
     if args.program is not None and not 0 <= args.program <= 127:
         raise ValueError(f"program must be 0-127, not {args.program}")
@@ -71,13 +79,14 @@ def generate_command(args) -> int:
     top_p = config.top_p if args.top_p is None else args.top_p
     check_request(1, args.variations, temperature, top_k, top_p)
     seed = random.randrange(2**31) if args.seed is None else args.seed
-    primer = make_primer(music_model, args.primer, seed, args.variations)
+    steering = Steering.parse(args.chords, args.key, args.tempo, args.style)
+    primer = make_primer(music_model, args.primer, seed, args.variations, steering)
     for note in [music_model.note, *primer.notes]:
         if note:
             print(f"note: {note}")
     started = time.perf_counter()
     pieces = compose(music_model, primer, seconds, temperature, top_k, top_p, seed,
-                     args.variations, args.program)
+                     args.variations, args.program, steering=steering)
     print(f"sampled {seconds:g} s x {len(pieces)} in {time.perf_counter() - started:.2f} s "
           f"(seed {seed}, model {music_model.source})")
     for index, piece in enumerate(pieces):
@@ -88,6 +97,7 @@ def generate_command(args) -> int:
         rendered = write_piece(piece, config.frames_per_second, *paths, title=f"seed {seed}")
         written = ", ".join(str(path) for path in paths if path)
         tempo = f", {piece.tempo_bpm:g} BPM" if piece.tempo_bpm else ""
+        tempo += f", {piece.key}" if piece.key else ""
         print(f"wrote {written}: {piece.midi.get_end_time():.1f} s{tempo}, {piece.note_count} notes"
               + (f" [{rendered.synthesizer}]" if rendered else ""))
     return 0

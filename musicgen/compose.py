@@ -15,10 +15,13 @@ import pretty_midi
 
 from . import audio
 from .hub import MusicModel
+from .chords import key_name
 from .memory import PieceMemory
 from .midi import note_number, tokens_to_midi, tokens_to_roll, transpose
 from .sampling import Primer, generate, last_frames, midi_primer, note_primer, random_primer
 from .score import ACCOMPANIMENT, MELODY, Score, load_score
+from .stateful import DRAW, Forcing, sample
+from .steering import Steering
 
 MAX_FRAMES = 5 * 60 * 10  # ten minutes at 5 frames per second
 MAX_VARIATIONS = 16
@@ -33,17 +36,23 @@ class Piece:
     midi: pretty_midi.PrettyMIDI
     tempo_bpm: float | None = None  # events: the piece's tempo
     score: Score | None = None  # events: the piece's notes in beats
+    key: str | None = None  # events: its key, as in its MIDI's key signature ("Eb major")
 
     @property
     def note_count(self) -> int:
         return sum(len(instrument.notes) for instrument in self.midi.instruments)
 
 
-def make_primer(music_model: MusicModel, spec: str, seed: int, variations: int = 1) -> Primer:
-    """A primer from "random", "note:C4" (or "note:60") or "midi:PATH"; ValueError when spec is neither."""
+def make_primer(music_model: MusicModel, spec: str, seed: int, variations: int = 1,
+                steering: Steering | None = None) -> Primer:
+    """A primer from "random", "note:C4" (or "note:60") or "midi:PATH"; ValueError when spec is neither.
+
+    Event models: steering's style and key shape the primer (see event_primer)."""
     kind, _, value = spec.partition(":")
+    steering = steering or Steering()
+    check_steering(music_model, steering)
     if music_model.config.representation == "events":
-        return event_primer(music_model, kind, value, spec)
+        return event_primer(music_model, kind, value, spec, steering)
     seq_len = music_model.config.seq_len
     if kind == "random" and not value:
         return random_primer(music_model.vocab, seq_len, seed, variations)
@@ -54,36 +63,69 @@ def make_primer(music_model: MusicModel, spec: str, seed: int, variations: int =
     raise ValueError(f"primer {spec!r} is not random, note:NAME (e.g. note:C4) or midi:PATH")
 
 
-def event_primer(music_model: MusicModel, kind: str, value: str, spec: str) -> Primer:
-    """Events: random = the model's own opening (BOS), a note = one melody note on beat 1,
-    a MIDI = its last EVENT_PRIMER_BARS bars (both parts, on the beat grid), in C major / A minor
-    when the model was trained so, the piece moved back to the file's key afterwards."""
+def check_steering(music_model: MusicModel, steering: Steering) -> None:
+    """ValueError when the model cannot do what steering asks (the words say what can)."""
+    if steering.is_free:
+        return
+    if music_model.config.representation != "events":
+        raise ValueError("chords, key, tempo and style need an event model; this one uses the original study's "
+                         "frames (pick the default model, or train one with python -m train)")
     events = music_model.vocab
+    if (steering.chords or steering.style.lower() != "any") and not events.steerable:
+        raise ValueError("this model was trained without chord and style tokens: leave chords and style empty, "
+                         "or retrain it with this version (python -m train)")
+    if events.steerable:
+        events.style_id(steering.style)
+
+
+def event_primer(music_model: MusicModel, kind: str, value: str, spec: str, steering: Steering) -> Primer:
+    """Events: random = the model's own opening (BOS and, when steerable, the style and mode),
+    a note = one melody note on beat 1, a MIDI = its last EVENT_PRIMER_BARS bars (both parts, on
+    the beat grid), in C major / A minor when the model was trained so, the piece moved to the
+    key asked for (else back to the file's key) afterwards."""
+    events = music_model.vocab
+    key = steering.target_key()
+    header = []
+    if events.steerable:
+        header = events.header(steering.style, key[1] if key else None)[1:]
+        header += [] if key else [DRAW]  # the model picks the mode
     if kind == "random" and not value:
-        return Primer(np.array([events.bos_id], np.int32), "random")
+        return Primer(np.array([events.bos_id], np.int32), "random", opening=header, transpose=steering.shift())
     if kind == "note" and value:
-        pitch = note_number(value)
-        return Primer(events.note_primer(pitch), f"note {value}", bars=1)
+        pitch = note_number(value) - steering.shift()
+        note = list(events.note_primer(pitch)[1:])
+        if events.steerable:  # the bar's chord comes before its notes
+            note = [*note[:2], DRAW, *note[2:]]
+        return Primer(np.array([events.bos_id], np.int32), f"note {value}", opening=[*header, *note],
+                      transpose=steering.shift())
     if kind == "midi" and value:
-        return event_midi_primer(music_model, load_score(Path(value)), Path(value).name)
+        return event_midi_primer(music_model, load_score(Path(value)), Path(value).name, steering)
     raise ValueError(f"primer {spec!r} is not random, note:NAME (e.g. note:C4) or midi:PATH")
 
 
-def event_midi_primer(music_model: MusicModel, score, label: str) -> Primer:
-    """The last EVENT_PRIMER_BARS bars of score as a primer that the piece continues from a new bar."""
+def event_midi_primer(music_model: MusicModel, score, label: str, steering: Steering | None = None) -> Primer:
+    """The last EVENT_PRIMER_BARS bars of score as a primer that the piece continues from a new bar,
+    in the file's key, or moved to the key the steering asks for."""
     events = music_model.vocab
+    steering = steering or Steering()
     bar_beats = score.beats_per_bar
     last_bar = int(np.ceil(score.end_beats / bar_beats - 1e-6))
     first_bar = max(0, last_bar - EVENT_PRIMER_BARS)
     tail = score.cropped(first_bar * bar_beats, last_bar * bar_beats + 1e-6)
     shift = tail.key_shift() if music_model.config.key_normalize else 0
-    ids = events.encode(tail.transposed(shift))
+    ids = events.encode(tail.transposed(shift), steering.style) if events.steerable else events.encode(
+        tail.transposed(shift))
+    back = -shift
+    if steering.key is not None:
+        back = steering.shift()
+        if events.steerable:  # the mode asked for replaces the file's in the header
+            ids[2] = events.vocab[f"Mode_{steering.key[1]}"]
     bars_read = int(np.sum(ids == events.grammar.bar_id))
     # Bar tokens up to and including the one that opens the bar after the file's music: the
     # piece is that bar and what follows it.
     read_bars = last_bar - first_bar
     opening = np.full(max(0, read_bars + 1 - bars_read), events.grammar.bar_id, np.int32)
-    return Primer(np.concatenate([ids, opening]), f"continuation of {label}", transpose=-shift, bars=1,
+    return Primer(np.concatenate([ids, opening]), f"continuation of {label}", transpose=back, bars=1,
                   skip_bars=read_bars, tempo_bpm=score.tempo_bpm)
 
 
@@ -118,37 +160,44 @@ class Draft:
     transpose: int = 0  # semitones that put the piece back in its primer's key
     speed: float = 1.0
     program: int | None = None
+    steering: dict = field(default_factory=dict)  # Steering.to_json(): chords forced, key, tempo, style
 
 
 def compose(music_model: MusicModel, primer: Primer, seconds: float, temperature: float, top_k: int,
             top_p: float, seed: int, variations: int = 1, program: int | None = None,
-            speed: float = 1.0) -> list[Piece]:
+            speed: float = 1.0, steering: Steering | None = None) -> list[Piece]:
     """`variations` pieces of about `seconds` after primer; speed > 1 plays them faster.
 
     Events: each piece draws its tempo from the training songs' (a continuation keeps the
     file's) and ends on the bar line nearest to `seconds`.
     """
     draft = sample_draft(music_model, primer, seconds, temperature, top_k, top_p, seed, variations,
-                         program, speed)
+                         program, speed, steering=steering)
     return pieces_of(music_model, draft)
 
 
 def sample_draft(music_model: MusicModel, primer: Primer, seconds: float, temperature: float, top_k: int,
                  top_p: float, seed: int, variations: int = 1, program: int | None = None, speed: float = 1.0,
-                 frame_sampler=None) -> Draft:
-    """The Draft of compose(); frame_sampler (default sampling.generate) lets the app batch visitors."""
+                 frame_sampler=None, steering: Steering | None = None) -> Draft:
+    """The Draft of compose(); frame_sampler (default sampling.generate) lets the app batch visitors.
+    steering (event models): its tempo sets the pieces', its chords are forced bar by bar (the
+    primer, made with the same steering, carries its style and key)."""
     check_length(seconds)
     check_request(1, variations, temperature, top_k, top_p)
+    steering = steering or Steering()
+    check_steering(music_model, steering)
     config = music_model.config
     memory = PieceMemory.from_config(config, primer.history)
-    draft = Draft(music_model.source, int(seed), [], transpose=primer.transpose, speed=float(speed), program=program)
+    draft = Draft(music_model.source, int(seed), [], transpose=primer.transpose, speed=float(speed), program=program,
+                  steering=steering.to_json())
     if config.representation == "events":
-        from .stateful import sample
 
-        draft.tempi = piece_tempi(music_model, primer, seed, variations)
+        draft.tempi = ([steering.tempo_bpm] * variations if steering.tempo_bpm
+                       else piece_tempi(music_model, primer, seed, variations))
         bars = [bars_for(seconds, tempo * speed) for tempo in draft.tempi]
         rows = sample(music_model.steps, music_model.vocab.grammar, primer.ids, bars, temperature, top_k, top_p,
-                      seed, bars_in_primer=primer.bars, memory=memory)
+                      seed, bars_in_primer=primer.bars, memory=memory,
+                      forcing=forcing_for(music_model, steering, primer.opening))
         draft.rows = [np.concatenate([primer.ids, row]).tolist() for row in rows]
         draft.skip_bars = primer.skip_bars
         return draft
@@ -168,13 +217,13 @@ def extend_draft(music_model: MusicModel, draft: Draft, index: int, seconds: flo
     ids = np.asarray(draft.rows[index], np.int32)
     config = music_model.config
     if config.representation == "events":
-        from .stateful import sample
 
         grammar = music_model.vocab.grammar
         bars_so_far = int(np.sum(ids == grammar.bar_id)) - draft.skip_bars
         target = bars_so_far + bars_for(seconds, draft.tempi[index] * draft.speed)
         more = sample(music_model.steps, grammar, np.append(ids, grammar.bar_id), [target], temperature, top_k,
-                      top_p, seed, bars_in_primer=bars_so_far + 1)[0]
+                      top_p, seed, bars_in_primer=bars_so_far + 1,
+                      forcing=forcing_for(music_model, Steering.from_json(draft.steering)))[0]
         longer = np.concatenate([ids, [grammar.bar_id], more])
     else:
         frames = round(float(seconds) * config.frames_per_second * draft.speed)
@@ -185,6 +234,13 @@ def extend_draft(music_model: MusicModel, draft: Draft, index: int, seconds: flo
         longer = np.concatenate([ids, more])
     rows = [*draft.rows[:index], longer.tolist(), *draft.rows[index + 1:]]
     return dataclasses.replace(draft, rows=rows)
+
+
+def forcing_for(music_model: MusicModel, steering: Steering, opening=()) -> Forcing:
+    """The tokens steering fixes: opening (the primer's), then the progression's chord at every bar."""
+    events = music_model.vocab
+    chords = [events.chord_id(chord) for chord in steering.model_chords()] if events.steerable else []
+    return Forcing(list(opening), chords, events.grammar.position_ids.get(0, -1))
 
 
 def pieces_of(music_model: MusicModel, draft: Draft) -> list[Piece]:
@@ -226,13 +282,21 @@ def piece_tempi(music_model: MusicModel, primer: Primer, seed: int, variations: 
 
 def event_piece(music_model: MusicModel, ids: np.ndarray, tempo_bpm: float, skip_bars: int, bars: int,
                 semitones: int = 0) -> Piece:
-    """The piece that event ids make: `bars` bars after skip_bars, notes cut at its last bar line."""
+    """The piece that event ids make: `bars` bars after skip_bars, notes cut at its last bar line,
+    with the key signature of the mode its header names (else of its notes) moved by semitones."""
     score = music_model.vocab.decode(ids, tempo_bpm).transposed(semitones)
     bar_beats = score.beats_per_bar
     score = score.cropped(skip_bars * bar_beats, (skip_bars + bars) * bar_beats)
     for notes in score.parts.values():
         notes[:, 1] = np.minimum(notes[:, 1], bars * bar_beats)
-    return Piece(np.asarray(ids), None, score.to_midi(), tempo_bpm, score)
+    mode = music_model.vocab.mode_of(ids)
+    if mode is None:
+        shift, mode = score.key()
+        tonic = ((0 if mode == "major" else 9) - shift) % 12
+    else:
+        tonic = ((0 if mode == "major" else 9) + semitones) % 12
+    key = key_name(tonic, mode)
+    return Piece(np.asarray(ids), None, score.to_midi(key), tempo_bpm, score, key)
 
 
 def piece_from_ids(music_model: MusicModel, ids: np.ndarray, program: int | None = None,

@@ -6,9 +6,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CONFIG_VERSION = 4
+CONFIG_VERSION = 5
 # Settings added since, with the values that older files meant.
-VERSION_3_MEANT = {"representation": "frames"}
+VERSION_4_MEANT = {"steering_tokens": False}
+VERSION_3_MEANT = {**VERSION_4_MEANT, "representation": "frames"}
 VERSION_2_MEANT = {**VERSION_3_MEANT, "memory_orders": [], "average_weights_over": 0.0}
 VERSION_1_MEANT = {**VERSION_2_MEANT, "key_normalize": False, "transpose_augment": 0, "bidirectional": True,
                    "pitch_input": False}
@@ -42,6 +43,13 @@ class Config:
     # chord per 5 fps frame, read through windows of seq_len frames).
     representation: str = "events"
     chunk_tokens: int = 512  # events: tokens per training sequence (each predicts the next)
+    # events: a style and mode header and chord tokens, so pieces can be steered (musicgen.steering).
+    # Styles are the artists (a folder's index.csv) with at least style_min_songs training songs;
+    # each training chunk reads "any" instead of its artist with probability style_dropout, so
+    # that "any" is learned too.
+    steering_tokens: bool = True
+    style_min_songs: int = 8
+    style_dropout: float = 0.5
     # frames only
     frames_per_second: int = 5
     seq_len: int = 50  # frames of context that predict the next frame
@@ -98,6 +106,8 @@ class Config:
             problems.append("transpose_augment must be 0-11 semitones")
         if not 0 <= self.average_weights_over <= 100:
             problems.append("average_weights_over must be 0 (off) to 100 epochs")
+        if not 0 <= self.style_dropout <= 1:
+            problems.append("style_dropout must be in [0, 1]")
         if not 0 <= self.dropout < 1:
             problems.append("dropout must be in [0, 1)")
         if not 0 <= self.validation_share < 1:
@@ -123,7 +133,7 @@ class Config:
             raise ConfigError(f"config.json is not valid JSON ({error})") from None
         if not isinstance(values, dict):
             raise ConfigError("config.json must hold one JSON object")
-        meant = {1: VERSION_1_MEANT, 2: VERSION_2_MEANT, 3: VERSION_3_MEANT}.get(values.get("version"))
+        meant = {1: VERSION_1_MEANT, 2: VERSION_2_MEANT, 3: VERSION_3_MEANT, 4: VERSION_4_MEANT}.get(values.get("version"))
         if meant is not None:
             values = {**meant, **values, "version": CONFIG_VERSION}
         known = {field.name for field in dataclasses.fields(cls)}

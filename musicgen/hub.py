@@ -13,7 +13,7 @@ from .vocab import VocabError
 
 EMBEDDED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "model"
 MODEL_FILES = ("model.keras", "config.json")  # and the representation's: vocab.json or tokenizer.json
-DOWNLOADED = [*MODEL_FILES, "vocab.json", "tokenizer.json", "tempos.json"]
+DOWNLOADED = [*MODEL_FILES, "vocab.json", "tokenizer.json", "tempos.json", "conditions.json"]
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
 
 

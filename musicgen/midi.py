@@ -140,15 +140,21 @@ def key_shift(tokens: list[str]) -> int:
 
 def key_shift_of(durations: np.ndarray) -> int:
     """key_shift for how long each of the 12 pitch classes sounds (0 when nothing sounds)."""
+    return key_of(durations)[0]
+
+
+def key_of(durations: np.ndarray) -> tuple[int, str]:
+    """(semitones -6..5 to C major / A minor, "major" or "minor") of the best-fitting Krumhansl
+    profile for how long each pitch class sounds; (0, "major") when nothing sounds."""
     if not np.any(durations):
-        return 0
-    best_fit, best_shift = -np.inf, 0
+        return 0, "major"
+    best_fit, best = -np.inf, (0, "major")
     for tonic in range(12):
-        for profile, tonic_in_c in ((MAJOR_PROFILE, 0), (MINOR_PROFILE, 9)):
+        for profile, tonic_in_c, mode in ((MAJOR_PROFILE, 0, "major"), (MINOR_PROFILE, 9, "minor")):
             fit = np.corrcoef(durations, np.roll(profile, tonic))[0, 1]
             if fit > best_fit:
-                best_fit, best_shift = fit, (tonic_in_c - tonic + 6) % 12 - 6
-    return int(best_shift)
+                best_fit, best = fit, (int((tonic_in_c - tonic + 6) % 12 - 6), mode)
+    return best
 
 
 def transpose(tokens: list[str], semitones: int) -> list[str]:

@@ -31,6 +31,9 @@ class Primer:
     bars: int = 0
     skip_bars: int = 0
     tempo_bpm: float | None = None
+    # Events: ids forced after ids (musicgen.stateful.Forcing.opening): a steerable model's header,
+    # a note primer's note; DRAW where the model chooses.
+    opening: list = field(default_factory=list)
 
 
 def random_primer(vocab: Vocab, seq_len: int, seed: int, variations: int = 1) -> Primer:

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from .midi import MidiError, key_shift_of, load_midi
+from .chords import NO_CHORD, harte_chord, transpose_chord
+from .midi import MidiError, key_of, load_midi
 
 MELODY, ACCOMPANIMENT = "Melody", "Accompaniment"
 PARTS = (MELODY, ACCOMPANIMENT)
@@ -38,6 +39,8 @@ class Score:
     parts: dict[str, np.ndarray] = field(default_factory=dict)
     tempo_bpm: float = 120.0
     beats_per_bar: int = BEATS_PER_BAR
+    # (start_beat, end_beat, chord) rows (musicgen.chords numbers them), sorted; empty when unknown.
+    chords: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
 
     @property
     def seconds_per_beat(self) -> float:
@@ -67,16 +70,21 @@ class Score:
             notes = notes.copy()
             notes[:, 2] += semitones
             moved[name] = notes[(notes[:, 2] >= 0) & (notes[:, 2] <= 127)]
-        return Score(moved, self.tempo_bpm, self.beats_per_bar)
+        chords = self.chords.copy()
+        chords[:, 2] = [transpose_chord(int(chord), semitones) for chord in chords[:, 2]]
+        return Score(moved, self.tempo_bpm, self.beats_per_bar, chords)
 
     def key_shift(self) -> int:
         """Semitones (-6..5) that move the estimated key to C major or A minor (Krumhansl-Schmuckler,
         pitch classes weighted by duration)."""
+        return self.key()[0]
+
+    def key(self) -> tuple[int, str]:
+        """(key_shift(), "major" or "minor") of the estimated key."""
         notes = self.all_notes()
         if not len(notes):
-            return 0
-        return key_shift_of(np.bincount(notes[:, 2].astype(int) % 12, weights=notes[:, 1] - notes[:, 0],
-                                        minlength=12))
+            return 0, "major"
+        return key_of(np.bincount(notes[:, 2].astype(int) % 12, weights=notes[:, 1] - notes[:, 0], minlength=12))
 
     def cropped(self, start_beat: float, end_beat: float) -> Score:
         """The notes starting in [start_beat, end_beat), moved so that start_beat becomes beat 0."""
@@ -85,7 +93,9 @@ class Score:
             kept = notes[(notes[:, 0] >= start_beat) & (notes[:, 0] < end_beat)].copy()
             kept[:, :2] -= start_beat
             parts[name] = kept
-        return Score(parts, self.tempo_bpm, self.beats_per_bar)
+        chords = self.chords[(self.chords[:, 1] > start_beat) & (self.chords[:, 0] < end_beat)].copy()
+        chords[:, :2] = np.clip(chords[:, :2], start_beat, end_beat) - start_beat
+        return Score(parts, self.tempo_bpm, self.beats_per_bar, chords)
 
     def to_midi(self, key_signature: str | None = None) -> pretty_midi.PrettyMIDI:
         """A PrettyMIDI with this tempo, a 4/4 time signature, and one named instrument per part."""
@@ -143,8 +153,26 @@ def _beats_from_annotation(seconds: np.ndarray, beat_times: np.ndarray, downbeat
     return beats + offset
 
 
-def score_from_midi(midi: pretty_midi.PrettyMIDI, beats: tuple[np.ndarray, np.ndarray] | None = None) -> Score:
-    """A Score from a parsed MIDI file; `beats` (read_beats) places the notes, else the file's tempo map."""
+def read_chords(path: Path) -> list[tuple[float, float, int]]:
+    """(start s, end s, chord) rows of a POP909 chord_midi.txt; [] when it cannot be read."""
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    for line in lines:
+        fields = line.split()
+        try:
+            rows.append((float(fields[0]), float(fields[1]), harte_chord(fields[2])))
+        except (IndexError, ValueError):
+            return []
+    return rows
+
+
+def score_from_midi(midi: pretty_midi.PrettyMIDI, beats: tuple[np.ndarray, np.ndarray] | None = None,
+                    chords: list[tuple[float, float, int]] | None = None) -> Score:
+    """A Score from a parsed MIDI file; `beats` (read_beats) places the notes, else the file's tempo
+    map; `chords` (read_chords, in seconds) become the Score's chords on the same beats."""
     pitched = [instrument for instrument in midi.instruments if not instrument.is_drum and instrument.notes]
     rows: dict[str, list] = {MELODY: [], ACCOMPANIMENT: []}
     named_melody = any(_part_of(instrument.name) == MELODY for instrument in pitched)
@@ -170,7 +198,15 @@ def score_from_midi(midi: pretty_midi.PrettyMIDI, beats: tuple[np.ndarray, np.nd
         parts[part] = notes[notes[:, 0] >= 0]
     if not np.isfinite(tempo) or tempo <= 0:
         tempo = 120.0
-    return Score(parts, float(np.clip(tempo, 30, 300)))
+    chord_rows = np.zeros((0, 3))
+    if chords:
+        table = np.array(chords, float)
+        table = table[table[:, 2] != NO_CHORD]
+        if len(table):
+            chord_rows = np.column_stack([convert(table[:, 0]), convert(table[:, 1]), table[:, 2]])
+            chord_rows = chord_rows[(chord_rows[:, 1] > chord_rows[:, 0]) & (chord_rows[:, 1] > 0)]
+            chord_rows[:, 0] = np.maximum(chord_rows[:, 0], 0)
+    return Score(parts, float(np.clip(tempo, 30, 300)), chords=chord_rows)
 
 
 def load_score(source: str | Path | bytes, name: str | None = None) -> Score:
@@ -179,11 +215,13 @@ def load_score(source: str | Path | bytes, name: str | None = None) -> Score:
     Raises MidiError (with the file's name and the reason) for anything unusable.
     """
     midi = load_midi(source, name=name)
-    beats = None
+    beats, chords = None, None
     if not isinstance(source, (bytes, bytearray)):
         annotation = Path(source).with_name("beat_midi.txt")
         beats = read_beats(annotation) if annotation.is_file() else None
-    score = score_from_midi(midi, beats)
+        chord_file = Path(source).with_name("chord_midi.txt")
+        chords = read_chords(chord_file) if chord_file.is_file() else None
+    score = score_from_midi(midi, beats, chords)
     if not score.note_count:
         label = name or (Path(source).name if not isinstance(source, (bytes, bytearray)) else "upload")
         raise MidiError(f"{label}: has no pitched notes")

@@ -9,14 +9,14 @@ variation then goes on from the same state with its own random stream.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .sampling import choose
 
 
-COMPLETE = ("Duration", "Bar", "Position", "BOS")  # grammar states after which a sequence may end
+COMPLETE = ("Duration", "Bar", "Position", "BOS", "Chord", "Style", "Mode")  # grammar states after which a sequence may end
 
 
 @dataclass
@@ -85,15 +85,38 @@ def sequence_log_probabilities(weights: StepWeights, ids) -> np.ndarray:
     return out
 
 
+DRAW = -1  # in Forcing.opening: a token to draw rather than force
+
+
+@dataclass
+class Forcing:
+    """Tokens a person's choices fix, fed in place of a draw (a steerable model's header, a note
+    primer's first note, a chord progression); everything else is sampled."""
+
+    opening: list[int] = field(default_factory=list)  # ids (or DRAW) right after the primer
+    bar_chords: list[int] = field(default_factory=list)  # chord ids, one a bar of the piece, repeating
+    position0_id: int = -1  # Position_0: where a bar's chord is written
+
+    def after_bar(self, piece_bar: int, queue: list[int]) -> list[int]:
+        """The queue once a bar line is read: Position_0 and the bar's chord first."""
+        if not self.bar_chords:
+            return queue
+        rest = queue[1:] if queue and queue[0] == self.position0_id else queue
+        rest = rest[1:] if rest and rest[0] == DRAW else rest  # the bar's chord, drawn: now forced
+        return [self.position0_id, self.bar_chords[piece_bar % len(self.bar_chords)], *rest]
+
+
 def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0, top_k: int = 0,
            top_p: float = 1.0, seed: int = 0, bars_in_primer: int = 0, max_tokens_per_bar: int = 160,
-           memory=None) -> list[np.ndarray]:
+           memory=None, forcing: Forcing | None = None) -> list[np.ndarray]:
     """One id array per entry of `bars`: tokens after primer until that many bars are complete.
 
     A row stops when it would open bar bars[row] + 1 (so every piece ends on a bar line), or
     after max_tokens_per_bar tokens a bar. bars_in_primer counts the primer's bars that belong
     to the piece. Only tokens the grammar allows are drawn, so every row decodes.
     With a memory (musicgen.memory.PieceMemory), each row also recalls its own piece.
+    With a forcing, its tokens replace the draws where it says (a forced progression also
+    keeps the model from writing chords of its own).
     """
     bars = np.asarray(bars, np.int64)
     rows = len(bars)
@@ -108,8 +131,14 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     limits = bars * max_tokens_per_bar + 32
     output = [[] for _ in range(rows)]
     active = np.ones(rows, bool)
+    forcing = forcing or Forcing()
+    queues = [list(forcing.opening) for _ in range(rows)]
+    if grammar_states[0][0] == "Bar":  # the primer opened the piece's bar: its chord comes first
+        queues = [forcing.after_bar(bars_in_primer - 1, queue) for queue in queues]
     while active.any():
         masks = np.stack([grammar.allowed(state) for state in grammar_states])
+        if forcing.bar_chords:  # the person's chords only
+            masks &= ~grammar.is_chord | np.array([state[0] == "BarStart" for state in grammar_states])[:, None]
         shifted = np.where(masks, logits, -np.inf)
         shifted -= shifted.max(axis=1, keepdims=True)
         probabilities = np.exp(shifted)
@@ -121,12 +150,16 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
         uniforms = np.array([stream.random() for stream in streams])
         chosen = choose(probabilities, temperature, top_k, top_p, uniforms)
         for row in np.flatnonzero(active):
+            if queues[row]:
+                forced = queues[row].pop(0)
+                chosen[row] = chosen[row] if forced == DRAW else forced
             token_id = int(chosen[row])
             if token_id == grammar.bar_id:
                 if bars_so_far[row] >= bars[row]:
                     active[row] = False
                     continue
                 bars_so_far[row] += 1
+                queues[row] = forcing.after_bar(int(bars_so_far[row]) - 1, queues[row])
             output[row].append(token_id)
             grammar_states[row] = grammar.advance(grammar_states[row], token_id)
             if memories is not None:

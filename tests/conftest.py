@@ -116,17 +116,28 @@ def pop_songs(tmp_path_factory) -> Path:
     notes sit 0.055 s after the MIDI's tick grid, and the first beat is a pickup (the first
     downbeat is the second beat)."""
     folder = tmp_path_factory.mktemp("pop_songs")
+    index_rows = ["song_id,name,artist,modify_times,beats_per_measure,quavers_per_beat"]
     for index, transpose in enumerate((0, 2, -3, 5, 7, -1)):
         song = folder / f"{index + 1:03d}"
         write_midi(song / f"{index + 1:03d}.mid", pop_song_tracks(transpose, shift=POP_SHIFT_SECONDS))
         beats = [f"{POP_SHIFT_SECONDS + beat * 0.5:.3f} {float(beat % 2 == 1)} {float(beat % 4 == 1)}"
                  for beat in range(40)]
         (song / "beat_midi.txt").write_text("\n".join(beats) + "\n")
+        # The piano's chords, as POP909 annotates them (Harte names, seconds).
+        names = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+        chords = [f"{POP_SHIFT_SECONDS + bar * 2.0:.3f}\t{POP_SHIFT_SECONDS + (bar + 1) * 2.0:.3f}\t"
+                  f"{names[(root + transpose) % 12]}:maj" for bar, root in enumerate((0, 5, 7, 0, 0, 5, 7, 0))]
+        (song / "chord_midi.txt").write_text("\n".join(chords) + "\n")
+        index_rows.append(f"{index + 1:03d},song {index + 1},{POP_ARTISTS[index]},1,2,2")
+    (folder / "index.csv").write_text("\n".join(index_rows) + "\n", encoding="utf-8")
     return folder
 
 
+POP_ARTISTS = ("林俊杰", "林俊杰", "林俊杰", "林俊杰", "someone", "someone else")
+
+
 TINY_EVENTS_CONFIG = dict(representation="events", chunk_tokens=64, embedding_dim=8, rnn_units=16, rnn_layers=1,
-                          batch_size=4, epochs=2, validation_share=0.34, transpose_augment=2)
+                          batch_size=4, epochs=2, validation_share=0.34, transpose_augment=2, style_min_songs=2)
 
 
 @pytest.fixture(scope="session")

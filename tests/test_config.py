@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from musicgen.config import FRAMES_RECIPE, ORIGINAL_RECIPE, Config, ConfigError
+from musicgen.config import CONFIG_VERSION, FRAMES_RECIPE, ORIGINAL_RECIPE, Config, ConfigError
 
 
 def test_the_original_recipe_is_one_preset_away():
@@ -20,7 +20,7 @@ def test_a_version_1_config_keeps_meaning_the_original_recipe():
     values["version"] = 1
     config = Config.from_json(json.dumps(values))
     assert config == Config(**ORIGINAL_RECIPE)
-    assert config.version == 4 and config.representation == "frames"
+    assert config.version == CONFIG_VERSION and config.representation == "frames"
 
 
 def test_a_version_2_config_has_no_memory_as_when_it_was_written():
@@ -28,7 +28,7 @@ def test_a_version_2_config_has_no_memory_as_when_it_was_written():
     del values["memory_orders"], values["memory_smoothing"], values["representation"], values["chunk_tokens"]
     values["version"] = 2
     config = Config.from_json(json.dumps(values))
-    assert config.memory_orders == [] and config.version == 4 and config.representation == "frames"
+    assert config.memory_orders == [] and config.version == CONFIG_VERSION and config.representation == "frames"
     assert Config(**FRAMES_RECIPE).memory_orders  # our frame recipe remembers
 
 

@@ -166,8 +166,9 @@ def test_an_event_model_goes_to_the_hub_and_back(hub, tiny_events_model_folder, 
     for words in ("REMI", "Melody", "nats per token", "python -m musicgen generate --model alice/tiny-events"):
         assert words in card
     pulled = load("alice/tiny-events")
-    assert sorted(p.name for p in pulled.folder.iterdir()) == ["config.json", "model.keras", "tempos.json",
-                                                               "tokenizer.json"]
+    assert sorted(p.name for p in pulled.folder.iterdir()) == ["conditions.json", "config.json", "model.keras",
+                                                               "tempos.json", "tokenizer.json"]
+    assert pulled.vocab.styles == load(str(folder)).vocab.styles
     assert event_notes(pulled) == event_notes(load(str(folder)))
 
 

@@ -45,14 +45,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         "dropout": float, "learning_rate": float, "min_count": int, "validation_share": float,
         "early_stopping_patience": int, "seed": int, "transpose_augment": int, "average_weights_over": float,
         "temperature": float, "top_p": float, "memory_orders": context_lengths, "memory_smoothing": float,
-        "chunk_tokens": int,
+        "chunk_tokens": int, "style_min_songs": int, "style_dropout": float,
     }
     for name, kind in flags.items():
         hyper.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(DEFAULTS, name),
                            help=f"(default {getattr(DEFAULTS, name)})")
     for name, words in (("key_normalize", "transpose every song to C major / A minor"),
                         ("bidirectional", "read each window both ways, as the original"),
-                        ("pitch_input", "show the network each frame's pitches besides its token")):
+                        ("pitch_input", "show the network each frame's pitches besides its token"),
+                        ("steering_tokens", "events: style, mode and chord tokens, so pieces can be steered")):
         hyper.add_argument("--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction,
                            default=getattr(DEFAULTS, name), help=f"{words} (default {getattr(DEFAULTS, name)})")
     hyper.add_argument("--recipe", choices=tuple(RECIPES), default="ours",

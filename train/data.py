@@ -22,6 +22,7 @@ class Song:
     tokens: list[str] | None = None  # frames: one token per frame
     score: Score | None = None  # events: the notes in beats
     digest: str = ""  # sha256 of the file, so a model folder can name exactly what it learned from
+    artist: str = ""  # from the folder's index.csv (POP909's layout), "" when unknown
 
 
 @dataclass
@@ -92,16 +93,50 @@ def load_folder(folder: str | Path, tracks: str, frames_per_second: int,
     return read_folder(folder, add, progress)
 
 
+# index.csv names artists in their own script; the styles a person types are these.
+ARTIST_NAMES = {"林俊杰": "JJ Lin", "周杰伦": "Jay Chou", "邓丽君": "Teresa Teng", "王菲": "Faye Wong",
+                "刘德华": "Andy Lau", "卓依婷": "Timi Zhuo", "许嵩": "Vae Xu", "郑源": "Zheng Yuan",
+                "祁隆": "Qi Long", "陈瑞": "Chen Rui"}
+
+
+def read_artists(folder: Path) -> dict[str, str]:
+    """song id -> artist from folder/index.csv (columns song_id and artist, POP909's layout); {} without."""
+    import csv
+
+    index = folder / "index.csv"
+    if not index.is_file():
+        return {}
+    try:
+        with index.open(encoding="utf-8", newline="") as file:
+            rows = list(csv.DictReader(file))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+    return {row["song_id"].strip(): ARTIST_NAMES.get(row["artist"].strip(), row["artist"].strip())
+            for row in rows if row.get("song_id") and row.get("artist")}
+
+
 def load_scores(folder: str | Path, progress: bool = True) -> Corpus:
-    """Scores of every MIDI file below folder (beat_midi.txt used where present); broken ones skipped."""
+    """Scores of every MIDI file below folder (beat_midi.txt and chord_midi.txt used where present,
+    artists from index.csv); broken ones skipped."""
+    artists = read_artists(Path(folder))
+
     def add(corpus, name, path):
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            corpus.songs.append(Song(name, score=load_score(path, name=name), digest=digest))
+            artist = artists.get(Path(name).parts[0], artists.get(path.stem, ""))
+            corpus.songs.append(Song(name, score=load_score(path, name=name), digest=digest, artist=artist))
         except (MidiError, OSError) as error:
             corpus.skipped.append({"file": name, "reason": str(error).split(": ", 1)[-1]})
 
     return read_folder(folder, add, progress)
+
+
+def styles_of(songs: list[Song], min_songs: int) -> list[str]:
+    """The artists with at least min_songs of songs, most songs first: the styles a model learns."""
+    from collections import Counter
+
+    counts = Counter(song.artist for song in songs if song.artist)
+    return [artist for artist, count in counts.most_common() if count >= min_songs]
 
 
 def load_corpus(folder: str | Path | None, config: Config, limit: int | None = None,
@@ -199,34 +234,69 @@ def make_dataset(songs_ids: list[np.ndarray], seq_len: int, batch_size: int,
 
 # --- events: whole sequences ----------------------------------------------------------------
 
-def prepared_ids(score: Score, representation, config: Config) -> np.ndarray:
-    """A song's ids as the model sees them: moved to C major / A minor when the config says so."""
-    return representation.encode(score.transposed(score.key_shift()) if config.key_normalize else score)
+def prepared_ids(score: Score, representation, config: Config, style: str = "any") -> np.ndarray:
+    """A song's ids as the model sees them: moved to C major / A minor when the config says so,
+    under its style when the representation is steerable and knows it."""
+    score = score.transposed(score.key_shift()) if config.key_normalize else score
+    if not getattr(representation, "steerable", False):
+        return representation.encode(score)
+    return representation.encode(score, style if style in representation.styles else "any")
+
+
+def song_ids(songs: list[Song], representation, config: Config, progress: bool = False) -> list[np.ndarray]:
+    """prepared_ids of every song, each under its artist's style."""
+    from tqdm import tqdm
+
+    return [prepared_ids(song.score, representation, config, song.artist or "any")
+            for song in tqdm(songs, desc="tokenizing", unit="song", disable=not progress)]
+
+
+@dataclass
+class Header:
+    """A steerable sequence's first tokens (BOS, style, mode): every training chunk starts with its
+    song's, so each chunk knows what it is conditioned on; the style reads "any" with probability
+    dropout (any_id), so that "any" is learned from every artist."""
+
+    length: int = 0
+    any_id: int = -1
+    dropout: float = 0.0
 
 
 def sequence_chunks(songs_ids: list[np.ndarray], chunk_tokens: int, rng: np.random.Generator | None,
-                    transpositions: list[np.ndarray] | None = None, pad_id: int = 0):
+                    transpositions: list[np.ndarray] | None = None, pad_id: int = 0, header: Header | None = None):
     """(inputs, targets, weights) arrays of chunks of chunk_tokens: every position predicts the next id.
 
     With rng, each song is moved by one random transposition table and cut from a random offset,
     so every epoch sees other chunk boundaries and keys; the padded tail of a song weighs 0.
+    With a header, every chunk after a song's first starts with the song's header (the tokens
+    right after it, read without their context, weigh 0), and with rng the style is dropped to
+    "any" at header.dropout.
     """
+    header = header or Header()
+    body = chunk_tokens - header.length
     inputs, targets, weights = [], [], []
     for ids in songs_ids:
         if rng is not None:
             if transpositions:
                 ids = transpositions[rng.integers(len(transpositions))][ids]
             # The first chunk keeps the song's start (BOS); the rest follow a random offset.
-            offset = int(rng.integers(1, chunk_tokens + 1))
-            starts = [0, *range(offset, len(ids) - 1, chunk_tokens)]
+            offset = int(rng.integers(1, body + 1))
+            starts = [0, *range(offset, len(ids) - 1, body)]
         else:
-            starts = list(range(0, len(ids) - 1, chunk_tokens))
+            starts = [0, *range(chunk_tokens, len(ids) - 1, body)]
         for start in starts:
             piece = ids[start:start + chunk_tokens + 1]
+            if start and header.length:
+                piece = np.concatenate([ids[:header.length], ids[start:start + body + 1]])
             if len(piece) < 2:
                 continue
+            if header.length and rng is not None and rng.random() < header.dropout:
+                piece = piece.copy()
+                piece[1] = header.any_id
             pad = chunk_tokens + 1 - len(piece)
             weight = np.ones(chunk_tokens, np.float32)
+            if start and header.length:
+                weight[:header.length] = 0.0
             if pad:
                 piece = np.concatenate([piece, np.full(pad, pad_id, np.int32)])
                 weight[chunk_tokens - pad:] = 0.0
@@ -240,7 +310,8 @@ def sequence_chunks(songs_ids: list[np.ndarray], chunk_tokens: int, rng: np.rand
 
 
 def make_sequence_dataset(songs_ids: list[np.ndarray], chunk_tokens: int, batch_size: int, seed: int,
-                          transpositions: list[np.ndarray] | None = None, shuffle: bool = True):
+                          transpositions: list[np.ndarray] | None = None, shuffle: bool = True,
+                          header: Header | None = None):
     """A tf.data pipeline of (chunk, next ids, weights); training chunks are re-cut and re-keyed each epoch."""
     import tensorflow as tf
 
@@ -249,7 +320,7 @@ def make_sequence_dataset(songs_ids: list[np.ndarray], chunk_tokens: int, batch_
     def chunks():
         rng = np.random.default_rng([seed, epoch[0]]) if shuffle else None
         epoch[0] += 1
-        inputs, targets, weights = sequence_chunks(songs_ids, chunk_tokens, rng, transpositions)
+        inputs, targets, weights = sequence_chunks(songs_ids, chunk_tokens, rng, transpositions, header=header)
         order = rng.permutation(len(inputs)) if rng is not None else np.arange(len(inputs))
         for index in order:
             yield inputs[index], targets[index], weights[index]

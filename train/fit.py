@@ -171,7 +171,7 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     from musicgen.model import build_sequence_model, compile_model
     from musicgen.representations.events import TOKENIZER_FILE, Events
 
-    from .data import make_sequence_dataset, prepared_ids
+    from .data import Header, make_sequence_dataset, song_ids, styles_of
 
     verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
     out_dir = Path(out_dir)
@@ -181,16 +181,16 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     if resume and (out_dir / TOKENIZER_FILE).exists():
         representation = Events.load(out_dir)
     else:
-        representation = Events.new([song.score.tempo_bpm for song in train_songs])
+        styles = styles_of(train_songs, config.style_min_songs) if config.steering_tokens else None
+        representation = Events.new([song.score.tempo_bpm for song in train_songs], styles)
         representation.save(out_dir)
     config.save(out_dir / "config.json")
 
-    songs_iter = train_songs
-    if verbose:
-        from tqdm import tqdm
-        songs_iter = tqdm(train_songs, desc="tokenizing", unit="song")
-    train_ids = [prepared_ids(song.score, representation, config) for song in songs_iter]
-    validation_ids = [prepared_ids(song.score, representation, config) for song in validation_songs]
+    train_ids = song_ids(train_songs, representation, config, progress=bool(verbose))
+    validation_ids = song_ids(validation_songs, representation, config)
+    header = Header()
+    if representation.steerable:
+        header = Header(3, representation.style_id("any"), config.style_dropout)
     shifts = range(-config.transpose_augment, config.transpose_augment + 1)
     transpositions = [representation.transposition(shift) for shift in shifts]
     dataset_summary = {
@@ -208,9 +208,12 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     if verbose:
         print(f"{len(train_songs)} training songs ({dataset_summary['tokens']['train']} tokens), "
               f"{len(validation_songs)} validation songs, {len(representation)} token kinds, on {device_name()}")
-    train_data = make_sequence_dataset(train_ids, config.chunk_tokens, config.batch_size, config.seed, transpositions)
-    validation_data = (make_sequence_dataset(validation_ids, config.chunk_tokens, config.batch_size, 0, shuffle=False)
-                       if validation_ids else None)
+    if verbose and representation.steerable:
+        print(f"styles: {', '.join(representation.styles)}")
+    train_data = make_sequence_dataset(train_ids, config.chunk_tokens, config.batch_size, config.seed, transpositions,
+                                       header=header)
+    validation_data = (make_sequence_dataset(validation_ids, config.chunk_tokens, config.batch_size, 0, shuffle=False,
+                                             header=header) if validation_ids else None)
 
     strategy = strategy or pick_strategy()
     with strategy.scope():

@@ -14,7 +14,7 @@ from musicgen.config import FRAMES_RECIPE, Config
 
 SAMPLE_SEED = 0
 SAMPLE_SECONDS = 20
-UPLOADED = ["model.keras", "vocab.json", "tokenizer.json", "tempos.json", "config.json", "metrics.json", "loss.png",
+UPLOADED = ["model.keras", "vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "config.json", "metrics.json", "loss.png",
             "evaluation.json", "evaluation.png", "sample.mid", "sample.wav", "sample.png", "README.md"]
 POP909_CITATION = ("Wang, Chen, Jiang, Zhang, Xu, Dai, Bin, Xia: \"POP909: A Pop-song Dataset for Music "
                    "Arrangement Generation\", ISMIR 2020 (MIT License)")
@@ -301,7 +301,7 @@ def embed(folder: str | Path, target: Path, data: Path | None = None, **sampling
 
     folder, target = Path(folder), Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("vocab.json", "tokenizer.json", "tempos.json", "metrics.json", "loss.png", "evaluation.json",
+    for name in ("vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "metrics.json", "loss.png", "evaluation.json",
                  "evaluation.png"):
         if (folder / name).exists():
             shutil.copy2(folder / name, target / name)

@@ -6,8 +6,16 @@ Program_x (73 = Melody, 0 = Accompaniment), Pitch_n, Velocity_v (8 levels), Dura
 every onset sits on the bar grid. The tokenizer's JSON (`tokenizer.json`) is saved beside the
 weights; it is plain JSON, nothing is unpickled.
 
+Steerable models (`conditions.json` beside the tokenizer) add three kinds of our own, outside
+miditok's table: a header after BOS, Style_<artist> ("any" when unknown) and Mode_major /
+Mode_minor, then at every bar line Position_0 Chord_<name> (the chord sounding there; "N" for
+none) and a Position_p Chord_<name> wherever the chord changes inside the bar, before the notes it
+governs. The chords are POP909's annotations where a song has them, else estimated from its notes
+(musicgen.chords). So a person's progression can be forced bar by bar while the notes are sampled.
+
 The grammar (`Grammar`) is the order above as data: sampling masks every token that would
-break it, so every sampled sequence decodes, and positions only move forward within a bar.
+break it, so every sampled sequence decodes, positions only move forward within a bar, and a
+steerable model's every bar opens with its chord.
 """
 from __future__ import annotations
 
@@ -16,9 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..chords import CHORD_COUNT, NO_CHORD, chord_at, chord_name, estimate_chords
 from ..score import ACCOMPANIMENT, MELODY, PART_PROGRAMS, Score
 
 TOKENIZER_FILE = "tokenizer.json"
+CONDITIONS_FILE = "conditions.json"  # {"styles": [...]}: present when the model is steerable
+ANY_STYLE = "any"
+MODES = ("major", "minor")
 TICKS_PER_BEAT = 480
 PROGRAM_PARTS = {program: part for part, program in PART_PROGRAMS.items()}
 # What may follow each kind of token (the REMI order with one token stream for both parts).
@@ -31,6 +43,14 @@ FOLLOWERS = {
     "Velocity": ("Duration",),
     "Duration": ("Program", "Position", "Bar"),
 }
+# ... and in a steerable model: the header, and a chord after a position.
+STEERABLE_FOLLOWERS = {**FOLLOWERS, "BOS": ("Style",), "Style": ("Mode",), "Mode": ("Bar",),
+                       "Position": ("Program", "Chord"), "Chord": ("Program", "Position", "Bar")}
+MIDITOK_KINDS = ("Bar", "Position", "Program", "Pitch", "Velocity", "Duration")
+
+
+def chord_token(chord: int) -> str:
+    return f"Chord_{chord_name(chord)}"
 
 
 def tokenizer_config():
@@ -47,6 +67,8 @@ class Grammar:
 
     def __init__(self, vocab: dict[str, int]):
         size = max(vocab.values()) + 1
+        self.steerable = "Mode_major" in vocab
+        self.followers = STEERABLE_FOLLOWERS if self.steerable else FOLLOWERS
         self.kinds = [""] * size
         self.positions = np.full(size, -1)
         for token, index in vocab.items():
@@ -55,16 +77,22 @@ class Grammar:
             if kind == "Position":
                 self.positions[index] = int(value)
         self.kind_of = np.array(self.kinds)
-        self.masks = {kind: np.isin(self.kind_of, followers) for kind, followers in FOLLOWERS.items()}
+        self.masks = {kind: np.isin(self.kind_of, followers) for kind, followers in self.followers.items()}
         self.is_position = self.kind_of == "Position"
+        self.is_chord = self.kind_of == "Chord"
         self.bar_id = vocab["Bar_None"]
         self.bos_id = vocab["BOS_None"]
+        self.position_ids = {int(self.positions[i]): i for i in np.flatnonzero(self.is_position)}
 
     def start(self) -> tuple[str, int]:
         return ("BOS", -1)
 
     def allowed(self, state: tuple[str, int]) -> np.ndarray:
         kind, position = state
+        if self.steerable and kind == "Bar":  # a steerable bar opens with Position_0 and its chord
+            return self.is_position & (self.positions == 0)
+        if kind == "BarStart":
+            return self.is_chord.copy()
         mask = self.masks.get(kind, self.masks["Duration"]).copy()
         if position >= 0:
             mask &= ~self.is_position | (self.positions > position)
@@ -75,8 +103,9 @@ class Grammar:
         if kind == "Bar":
             return ("Bar", -1)
         if kind == "Position":
-            return ("Position", int(self.positions[token_id]))
-        if kind in FOLLOWERS:
+            opening = self.steerable and state[0] == "Bar"
+            return ("BarStart" if opening else "Position", int(self.positions[token_id]))
+        if kind in self.followers:
             return (kind, state[1])
         return state  # a special token changes nothing
 
@@ -92,9 +121,16 @@ class Events:
 
     name = "events"
 
-    def __init__(self, tokenizer, tempos: list[float] | None = None):
+    def __init__(self, tokenizer, tempos: list[float] | None = None, styles: list[str] | None = None):
         self.tokenizer = tokenizer
         self.vocab: dict[str, int] = dict(tokenizer.vocab)
+        self.miditok_size = len(self.vocab)
+        # Steerable: the styles a model learned ("any" first); None for a model without conditions.
+        self.styles = None if styles is None else [ANY_STYLE, *(s for s in styles if s != ANY_STYLE)]
+        if self.styles is not None:
+            extra = [f"Style_{style}" for style in self.styles] + [f"Mode_{mode}" for mode in MODES]
+            extra += [chord_token(chord) for chord in (NO_CHORD, *range(CHORD_COUNT))]
+            self.vocab.update({token: self.miditok_size + index for index, token in enumerate(extra)})
         self.tokens = [token for token, _ in sorted(self.vocab.items(), key=lambda item: item[1])]
         self.grammar = Grammar(self.vocab)
         # The training songs' tempi (BPM): a generated piece draws its tempo from them.
@@ -102,10 +138,10 @@ class Events:
         self._pitch_ids = {int(token[6:]): index for token, index in self.vocab.items() if token.startswith("Pitch_")}
 
     @classmethod
-    def new(cls, tempos: list[float] | None = None) -> Events:
+    def new(cls, tempos: list[float] | None = None, styles: list[str] | None = None) -> Events:
         from miditok import REMI
 
-        return cls(REMI(tokenizer_config()), tempos)
+        return cls(REMI(tokenizer_config()), tempos, styles)
 
     @classmethod
     def load(cls, folder: str | Path) -> Events:
@@ -115,12 +151,50 @@ class Events:
         tokenizer = REMI(params=folder / TOKENIZER_FILE)
         extra = folder / "tempos.json"
         tempos = json.loads(extra.read_text(encoding="utf-8")) if extra.is_file() else None
-        return cls(tokenizer, tempos)
+        conditions = folder / CONDITIONS_FILE
+        styles = json.loads(conditions.read_text(encoding="utf-8"))["styles"] if conditions.is_file() else None
+        return cls(tokenizer, tempos, styles)
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         self.tokenizer.save(folder / TOKENIZER_FILE)
         (folder / "tempos.json").write_text(json.dumps([round(t, 2) for t in self.tempos]) + "\n", encoding="utf-8")
+        if self.steerable:
+            (folder / CONDITIONS_FILE).write_text(json.dumps({"styles": self.styles}, ensure_ascii=False) + "\n",
+                                                  encoding="utf-8")
+
+    @property
+    def steerable(self) -> bool:
+        return self.styles is not None
+
+    def style_id(self, style: str) -> int:
+        """The id of a style by name (case and spaces forgiven); ValueError listing the styles otherwise."""
+        wanted = " ".join(style.split()).lower() or ANY_STYLE
+        for name in self.styles or []:
+            if name.lower() == wanted:
+                return self.vocab[f"Style_{name}"]
+        known = ", ".join(self.styles) if self.styles else "none (this model was trained without styles)"
+        raise ValueError(f"unknown style {style!r}: this model knows {known}")
+
+    def header(self, style: str = ANY_STYLE, mode: str | None = None) -> list[int]:
+        """BOS, the style and (when given) the mode: how a steerable piece opens."""
+        ids = [self.bos_id]
+        if self.steerable:
+            ids.append(self.style_id(style))
+            if mode is not None:
+                ids.append(self.vocab[f"Mode_{mode}"])
+        return ids
+
+    def chord_id(self, chord: int) -> int:
+        return self.vocab[chord_token(chord)]
+
+    def mode_of(self, ids) -> str | None:
+        """The mode a sequence's header names, or None."""
+        for token_id in ids:
+            token = self.tokens[int(token_id)]
+            if token.startswith("Mode_"):
+                return token[5:]
+        return None
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -129,8 +203,9 @@ class Events:
     def bos_id(self) -> int:
         return self.grammar.bos_id
 
-    def encode(self, score: Score) -> np.ndarray:
-        """BOS, then the score's tokens (notes quantized to sixteenths by miditok)."""
+    def encode(self, score: Score, style: str = ANY_STYLE) -> np.ndarray:
+        """BOS (and a steerable model's header), then the score's tokens (notes quantized to
+        sixteenths by miditok; chords, annotated or estimated, at bar lines and changes)."""
         import symusic
 
         midi = symusic.Score(TICKS_PER_BEAT)
@@ -143,15 +218,20 @@ class Events:
             for start, end, pitch, velocity in zip(starts, ends, notes[:, 2].astype(int), notes[:, 3].astype(int)):
                 track.notes.append(symusic.Note(int(start), int(end - start), int(pitch), max(1, min(127, int(velocity)))))
             midi.tracks.append(track)
+        header = self.header(style, score.key()[1]) if self.steerable else [self.bos_id]
         if not midi.tracks:
-            return np.array([self.bos_id], np.int32)
+            return np.array(header, np.int32)
         sequence = self.tokenizer.encode(midi)
         sequence = sequence[0] if isinstance(sequence, list) else sequence
-        return np.array([self.bos_id, *sequence.ids], np.int32)
+        if not self.steerable:
+            return np.array([*header, *sequence.ids], np.int32)
+        chords = score.chords if len(score.chords) else estimate_chords(score.all_notes(), score.end_beats)
+        tokens = with_chords(list(sequence.tokens), chords, score.beats_per_bar)
+        return np.array([*header, *(self.vocab[token] for token in tokens)], np.int32)
 
     def decode(self, ids, tempo_bpm: float = 120.0) -> Score:
         """The Score that ids make (special tokens skipped), at tempo_bpm."""
-        kept = [int(i) for i in ids if self.grammar.kinds[int(i)] in FOLLOWERS and self.grammar.kinds[int(i)] != "BOS"]
+        kept = [int(i) for i in ids if self.grammar.kinds[int(i)] in MIDITOK_KINDS]
         parts = {MELODY: np.zeros((0, 4)), ACCOMPANIMENT: np.zeros((0, 4))}
         if kept:
             decoded = self.tokenizer.decode(kept)
@@ -161,7 +241,27 @@ class Events:
                 if len(rows):
                     rows[:, :2] /= decoded.ticks_per_quarter
                     parts[part] = np.concatenate([parts[part], rows])
-        return Score({part: notes for part, notes in parts.items() if len(notes)}, tempo_bpm)
+        return Score({part: notes for part, notes in parts.items() if len(notes)}, tempo_bpm,
+                     chords=self.chords_of(ids))
+
+    def chords_of(self, ids, beats_per_bar: int = 4) -> np.ndarray:
+        """The (start_beat, end_beat, chord) rows that a sequence's Chord tokens name."""
+        starts, chords, bar, position = [], [], -1, 0
+        names = {chord_token(c): c for c in (NO_CHORD, *range(CHORD_COUNT))}
+        for token_id in ids:
+            token = self.tokens[int(token_id)]
+            if token == "Bar_None":
+                bar, position = bar + 1, 0
+            elif token.startswith("Position_"):
+                position = int(token[9:])
+            elif token in names:
+                starts.append(bar * beats_per_bar + position / 4)
+                chords.append(names[token])
+        if not starts:
+            return np.zeros((0, 3))
+        ends = [*starts[1:], (bar + 1) * beats_per_bar]
+        rows = np.column_stack([starts, ends, chords]).astype(float)
+        return rows[(rows[:, 2] != NO_CHORD) & (rows[:, 1] > rows[:, 0])]
 
     def transposition(self, semitones: int) -> np.ndarray:
         """An id -> id table moving every Pitch token by semitones (out-of-range pitches stay)."""
@@ -184,3 +284,39 @@ class Events:
         tokens = ["Bar_None", "Position_0", f"Program_{PART_PROGRAMS[MELODY]}", f"Pitch_{pitch}", velocity,
                   "Duration_1.0.4"]
         return np.array([self.bos_id, *(self.vocab[token] for token in tokens)], np.int32)
+
+
+def with_chords(tokens: list[str], chords: np.ndarray, beats_per_bar: int = 4) -> list[str]:
+    """REMI tokens with Position_0 Chord_x at every bar line (the chord sounding there) and
+    Position_p Chord_x wherever the chord changes inside a bar (sixteenths, rounded)."""
+    steps = beats_per_bar * 4
+    changes: dict[int, list[tuple[int, int]]] = {}
+    bars = tokens.count("Bar_None")
+    for bar in range(bars):
+        at_bar = int(chord_at(chords, [bar * beats_per_bar + 1e-3])[0])
+        changes[bar] = [(0, at_bar)]
+    for start, _, chord in chords:
+        step = int(round(start * 4))
+        bar, position = divmod(step, steps)
+        if position and bar in changes and changes[bar][-1][1] != int(chord):
+            changes[bar].append((position, int(chord)))
+    out, pending, bar = [], [], -1
+    for token in tokens:
+        if token == "Bar_None":
+            out += [item for position, chord in pending for item in (f"Position_{position}", chord_token(chord))]
+            bar += 1
+            pending = list(changes.get(bar, []))
+            out.append(token)
+            continue
+        if token.startswith("Position_"):
+            position = int(token[9:])
+            while pending and pending[0][0] < position:
+                earlier, chord = pending.pop(0)
+                out += [f"Position_{earlier}", chord_token(chord)]
+            out.append(token)
+            if pending and pending[0][0] == position:
+                out.append(chord_token(pending.pop(0)[1]))
+            continue
+        out.append(token)
+    out += [item for position, chord in pending for item in (f"Position_{position}", chord_token(chord))]
+    return out

@@ -1,0 +1,113 @@
+"""What a person asks of a piece beyond its length: a chord progression, a key, a tempo, a style.
+
+`Steering.parse` turns the words of the CLI, the app and the API into checked values (bad
+words raise ValueError naming them and what is accepted); compose turns them into forced
+tokens. Keys work by transposition: a model trained in C major / A minor writes in its own
+key and mode, and the piece is moved to the one asked for; the progression the person typed is
+moved the other way before it is forced, so it sounds as typed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chords import (chord_pitch_classes, chord_root, key_name, parse_key, parse_progression, progression_name,
+                     transpose_chord)
+from .midi import key_of
+
+TEMPO_RANGE = (30.0, 300.0)
+ANY_STYLE = "any"
+# Presets offered in the app: name -> progression in C major (moved to the chosen key).
+PROGRESSIONS = {
+    "I-V-vi-IV (pop)": "C G Am F",
+    "4-5-3-6-2-5-1 (Mandopop)": "F G Em Am Dm G C C",
+    "Canon (Pachelbel)": "C G Am Em F C F G",
+    "vi-IV-I-V": "Am F C G",
+    "ii-V-I (jazz)": "Dm7 G7 Cmaj7 Cmaj7",
+}
+
+
+def preset_chords(preset: str, key: str | None = None) -> str:
+    """A preset's progression (PROGRESSIONS) in key (default C major / its relative), as chord names."""
+    from .chords import chord_name, parse_progression
+
+    progression = parse_progression(PROGRESSIONS[preset])
+    parsed = parse_key(key)
+    shift = 0 if parsed is None else (parsed[0] - (0 if parsed[1] == "major" else 9)) % 12
+    return " ".join(chord_name(transpose_chord(chord, shift)) for chord in progression)
+
+
+@dataclass(frozen=True)
+class Steering:
+    chords: tuple[int, ...] = ()  # one chord a 4-beat bar, repeating, in the key they were typed in
+    key: tuple[int, str] | None = None  # (tonic pitch class, "major" | "minor")
+    tempo_bpm: float | None = None
+    style: str = ANY_STYLE
+
+    @classmethod
+    def parse(cls, chords: str | None = None, key: str | None = None, tempo: float | str | None = None,
+              style: str | None = None) -> Steering:
+        """Checked choices from words; ValueError with what is wrong and what is accepted."""
+        tempo_bpm = None
+        if tempo not in (None, "", 0):
+            try:
+                tempo_bpm = float(tempo)
+            except (TypeError, ValueError):
+                raise ValueError(f"tempo {tempo!r} is not a number of beats per minute") from None
+            if not TEMPO_RANGE[0] <= tempo_bpm <= TEMPO_RANGE[1]:
+                raise ValueError(f"tempo must be between {TEMPO_RANGE[0]:g} and {TEMPO_RANGE[1]:g} BPM, "
+                                 f"not {tempo_bpm:g}")
+        style = " ".join((style or "").split()) or ANY_STYLE
+        return cls(tuple(parse_progression(chords)), parse_key(key), tempo_bpm, style)
+
+    @property
+    def is_free(self) -> bool:
+        return not self.chords and self.key is None and self.tempo_bpm is None and self.style == ANY_STYLE
+
+    def target_key(self) -> tuple[int, str] | None:
+        """The key asked for, or the one the progression implies, or None (the model's own)."""
+        if self.key is not None or not self.chords:
+            return self.key
+        weights = np.zeros(12)
+        for chord in self.chords:
+            weights[list(chord_pitch_classes(chord))] += 1.0
+            weights[chord_root(chord)] += 1.0
+        shift, mode = key_of(weights)
+        return (((0 if mode == "major" else 9) - shift) % 12, mode)
+
+    def shift(self) -> int:
+        """Semitones (-6..5) from the model's C major / A minor to the piece's key."""
+        key = self.target_key()
+        if key is None:
+            return 0
+        tonic, mode = key
+        return int((tonic - (0 if mode == "major" else 9) + 6) % 12 - 6)
+
+    def model_chords(self) -> list[int]:
+        """The progression as the model should see it: moved into C major / A minor."""
+        return [transpose_chord(chord, -self.shift()) for chord in self.chords]
+
+    def describe(self) -> str:
+        """ "C G Am F, Eb major, 96 BPM, style JJ Lin" (only what was asked)."""
+        words = []
+        if self.chords:
+            words.append(progression_name(list(self.chords)))
+        if self.key is not None:
+            words.append(key_name(*self.key))
+        if self.tempo_bpm:
+            words.append(f"{self.tempo_bpm:g} BPM")
+        if self.style != ANY_STYLE:
+            words.append(f"style {self.style}")
+        return ", ".join(words)
+
+    def to_json(self) -> dict:
+        return {"chords": list(self.chords), "key": list(self.key) if self.key else None,
+                "tempo_bpm": self.tempo_bpm, "style": self.style}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> Steering:
+        data = data or {}
+        key = data.get("key")
+        return cls(tuple(data.get("chords") or ()), (int(key[0]), str(key[1])) if key else None,
+                   data.get("tempo_bpm"), data.get("style") or ANY_STYLE)
