@@ -234,8 +234,8 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
                     chords = gr.Textbox(value="", label="Chords, one per bar (empty = the model chooses)",
                                         placeholder="e.g. C G Am F  (C, Cm, C7, Cmaj7, Cm7, Cdim, Csus2, Csus4)")
                     key = gr.Dropdown(KEYS, value="any", label="Key")
-                    tempo = gr.Number(value=None, label="Tempo (BPM, empty = the model's choice)", minimum=30,
-                                      maximum=300)
+                    # No minimum here: the page sends 0 for an empty box; Steering.parse checks 30-300.
+                    tempo = gr.Number(value=None, label="Tempo (BPM, 30-300; empty = the model's choice)")
                     style = gr.Dropdown(styles, value="any", label="Style", allow_custom_value=True)
                 variations = gr.Slider(1, MAX_VARIATIONS, value=1, step=1, label="Variations")
                 generate_button = gr.Button("Generate", variant="primary")

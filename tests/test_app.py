@@ -40,7 +40,8 @@ def call(url, **choices):
     from gradio_client import Client
 
     values = dict(primer_kind="random", note="C4", upload=None, seconds=10, variations=1,
-                  temperature=0.9, top_p=0.95, seed="3", speed=1.0, program=0, model_source="")
+                  temperature=0.9, top_p=0.95, seed="3", speed=1.0, program=0, model_source="", chords="",
+                  key="any", tempo=None, style="any")
     values.update(choices)
     return Client(url, verbose=False).predict(*values.values(), api_name="/generate")
 
@@ -73,6 +74,26 @@ def test_bad_input_gives_a_message_and_the_app_keeps_serving(app_url, choices, w
     with pytest.raises(AppError, match=words):
         call(app_url, **choices)
     assert call(app_url, seconds=5)[1]
+
+
+def test_chords_key_tempo_and_style_steer_the_piece(app_url, app_model):
+    from gradio_client.exceptions import AppError
+
+    choices = dict(chords="Eb Bb Cm Ab", key="Eb major", tempo=96, style="JJ Lin", seconds=8)
+    if app_model[0] == "frames":
+        with pytest.raises(AppError, match="need an event model"):
+            call(app_url, **choices)
+        return
+    result = call(app_url, **choices)
+    midi = load_midi(result[1])
+    assert midi.get_tempo_changes()[1][0] == pytest.approx(96)
+    assert midi.key_signature_changes[0].key_number == 3  # E-flat major
+    assert Path(result[1]).name == "musicgen-seed3-Eb-major-96bpm-1.mid"
+    assert "asked for: Eb Bb Cm Ab, Eb major, 96 BPM, style JJ Lin" in result[-2]
+    with pytest.raises(AppError, match="unknown chord 'Q7'"):
+        call(app_url, chords="C Q7")
+    with pytest.raises(AppError, match="unknown style 'Nobody'.*JJ Lin"):
+        call(app_url, style="Nobody")
 
 
 def test_an_unreachable_hub_model_falls_back_to_the_built_in_one_and_says_so(app_url):
@@ -124,7 +145,7 @@ def test_a_real_browser_presses_generate(app_url, tmp_path):
         saved = tmp_path / "download.mid"
         info.value.save_as(saved)
         assert load_midi(saved).get_end_time() > 0
-        assert "60 s x 1" in page.locator("textarea").first.input_value()
+        assert "60 s x 1" in page.get_by_label("About this piece").input_value()
         shots = Path(os.environ.get("MUSICGEN_SCREENSHOTS", tmp_path))
         shots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(shots / "app-after-generate.png"), full_page=True)
@@ -174,7 +195,7 @@ def test_no_room_for_the_results_gives_a_message_not_a_traceback(tiny_model_fold
     full = tmp_path / "full"
     full.mkdir()
     for suffix in ("mid", "wav", "png"):  # every result file of seed 3 lands on a full "disk"
-        (full / f"musicgen-3-1.{suffix}").symlink_to("/dev/full")
+        (full / f"musicgen-seed3-1.{suffix}").symlink_to("/dev/full")
     monkeypatch.setattr(app, "request_folder", lambda: full)
     with pytest.raises(gr.Error, match="could not save your music .*No space left on device"):
         app.generate_music("random", "C4", None, 5, 1, 1.0, 0.95, "3", 1.0, 0, "")

@@ -128,3 +128,12 @@ def test_the_evaluation_report_has_its_keys(tiny_events_model_folder, pop_songs,
     assert listening["real"]["on_grid_share"] == pytest.approx(1.0)
     assert 0 <= listening["classifier_auc"] <= 1
     assert "held-out songs" in capsys.readouterr().out
+    tones = report["chord_tones"]  # a steerable model: pieces over C G Am F, and free ones
+    assert tones["progression"] == "C G Am F" and set(tones["forced"]) <= {"Melody", "Accompaniment"}
+    assert all(0 <= share <= 1 for share in [*tones["forced"].values(), *tones["free"].values()])
+    assert report["style"] == "any"
+    assert main([str(tiny_events_model_folder), "--data", str(pop_songs), "--pieces", "2", "--seconds", "4",
+                 "--style", "JJ Lin", "--out", str(report_path)]) == 0
+    assert json.loads(report_path.read_text())["style"] == "JJ Lin"
+    assert main([str(tiny_events_model_folder), "--data", str(pop_songs), "--style", "Nobody"]) == 2
+    assert "unknown style 'Nobody'" in capsys.readouterr().err

@@ -283,6 +283,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds per generated piece (default 60)")
     parser.add_argument("--frames", type=int, default=300, help="frame models: frames per generated piece")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--style", default="any", help="event models with styles: read every song under this "
+                        "style token (default any)")
     parser.add_argument("--out", type=Path, help="where the report goes: a .json file, or a folder for "
                         "evaluation.json and .png (default: the model folder)")
     args = parser.parse_args(argv)
@@ -327,7 +329,12 @@ def report_events(music_model, corpus, baseline, args) -> int:
         if seen and len(seen) < len(trained_on):
             print(f"only {len(seen)} of the model's {len(trained_on)} training songs are in {args.data}: "
                   "no n-gram baselines (give --baseline-data)")
-    report = evaluate_events.evaluate(music_model, held_out, baseline_songs, args.pieces, args.seconds, args.seed)
+    try:
+        report = evaluate_events.evaluate(music_model, held_out, baseline_songs, args.pieces, args.seconds, args.seed,
+                                          style=args.style)
+    except ValueError as error:  # an unknown style, named with the ones the model knows
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     out = args.out or music_model.folder / "evaluation.json"
     if out.suffix != ".json":
         out = out / "evaluation.json"

@@ -5,7 +5,9 @@ seconds: comparable across token schemes) for the model as shipped (its memory s
 for the network alone, against interpolated n-grams of orders 1-5 on the same tokens, fitted on
 the baseline songs, each also with the same piece memory. Listening: 60 s pieces generated
 with the shipped defaults, from random and one-note primers, against the songs' 60 s segments
-(train.listening).
+(train.listening). Steerable models: the songs are read under one style token ("any" unless
+asked), and `chord_tones` gives the chord-tone shares of pieces generated over a progression
+and of free pieces scored against the same progression.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from musicgen.memory import PieceMemory
 
 from . import listening
 from .data import Corpus, prepared_ids
+
+CHORD_TONE_PROGRESSION = ("C G Am F", "C major")  # what chord_tones asks for by default
 from .evaluate import NGram, remembered
 
 NGRAM_ORDERS = (1, 2, 3, 4, 5)
@@ -109,17 +113,63 @@ def real_segments(songs: list, seconds: float) -> tuple[list, list]:
     return real, groups
 
 
+def styled_ids(music_model, songs: list, style: str = "any") -> list[np.ndarray]:
+    """The songs' ids as the model reads them, under `style` when the model is steerable."""
+    events, config = music_model.vocab, music_model.config
+    if events.steerable:
+        events.style_id(style)  # an unknown style is named here
+    return [prepared_ids(song.score, events, config, style) for song in songs]
+
+
+def nats_per_second(music_model, songs: list, style: str = "any") -> float:
+    """The network's summed NLL over the songs' seconds, each song read under `style`."""
+    ids = styled_ids(music_model, songs, style)
+    probabilities = [np.exp(lp) for lp in network_log_probabilities(music_model.network, ids)]
+    return nats(probabilities, float(sum(song.score.seconds for song in songs)))[1]
+
+
+def chord_tones(music_model, progression: str, key: str | None, pieces: int = 16, seconds: float = 60.0,
+                seed: int = 0) -> dict:
+    """Chord-tone shares by part (duration-weighted, against the chord at each onset) of pieces
+    generated over the progression in key, and of free pieces in the same key scored against it."""
+    from musicgen.chords import chord_tone_share, parse_progression, progression_rows
+    from musicgen.compose import MAX_VARIATIONS, make_primer, pieces_of, sample_draft
+    from musicgen.steering import Steering
+
+    config = music_model.config
+    report = {"progression": progression, "key": key, "pieces": pieces, "seconds": seconds}
+    for name, steering in (("forced", Steering.parse(progression, key)), ("free", Steering.parse(None, key))):
+        shares: dict[str, list] = {}
+        for first in range(0, pieces, MAX_VARIATIONS):
+            count = min(MAX_VARIATIONS, pieces - first)
+            primer = make_primer(music_model, "random", seed + first, count, steering)
+            draft = sample_draft(music_model, primer, seconds, config.temperature, config.top_k, config.top_p,
+                                 seed + first, count, steering=steering)
+            for piece in pieces_of(music_model, draft):
+                bars = int(np.ceil(piece.score.end_beats / 4)) + 1
+                rows = progression_rows(parse_progression(progression), bars)
+                for part, notes in piece.score.parts.items():
+                    share = chord_tone_share(notes, rows)
+                    if share is not None:
+                        shares.setdefault(part, []).append((share, float((notes[:, 1] - notes[:, 0]).sum())))
+        # Pooled by duration, as the songs' figures are.
+        report[name] = {part: float(np.average([s for s, _ in rows], weights=[w for _, w in rows]))
+                        for part, rows in shares.items()}
+    return report
+
+
 def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 64, seconds: float = 60.0,
-             seed: int = 0, progress: bool = True) -> dict:
-    """The report (see the module docstring) for held-out Songs, n-grams fitted on baseline Songs."""
+             seed: int = 0, progress: bool = True, style: str = "any") -> dict:
+    """The report (see the module docstring) for held-out Songs, n-grams fitted on baseline Songs;
+    the songs read under `style` (steerable models)."""
     config, events = music_model.config, music_model.vocab
     started = time.perf_counter()
-    held_ids = [prepared_ids(song.score, events, config) for song in held_out]
+    held_ids = styled_ids(music_model, held_out, style)
     held_seconds = float(sum(song.score.seconds for song in held_out))
     token_count = int(sum(len(ids) - 1 for ids in held_ids))
     report: dict = {"held_out_songs": len(held_out), "held_out_tokens": token_count,
                     "held_out_seconds": round(held_seconds, 1),
-                    "held_out_names": [song.name for song in held_out]}
+                    "held_out_names": [song.name for song in held_out], "style": style}
 
     generated, decoded_share = generated_scores(music_model, pieces, seconds, seed)
     if progress:
@@ -164,6 +214,9 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
     # left of the difference is the model's, not the grid's.
     on_grid = [events.decode(events.encode(segment), segment.tempo_bpm) for segment in real]
     report["listening_vs_grid"] = listening.compare(generated, on_grid, groups, decoded_share)
+    if events.steerable:
+        report["chord_tones"] = chord_tones(music_model, *CHORD_TONE_PROGRESSION, pieces=max(4, pieces // 4),
+                                            seconds=seconds, seed=seed)
     report["seconds_to_evaluate"] = round(time.perf_counter() - started, 1)
     return report
 
@@ -188,6 +241,11 @@ def summary(report: dict) -> str:
     lines.append("  overlaps: " + ", ".join(f"{k} {v:.2f}" for k, v in heard["overlap"].items()))
     lines.append(f"  decoded {heard['decoded_share']:.0%}; classifier AUC {heard['classifier_auc']:.3f} "
                  f"({heard['generated_pieces']} pieces vs {heard['real_segments']} real segments)")
+    if "chord_tones" in report:
+        tones = report["chord_tones"]
+        lines.append(f"  chord tones over {tones['progression']} ({tones['key']}): forced "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in tones["forced"].items()) + "; free "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in tones["free"].items()))
     if "listening_vs_grid" in report:
         grid = report["listening_vs_grid"]
         lines.append(f"  against the songs on the sixteenth grid: smallest overlap {grid['min_overlap']:.2f}, "
