@@ -140,14 +140,21 @@ def user_message(function):
 
 
 @user_message
-def generate_music(primer_kind: str, note: str, upload: str | None, seconds: float, variations: int,
-                   temperature: float, top_p: float, seed: str, speed: float, program: int,
-                   model_source: str, chords: str = "", key: str = "any", tempo: float | None = None,
+def generate_music(primer_kind: str = "a single note", note: str = "C4", upload: str | None = None,
+                   seconds: float = 30, variations: int = 1, temperature: float | None = None,
+                   top_p: float | None = None, seed: str = "", speed: float = 1.0, program: int | None = None,
+                   model_source: str = "", chords: str = "", key: str = "any", tempo: float | None = None,
                    style: str = "any", history: list | None = None):
-    """(audio, .mid, picture) for each of MAX_VARIATIONS slots, facts, the seed used, and the history."""
+    """(audio, .mid, picture) for each of MAX_VARIATIONS slots, facts, the seed used, and the history.
+
+    Every choice has a default (the API can be called with none); None = the model's own."""
     started = time.perf_counter()
     music_model = get_model(model_source)
     check_choices(seconds, variations, speed)
+    config = music_model.config
+    temperature = config.temperature if temperature is None else temperature
+    top_p = config.top_p if top_p is None else top_p
+    program = config.program if program is None else program
     steering = Steering.parse(chords, key, tempo, style)
     seed = int(seed) if str(seed or "").strip() else random.randrange(2**31)
     if primer_kind == "continue my MIDI":

@@ -43,12 +43,17 @@ class StepWeights:
     def initial_states(self, rows: int) -> list[np.ndarray]:
         return [np.zeros((rows, units), np.float32) for units in self.units]
 
+    def __post_init__(self):
+        # The first layer's input projection of every id, once: a step looks its row up.
+        kernel, _, bias = self.grus[0]
+        self.first_inputs = self.embedding @ kernel + bias[0]
+
     def step(self, ids: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """(logits (rows, vocab), new states) after reading one id per row."""
-        x = self.embedding[ids]
+        x = None
         new_states = []
-        for (kernel, recurrent, bias), h in zip(self.grus, states):
-            inputs = x @ kernel + bias[0]
+        for layer, ((kernel, recurrent, bias), h) in enumerate(zip(self.grus, states)):
+            inputs = self.first_inputs[ids] if layer == 0 else x @ kernel + bias[0]
             inner = h @ recurrent + bias[1]
             units = h.shape[1]
             z = _sigmoid(inputs[:, :units] + inner[:, :units])
@@ -121,24 +126,27 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     bars = np.asarray(bars, np.int64)
     rows = len(bars)
     primer = np.asarray(primer, np.int64)
+    table = grammar.compiled()
     logits, states = read(weights, primer)
     logits = np.repeat(logits, rows, axis=0)
     states = [np.repeat(state, rows, axis=0) for state in states]
-    grammar_states = [grammar.state_after(primer)] * rows
+    grammar_states = np.full(rows, table.state_of(grammar.state_after(primer)))
     memories = [memory.copy() for _ in range(rows)] if memory is not None else None
     streams = [np.random.default_rng([seed, row]) for row in range(rows)]
     bars_so_far = np.full(rows, bars_in_primer)
     limits = bars * max_tokens_per_bar + 32
-    output = [[] for _ in range(rows)]
+    output = np.zeros((rows, int(limits.max()) + 64), np.int32)
+    lengths = np.zeros(rows, np.int64)
     active = np.ones(rows, bool)
     forcing = forcing or Forcing()
     queues = [list(forcing.opening) for _ in range(rows)]
-    if grammar_states[0][0] == "Bar":  # the primer opened the piece's bar: its chord comes first
+    if table.states[grammar_states[0]][0] == "Bar":  # the primer opened the piece's bar: its chord comes first
         queues = [forcing.after_bar(bars_in_primer - 1, queue) for queue in queues]
-    while active.any():
-        masks = np.stack([grammar.allowed(state) for state in grammar_states])
-        if forcing.bar_chords:  # the person's chords only
-            masks &= ~grammar.is_chord | np.array([state[0] == "BarStart" for state in grammar_states])[:, None]
+    own_chords = ~grammar.is_chord[None, :] if forcing.bar_chords else None
+    while True:
+        masks = table.masks[grammar_states]
+        if own_chords is not None:  # the person's chords only (forced at each bar's start)
+            masks = masks & (own_chords | table.bar_start[grammar_states][:, None])
         shifted = np.where(masks, logits, -np.inf)
         shifted -= shifted.max(axis=1, keepdims=True)
         probabilities = np.exp(shifted)
@@ -148,26 +156,28 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
                 mixed = memories[row].mix(probabilities[row]) * masks[row]
                 probabilities[row] = mixed / mixed.sum()
         uniforms = np.array([stream.random() for stream in streams])
-        chosen = choose(probabilities, temperature, top_k, top_p, uniforms)
-        for row in np.flatnonzero(active):
-            if queues[row]:
+        chosen = choose(probabilities, temperature, top_k, top_p, uniforms).astype(np.int64)
+        for row in range(rows):  # forced tokens: a handful of rows, a few times a bar
+            if queues[row] and active[row]:
                 forced = queues[row].pop(0)
                 chosen[row] = chosen[row] if forced == DRAW else forced
-            token_id = int(chosen[row])
-            if token_id == grammar.bar_id:
-                if bars_so_far[row] >= bars[row]:
-                    active[row] = False
-                    continue
-                bars_so_far[row] += 1
+        bar = (chosen == grammar.bar_id) & active
+        active &= ~(bar & (bars_so_far >= bars))  # a row ends where its next bar would open
+        bar &= active
+        bars_so_far += bar
+        if forcing.bar_chords:
+            for row in np.flatnonzero(bar):
                 queues[row] = forcing.after_bar(int(bars_so_far[row]) - 1, queues[row])
-            output[row].append(token_id)
-            grammar_states[row] = grammar.advance(grammar_states[row], token_id)
-            if memories is not None:
-                memories[row].add(token_id)
-            # Past the cap, stop at the next complete note (a cut note would not decode).
-            if len(output[row]) >= limits[row] and grammar_states[row][0] in COMPLETE:
-                active[row] = False
+        rows_on = np.flatnonzero(active)
+        output[rows_on, lengths[rows_on]] = chosen[rows_on]
+        lengths[rows_on] += 1
+        grammar_states[rows_on] = table.transitions[grammar_states[rows_on], chosen[rows_on]]
+        if memories is not None:
+            for row in rows_on:
+                memories[row].add(int(chosen[row]))
+        # Past the cap, stop at the next complete note (a cut note would not decode).
+        active &= ~((lengths >= limits) & table.complete[grammar_states])
         if not active.any():
             break
-        logits, states = weights.step(chosen.astype(np.int64), states)
-    return [np.array(row, np.int32) for row in output]
+        logits, states = weights.step(chosen, states)
+    return [output[row, :lengths[row]].copy() for row in range(rows)]

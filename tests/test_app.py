@@ -59,6 +59,13 @@ def test_generate_returns_playable_audio_and_a_midi_of_the_requested_length(app_
     assert "seed 3" in result[-2] and result[-1] == 3
 
 
+def test_the_api_works_with_no_arguments_at_all(app_url):
+    from gradio_client import Client
+
+    result = Client(app_url, verbose=False).predict(api_name="/generate")
+    assert load_midi(result[1]).get_end_time() > 20  # the page's defaults: 30 s from one note
+
+
 def test_the_same_seed_gives_the_same_piece(app_url):
     first, again = call(app_url, seed="11"), call(app_url, seed="11")
     assert Path(first[1]).read_bytes() == Path(again[1]).read_bytes()

@@ -134,3 +134,15 @@ def test_with_a_memory_generation_picks_up_a_repeated_phrase(tiny_model):
     assert np.array_equal(frames, again)
     without = generate(tiny_model.network, last_frames(history, seq_len), 20, seed=1, variations=2)
     assert (without == np.array(phrase * 4)).mean() < 0.9
+
+
+def test_choose_draws_the_same_ids_with_shared_or_per_row_settings():
+    from musicgen.sampling import choose
+
+    rng = np.random.default_rng(0)
+    for trial in range(600):  # the shared-settings path is a faster route to the same draws
+        probabilities, uniforms = rng.dirichlet(np.full(50, 0.3), size=3), rng.random(3)
+        temperature, top_k, top_p = (0, 0.5, 1.0, 1.3)[trial % 4], (0, 5)[trial % 2], (1.0, 0.9, 0.98)[trial % 3]
+        shared = choose(probabilities, temperature, top_k, top_p, uniforms)
+        per_row = choose(probabilities, np.full(3, temperature), np.full(3, top_k), np.full(3, top_p), uniforms)
+        assert np.array_equal(shared, per_row)

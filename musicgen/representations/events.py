@@ -109,11 +109,41 @@ class Grammar:
             return (kind, state[1])
         return state  # a special token changes nothing
 
+    def compiled(self) -> CompiledGrammar:
+        """The grammar as tables over numbered states, for a sampler that keeps a batch's states
+        as an int array (built once from allowed() and advance(), which stay the definition)."""
+        if getattr(self, "_compiled", None) is None:
+            self._compiled = CompiledGrammar(self)
+        return self._compiled
+
     def state_after(self, ids) -> tuple[str, int]:
         state = self.start()
         for token_id in ids:
             state = self.advance(state, int(token_id))
         return state
+
+
+class CompiledGrammar:
+    """Grammar states numbered: masks[state] (allowed ids), transitions[state, id] (the next
+    state), complete[state] (a sequence may end there), bar_start[state] (a bar's chord comes next)."""
+
+    def __init__(self, grammar: Grammar):
+        positions = range(-1, int(grammar.positions.max()) + 1)
+        kinds = ["BOS", "BarStart", *dict.fromkeys(kind for kind in grammar.followers)]
+        self.states = [(kind, position) for kind in kinds for position in positions]
+        number = {state: index for index, state in enumerate(self.states)}
+        size = len(grammar.kinds)
+        self.masks = np.stack([grammar.allowed(state) for state in self.states])
+        self.transitions = np.array([[number.get(grammar.advance(state, token), index) for token in range(size)]
+                                     for index, state in enumerate(self.states)], np.int32)
+        from ..stateful import COMPLETE
+
+        self.complete = np.array([kind in COMPLETE for kind, _ in self.states])
+        self.bar_start = np.array([kind == "BarStart" for kind, _ in self.states])
+        self.number = number
+
+    def state_of(self, state: tuple[str, int]) -> int:
+        return self.number[state]
 
 
 class Events:
