@@ -99,8 +99,9 @@ def show(snapshot: dict, started: float, remarks: list[str]) -> list:
     for index, piece in enumerate(pieces_of(music_model, draft)):
         stem = folder / piece_name(draft, piece, index)
         write_piece(piece, music_model.config.frames_per_second * draft.speed, f"{stem}.mid", f"{stem}.wav",
-                    f"{stem}.png", title=f"seed {draft.seed}, piece {index + 1}")
-        slots += [f"{stem}.wav", f"{stem}.mid", f"{stem}.png"]
+                    f"{stem}.png", title=f"seed {draft.seed}, piece {index + 1}", ogg_path=f"{stem}.ogg")
+        # The player streams the small Ogg; the .mid and the full-quality WAV are the downloads.
+        slots += [f"{stem}.ogg", [f"{stem}.mid", f"{stem}.wav"], f"{stem}.png"]
         notes += piece.note_count
         seconds = max(seconds, piece.midi.get_end_time())
         keys.add(piece.key)
@@ -261,7 +262,8 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
                 for index in range(MAX_VARIATIONS):
                     with gr.Group():
                         outputs += [gr.Audio(label=f"Piece {index + 1}", type="filepath", visible=index == 0),
-                                    gr.File(label=f"Piece {index + 1} (.mid)", visible=index == 0),
+                                    gr.File(label=f"Piece {index + 1} (.mid, .wav)", file_count="multiple",
+                                            visible=index == 0),
                                     gr.Image(label=f"Piece {index + 1} piano roll", type="filepath",
                                              visible=index == 0)]
         with gr.Row():

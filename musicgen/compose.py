@@ -315,11 +315,12 @@ class OutputError(RuntimeError):
 
 def write_piece(piece: Piece, frames_per_second: float, midi_path: str | Path,
                 wav_path: str | Path | None = None, png_path: str | Path | None = None,
-                title: str = "") -> audio.Audio | None:
-    """Write the .mid, and the WAV and piano-roll PNG when paths are given; the audio if rendered."""
-    rendered = audio.render(piece.midi) if wav_path else None
+                title: str = "", ogg_path: str | Path | None = None) -> audio.Audio | None:
+    """Write the .mid, and the WAV, Ogg Vorbis and piano-roll PNG when paths are given; the audio if rendered."""
+    rendered = audio.render(piece.midi) if (wav_path or ogg_path) else None
     writers = [(midi_path, lambda path: piece.midi.write(str(path))),
                (wav_path, lambda path: audio.write_wav(rendered, path)),
+               (ogg_path, lambda path: audio.write_ogg(rendered, path)),
                (png_path, lambda path: write_picture(piece, frames_per_second, path, title))]
     for path, write in writers:
         if not path:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +37,11 @@ def slack_seconds(app_model) -> float:
     return 1.0 + 1e-6 if app_model[0] == "events" else 1e-6
 
 
+def midi_of(result, piece: int = 0) -> str:
+    """The .mid among a piece's downloads (the .mid and the WAV)."""
+    return next(path for path in result[3 * piece + 1] if str(path).endswith(".mid"))
+
+
 def call(url, **choices):
     from gradio_client import Client
 
@@ -48,9 +54,17 @@ def call(url, **choices):
 
 def test_generate_returns_playable_audio_and_a_midi_of_the_requested_length(app_url, app_model):
     result = call(app_url, seconds=10, variations=2)
-    audio_path, midi_path, picture = result[0], result[1], result[2]
-    sample_rate, samples = wavfile.read(audio_path)
+    audio_path, downloads, picture = result[0], result[1], result[2]
+    midi_path = midi_of(result)
+    wav_path = next(path for path in downloads if path.endswith(".wav"))
+    sample_rate, samples = wavfile.read(wav_path)
     slack = slack_seconds(app_model)
+    import soundfile  # the player's Ogg Vorbis holds the same music in under 32 kB a second
+
+    streamed = soundfile.info(audio_path)
+    assert streamed.format == "OGG" and streamed.subtype == "VORBIS"
+    assert abs(streamed.duration - len(samples) / sample_rate) < 0.05
+    assert Path(audio_path).stat().st_size < 32_000 * streamed.duration
     assert 10.0 - slack <= len(samples) / sample_rate <= 11.5 + slack  # the music plus the last note's release
     assert abs(samples).max() > 10000
     assert load_midi(midi_path).get_end_time() <= 10.0 + slack
@@ -63,12 +77,12 @@ def test_the_api_works_with_no_arguments_at_all(app_url):
     from gradio_client import Client
 
     result = Client(app_url, verbose=False).predict(api_name="/generate")
-    assert load_midi(result[1]).get_end_time() > 20  # the page's defaults: 30 s from one note
+    assert load_midi(midi_of(result)).get_end_time() > 20  # the page's defaults: 30 s from one note
 
 
 def test_the_same_seed_gives_the_same_piece(app_url):
     first, again = call(app_url, seed="11"), call(app_url, seed="11")
-    assert Path(first[1]).read_bytes() == Path(again[1]).read_bytes()
+    assert Path(midi_of(first)).read_bytes() == Path(midi_of(again)).read_bytes()
 
 
 @pytest.mark.parametrize("choices, words", [
@@ -80,7 +94,7 @@ def test_bad_input_gives_a_message_and_the_app_keeps_serving(app_url, choices, w
 
     with pytest.raises(AppError, match=words):
         call(app_url, **choices)
-    assert call(app_url, seconds=5)[1]
+    assert midi_of(call(app_url, seconds=5))
 
 
 def test_chords_key_tempo_and_style_steer_the_piece(app_url, app_model):
@@ -92,10 +106,10 @@ def test_chords_key_tempo_and_style_steer_the_piece(app_url, app_model):
             call(app_url, **choices)
         return
     result = call(app_url, **choices)
-    midi = load_midi(result[1])
+    midi = load_midi(midi_of(result))
     assert midi.get_tempo_changes()[1][0] == pytest.approx(96)
     assert midi.key_signature_changes[0].key_number == 3  # E-flat major
-    assert Path(result[1]).name == "musicgen-seed3-Eb-major-96bpm-1.mid"
+    assert Path(midi_of(result)).name == "musicgen-seed3-Eb-major-96bpm-1.mid"
     assert "asked for: Eb Bb Cm Ab, Eb major, 96 BPM, style JJ Lin" in result[-2]
     with pytest.raises(AppError, match="unknown chord 'Q7'"):
         call(app_url, chords="C Q7")
@@ -105,7 +119,7 @@ def test_chords_key_tempo_and_style_steer_the_piece(app_url, app_model):
 
 def test_an_unreachable_hub_model_falls_back_to_the_built_in_one_and_says_so(app_url):
     result = call(app_url, model_source="nobody/nothing-here", seconds=5)  # the app runs offline
-    assert load_midi(result[1]).get_end_time() > 0
+    assert load_midi(midi_of(result)).get_end_time() > 0
     assert "cannot be reached" in result[-2] and "using the built-in model instead" in result[-2]
 
 
@@ -122,7 +136,7 @@ def test_an_upload_that_is_not_midi_gives_a_message(app_url, tmp_path):
 def test_four_visitors_at_once_each_get_their_own_piece(app_url):
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda seed: call(app_url, seed=str(seed), seconds=8), range(4)))
-    assert len({Path(result[1]).read_bytes() for result in results}) == 4
+    assert len({Path(midi_of(result)).read_bytes() for result in results}) == 4
     assert [result[-1] for result in results] == [0, 1, 2, 3]
 
 
@@ -152,7 +166,9 @@ def test_a_real_browser_presses_generate(app_url, tmp_path):
         saved = tmp_path / "download.mid"
         info.value.save_as(saved)
         assert load_midi(saved).get_end_time() > 0
-        assert "60 s x 1" in page.get_by_label("About this piece").input_value()
+        from playwright.sync_api import expect  # retries until the facts are filled in
+
+        expect(page.get_by_label("About this piece")).to_have_value(re.compile("60 s x 1"), timeout=30_000)
         shots = Path(os.environ.get("MUSICGEN_SCREENSHOTS", tmp_path))
         shots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(shots / "app-after-generate.png"), full_page=True)
@@ -166,18 +182,18 @@ def test_continue_extends_a_piece_and_undo_takes_it_back(app_url, app_model):
 
     client = Client(app_url, verbose=False)
     first = client.predict("random", "C4", None, 10, 2, 0.9, 0.95, "5", 1.0, 0, "", api_name="/generate")
-    original = load_midi(first[1])
+    original = load_midi(midi_of(first))
     longer = client.predict(1, 5, 0.9, 0.95, api_name="/continue")
-    extended = load_midi(longer[1])
+    extended = load_midi(midi_of(longer))
     slack = slack_seconds(app_model)
     assert original.get_end_time() < extended.get_end_time() <= 15.0 + 2 * slack
     # The piece keeps its beginning; the second piece is untouched.
     def onsets(midi, before):
         return {i.name: [(n.pitch, n.start) for n in i.notes if n.start < before] for i in midi.instruments}
     assert onsets(extended, original.get_end_time() - 1e-6) == onsets(original, original.get_end_time())
-    assert Path(longer[4]).read_bytes() == Path(first[4]).read_bytes()
+    assert Path(midi_of(longer, 1)).read_bytes() == Path(midi_of(first, 1)).read_bytes()
     back = client.predict(api_name="/undo")
-    assert Path(back[1]).read_bytes() == Path(first[1]).read_bytes()
+    assert Path(midi_of(back)).read_bytes() == Path(midi_of(first)).read_bytes()
     with pytest.raises(AppError, match="nothing to undo"):
         client.predict(api_name="/undo")
 
@@ -244,5 +260,5 @@ def test_an_upload_name_with_path_tricks_stays_in_the_upload_folder(app_url, tmp
 
     result = call(app_url, primer_kind="continue my MIDI", upload=handle_file(stored), seconds=5)
     assert f"started from: continuation of {Path(stored).name}" in result[-2]
-    load_midi(result[1])  # a whole MIDI file came back
+    load_midi(midi_of(result))  # a whole MIDI file came back
     assert not Path("/tmp", escape).exists()
