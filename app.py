@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
@@ -40,25 +41,42 @@ SWEEP_EVERY_SECONDS = 60
 _last_sweep = -float("inf")
 _sweep_lock = threading.Lock()
 
-_models: dict[str, MusicModel] = {}
+MAX_MODELS_HELD = 3  # models kept in memory; the least recently used goes first (never the default)
+_models: OrderedDict[str, MusicModel] = OrderedDict()
 _models_lock = threading.RLock()  # a Hub fallback loads the default inside
 
 
+def allowed_models() -> list[str] | None:
+    """The Hub ids MUSICGEN_ALLOWED_MODELS lets the model box load (None: any musicgen model)."""
+    names = [name.strip() for name in os.environ.get("MUSICGEN_ALLOWED_MODELS", "").split(",") if name.strip()]
+    return names or None
+
+
 def get_model(source: str | None) -> MusicModel:
-    """The model for source, loaded once and kept; warmed up so no visitor pays for compiling."""
+    """The model for source, loaded once and kept (at most MAX_MODELS_HELD); warmed up so no
+    visitor pays for compiling. On a public deployment MUSICGEN_ALLOWED_MODELS limits the box."""
     key = resolve_source((source or "").strip() or None)
+    default = resolve_source(None)
+    allowed = allowed_models()
+    if allowed is not None and key not in (default, *allowed):
+        raise ModelError(f"this demo serves only {', '.join([default, *allowed])}: {key!r} is not one of them "
+                         "(run the app yourself to try any model)")
     with _models_lock:
         if key not in _models:
             try:
                 music_model = load(key)
             except HubUnreachable as error:
-                if key == resolve_source(None):
+                if key == default:
                     raise
                 # Not kept: the next request tries the Hub again.
                 return dataclasses.replace(get_model(None), note=f"{error}; using the built-in model instead")
             if music_model.config.representation == "frames":  # event models need no compiling
                 batcher_for(music_model.network).warm_up(music_model.config.seq_len)
             _models[key] = music_model
+            while len(_models) > MAX_MODELS_HELD:
+                oldest = next(name for name in _models if name != default)
+                del _models[oldest]
+        _models.move_to_end(key)
         return _models[key]
 
 

@@ -15,6 +15,7 @@ EMBEDDED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "model"
 MODEL_FILES = ("model.keras", "config.json")  # and the representation's: vocab.json or tokenizer.json
 DOWNLOADED = [*MODEL_FILES, "vocab.json", "tokenizer.json", "tempos.json", "conditions.json"]
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
+MAX_MODEL_BYTES = 50_000_000  # a Hub model's files, from the Hub's metadata, before anything is fetched
 
 
 class ModelError(ValueError):
@@ -68,23 +69,50 @@ def download(hub_id: str) -> tuple[Path, str]:
     repo_id, _, revision = hub_id.partition("@")
     options = dict(repo_id=repo_id, revision=revision or None, allow_patterns=DOWNLOADED)
     try:
+        check_hub_model(repo_id, revision or None)
         return Path(snapshot_download(**options)), ""
     except (RepositoryNotFoundError, GatedRepoError):
         raise ModelError(f"{repo_id}: no such model on the Hub (or it is private: log in with "
                          "`hf auth login` or set HF_TOKEN)") from None
     except RevisionNotFoundError:
         raise ModelError(f"{repo_id} has no revision {revision!r}") from None
+    except ModelError:  # not a musicgen model, or too big: said in words by check_hub_model
+        raise
     except LocalEntryNotFoundError:
         raise HubUnreachable(f"{hub_id}: the Hub cannot be reached and the model is not in the local cache") from None
     except Exception as error:  # network failures come in many kinds: try the cache before giving up
         try:
             folder = Path(snapshot_download(**options, local_files_only=True))
+            if not all((folder / name).is_file() for name in MODEL_FILES):
+                folder = None  # "main" already moved to a revision whose files never arrived
         except Exception:
-            folder = None if revision else newest_cached_snapshot(repo_id)
+            folder = None
+        if folder is None and not revision:
+            folder = newest_cached_snapshot(repo_id)
         if folder is None:
             raise HubUnreachable(f"{hub_id}: the Hub cannot be reached ({type(error).__name__}) "
                                  "and the model is not in the local cache") from None
         return folder, f"the Hub could not be reached ({type(error).__name__}); using the cached copy"
+
+
+def check_hub_model(repo_id: str, revision: str | None) -> None:
+    """ModelError unless the repo is a musicgen model folder (a config.json this version reads) of
+    at most MAX_MODEL_BYTES, asked of the Hub's metadata before the weights are fetched."""
+    from huggingface_hub import HfApi, hf_hub_download
+
+    info = HfApi().model_info(repo_id, revision=revision, files_metadata=True)
+    sizes = {sibling.rfilename: sibling.size or 0 for sibling in info.siblings or []}
+    if "config.json" not in sizes or "model.keras" not in sizes:
+        raise ModelError(f"{repo_id} is not a musicgen model: it has no config.json and model.keras "
+                         "(musicgen models are made with python -m train --push-to-hub)")
+    total = sum(size for name, size in sizes.items() if name in DOWNLOADED)
+    if total > MAX_MODEL_BYTES:
+        raise ModelError(f"{repo_id} is too big for this demo: {total / 1e6:.0f} MB of model files "
+                         f"(at most {MAX_MODEL_BYTES / 1e6:.0f} MB)")
+    try:
+        Config.load(hf_hub_download(repo_id, "config.json", revision=revision))
+    except ConfigError as error:
+        raise ModelError(f"{repo_id} is not a musicgen model this version can read: {error}") from None
 
 
 def newest_cached_snapshot(repo_id: str) -> Path | None:

@@ -103,8 +103,10 @@ class FakeHub:
                 if action == "tree":
                     return self.reply(200, [{"type": "file", "path": p, "size": len(c), "oid": hashlib.sha1(c).hexdigest()}
                                             for p, c in sorted(repo["files"].items())])
+                blobs = "blobs=true" in (urlparse(self.path).query or "")  # files_metadata=True: sizes too
                 return self.reply(200, {"id": repo_id, "modelId": repo_id, "sha": repo["sha"], "private": repo["private"],
-                                        "siblings": [{"rfilename": p} for p in sorted(repo["files"])]})
+                                        "siblings": [{"rfilename": p, **({"size": len(c)} if blobs else {})}
+                                                     for p, c in sorted(repo["files"].items())]})
 
             def resolve(self, repo_id, filename):
                 repo = hub.repos.get(repo_id)

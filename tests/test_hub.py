@@ -184,3 +184,41 @@ def test_the_embedded_default_works_with_no_network(monkeypatch):
     assert default.config.representation == "events" and len(event_notes(default)) > 0
     card = (EMBEDDED_MODEL / "README.md").read_text()
     assert "library_name: keras" in card and "validation loss" in card
+
+
+def test_the_model_box_refuses_what_is_not_a_musicgen_model_before_downloading_it(hub, model_folder, monkeypatch):
+    import musicgen.hub
+
+    hub.repos["bob/some-llm"] = {"files": {"config.json": b'{"model_type": "llama"}', "model.safetensors": b"x" * 100},
+                                 "sha": "1" * 40, "private": False}
+    with pytest.raises(ModelError, match="bob/some-llm is not a musicgen model: it has no config.json and model.keras"):
+        load("bob/some-llm")
+    hub.repos["bob/other"] = {"files": {"config.json": b'{"version": 99}', "model.keras": b"x"},
+                              "sha": "2" * 40, "private": False}
+    with pytest.raises(ModelError, match="bob/other is not a musicgen model this version can read: config version 99"):
+        load("bob/other")
+    publish(model_folder, "alice/tiny-music")
+    monkeypatch.setattr(musicgen.hub, "MAX_MODEL_BYTES", 10_000)
+    hub.requests.clear()
+    with pytest.raises(ModelError, match=r"alice/tiny-music is too big for this demo: 0 MB .*at most 0 MB"):
+        load("alice/tiny-music")
+    assert not any("/resolve/" in request for request in hub.requests)  # refused from the metadata alone
+    with pytest.raises(ModelError, match="no such model on the Hub"):
+        load("nobody/nothing")
+
+
+def test_the_app_holds_at_most_three_models_and_can_be_limited_to_a_list(hub, model_folder, monkeypatch):
+    import app
+
+    monkeypatch.setenv("MUSICGEN_MODEL", str(model_folder))  # the app's default for this test
+    monkeypatch.setattr(app, "_models", app.OrderedDict())
+    for name in ("a", "b", "c", "d"):
+        publish(model_folder, f"alice/{name}")
+    app.get_model(None)
+    for name in ("a", "b", "c", "d"):
+        app.get_model(f"alice/{name}")
+    assert list(app._models) == [str(model_folder), "alice/c", "alice/d"]  # the default stays, b and a went
+    monkeypatch.setenv("MUSICGEN_ALLOWED_MODELS", "alice/c, alice/d")
+    assert app.get_model("alice/c").source == "alice/c"
+    with pytest.raises(ModelError, match="this demo serves only .*alice/c, alice/d: 'alice/a' is not one of them"):
+        app.get_model("alice/a")
