@@ -192,15 +192,26 @@ def training_tokens(songs: list[Song], config: Config) -> list[list[str]]:
             for shift in shifts]
 
 
-def split_by_song(songs: list[Song], validation_share: float, seed: int) -> tuple[list[Song], list[Song]]:
-    """(train, validation): whole songs, shuffled by seed; at least one of each when possible."""
+def split_by_song(songs: list[Song], validation_share: float, seed: int,
+                  style_min_songs: int | None = None) -> tuple[list[Song], list[Song]]:
+    """(train, validation): whole songs, shuffled by seed; at least one of each when possible.
+
+    With style_min_songs, every artist with that many songs also has its share (rounded up) in
+    validation, so that what a style token is worth can be measured on songs it never saw.
+    """
     ordered = sorted(songs, key=lambda song: song.name)
     order = np.random.default_rng(seed).permutation(len(ordered))
     count = 0
     if len(ordered) >= 2 and validation_share > 0:
         count = min(max(1, round(validation_share * len(ordered))), len(ordered) - 1)
-    validation = [ordered[index] for index in sorted(order[:count])]
-    train = [ordered[index] for index in sorted(order[count:])]
+    held = set(order[:count].tolist())
+    for artist in (styles_of(ordered, style_min_songs) if style_min_songs and count else []):
+        theirs = [index for index in order.tolist() if ordered[index].artist == artist]  # in the seed's order
+        wanted = int(np.ceil(validation_share * len(theirs)))
+        for index in [i for i in theirs if i not in held][:max(0, wanted - len(held.intersection(theirs)))]:
+            held.add(index)
+    validation = [ordered[index] for index in sorted(held)]
+    train = [ordered[index] for index in range(len(ordered)) if index not in held]
     return train, validation
 
 

@@ -146,7 +146,9 @@ def plot_history(rows: list[dict], path: Path) -> None:
 
 def split(corpus: Corpus, config: Config, held_out: list[str] | None):
     if held_out is None:
-        return split_by_song(corpus.songs, config.validation_share, config.seed)
+        styled = config.representation == "events" and config.steering_tokens
+        return split_by_song(corpus.songs, config.validation_share, config.seed,
+                             config.style_min_songs if styled else None)
     return ([song for song in corpus.songs if song.name not in held_out],
             [song for song in corpus.songs if song.name in held_out])
 
