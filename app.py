@@ -314,9 +314,10 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
     return page
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Load the default model, then serve the page (GRADIO_SERVER_NAME / _PORT choose where)."""
     try:
-        default_model = get_model(None)  # load and compile before the first visitor arrives
+        default_model = get_model(None)  # load before the first visitor arrives
         default_config = default_model.config
         default_styles = getattr(default_model.vocab, "styles", None)
     except ModelError as error:
@@ -324,3 +325,7 @@ if __name__ == "__main__":
         default_config, default_styles = None, None
     # Gradio refuses bigger uploads before they are stored; load_midi checks again for the API.
     build_page(default_config, default_styles).launch(max_file_size=MAX_MIDI_BYTES)
+
+
+if __name__ == "__main__":
+    main()

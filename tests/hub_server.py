@@ -64,19 +64,25 @@ class FakeHub:
                         return self.reply(401, {"error": "Invalid credentials in Authorization header"})
                     request = json.loads(self.body())
                     repo_id = f"{request.get('organization') or 'user'}/{request['name']}"
-                    if repo_id in hub.repos:
-                        return self.reply(409, {"error": "You already created this model repo", "url": f"{hub.url}/{repo_id}"})
-                    hub.repos[repo_id] = {"files": {}, "sha": "0" * 40, "private": request.get("visibility") == "private"}
-                    return self.reply(200, {"url": f"{hub.url}/{repo_id}"})
+                    # Spaces live beside models under "spaces/owner/name" (as in their URLs).
+                    key = f"spaces/{repo_id}" if request.get("type") == "space" else repo_id
+                    if request.get("type") == "space" and not request.get("sdk"):
+                        return self.reply(400, {"error": "sdk is required for spaces"})
+                    if key in hub.repos:
+                        return self.reply(409, {"error": "You already created this repo", "url": f"{hub.url}/{key}"})
+                    hub.repos[key] = {"files": {}, "sha": "0" * 40, "private": request.get("visibility") == "private",
+                                      "sdk": request.get("sdk")}
+                    return self.reply(200, {"url": f"{hub.url}/{key}"})
                 if self.command == "POST" and path == "/api/validate-yaml":
                     self.body()
                     return self.reply(200, {"errors": [], "warnings": []})
-                match = re.fullmatch(rf"/api/models/{REPO}(?:/(?P<action>preupload|commit|revision|tree)/(?P<rev>[^/]+)(?P<rest>/.*)?)?", path)
+                match = re.fullmatch(rf"/api/(?P<kind>models|spaces)/{REPO}(?:/(?P<action>preupload|commit|revision|tree)/(?P<rev>[^/]+)(?P<rest>/.*)?)?", path)
                 if match:
-                    return self.api(match["repo"], match["action"] or "revision", match["rev"] or "main")
-                match = re.fullmatch(rf"/{REPO}/resolve/(?P<rev>[^/]+)/(?P<file>.+)", path)
+                    key = ("spaces/" if match["kind"] == "spaces" else "") + match["repo"]
+                    return self.api(key, match["action"] or "revision", match["rev"] or "main")
+                match = re.fullmatch(rf"/(?P<spaces>spaces/)?{REPO}/resolve/(?P<rev>[^/]+)/(?P<file>.+)", path)
                 if match:
-                    return self.resolve(match["repo"], match["file"])
+                    return self.resolve((match["spaces"] or "") + match["repo"], match["file"])
                 return self.reply(404, {"error": "not found"})
 
             def api(self, repo_id, action, revision):

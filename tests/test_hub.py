@@ -222,3 +222,33 @@ def test_the_app_holds_at_most_three_models_and_can_be_limited_to_a_list(hub, mo
     assert app.get_model("alice/c").source == "alice/c"
     with pytest.raises(ModelError, match="this demo serves only .*alice/c, alice/d: 'alice/a' is not one of them"):
         app.get_model("alice/a")
+
+
+def test_the_app_goes_to_a_space_that_serves_the_model(hub, model_folder, capsys):
+    import yaml
+
+    publish(model_folder, "alice/tiny-music")
+    assert publish_main(["--space", "alice/musicgen-demo", "--model", "alice/tiny-music"]) == 0
+    assert "alice/musicgen-demo" in capsys.readouterr().out
+    space = hub.repos["spaces/alice/musicgen-demo"]
+    assert space["sdk"] == "gradio" and "alice/musicgen-demo" not in hub.repos  # a Space, not a model
+    files = space["files"]
+    assert {"README.md", "space.py", "app.py", "requirements.txt", "packages.txt", "musicgen/compose.py",
+            "assets/model/model.keras", "assets/model/config.json"} <= set(files)
+    front = yaml.safe_load(files["README.md"].decode().split("---")[1])
+    assert front["sdk"] == "gradio" and front["app_file"] == "space.py" and front["license"] == "mit"
+    assert front["models"] == ["alice/tiny-music"] and front["title"]
+    entry = files["space.py"].decode()
+    assert 'os.environ.setdefault("MUSICGEN_MODEL", "alice/tiny-music")' in entry and "app.main()" in entry
+    assert set(files["packages.txt"].decode().split()) == {"fluidsynth", "fluid-soundfont-gm"}
+    requirements = files["requirements.txt"].decode()
+    assert "gradio==" in requirements and "pytest" not in requirements and "playwright" not in requirements
+    assert not any("__pycache__" in name for name in files)
+    # Publishing again updates the same Space.
+    assert publish_main(["--space", "alice/musicgen-demo", "--model", "alice/tiny-music"]) == 0
+
+
+def test_a_space_without_a_model_is_refused_with_words(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        publish_main(["--space", "alice/musicgen-demo"])
+    assert exit_info.value.code == 2 and "--space needs --model USER/MODEL" in capsys.readouterr().err

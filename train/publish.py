@@ -1,6 +1,7 @@
-"""Model folder -> Hugging Face Hub repo, with a model card, a sample and its audio.
+"""Model folder -> Hugging Face Hub repo, with a model card, a sample and its audio; or the app -> a Space.
 
     python -m train.publish FOLDER USER/NAME [--private]
+    python -m train.publish --space USER/NAME --model USER/MODEL [--private]   (train/space.py)
 """
 from __future__ import annotations
 
@@ -323,8 +324,11 @@ def embed(folder: str | Path, target: Path, data: Path | None = None, **sampling
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.publish", description=__doc__.split("\n")[0])
-    parser.add_argument("folder", type=Path)
+    parser.add_argument("folder", type=Path, nargs="?", help="the model folder to publish")
     parser.add_argument("repo_id", nargs="?", help="user/name on the Hub")
+    parser.add_argument("--space", metavar="USER/NAME", help="create or update this Hugging Face Space running the "
+                        "app on --model")
+    parser.add_argument("--model", metavar="USER/MODEL", help="with --space: the Hub model the Space serves")
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--embed", action="store_true",
                         help="instead of publishing, make FOLDER the app's embedded default (assets/model)")
@@ -335,6 +339,20 @@ def main(argv=None) -> int:
                              "smoothing; 0 turns it off")
     parser.add_argument("--data", type=Path, help="with --embed: the training folder, to redo the evaluation")
     args = parser.parse_args(argv)
+    if args.space:
+        from .space import publish_space
+
+        if not args.model:
+            parser.error("--space needs --model USER/MODEL: the Hub model the Space serves")
+        try:
+            url = publish_space(args.space, args.model, args.private)
+        except PublishError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"published the app on {args.model} to the Space {args.space}: {url}")
+        return 0
+    if args.folder is None:
+        parser.error("give the model folder and USER/NAME, or --space USER/NAME --model USER/MODEL")
     if args.embed:
         from musicgen.hub import EMBEDDED_MODEL
 
