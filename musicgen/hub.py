@@ -30,13 +30,29 @@ class HubUnreachable(ModelError):
 class MusicModel:
     """A network with the vocabulary and config it was trained with."""
 
-    network: object  # keras.Model
+    loaded_network: object  # keras.Model; None for an event model until `network` is first asked for
     vocab: object  # frames: a Vocab; events: the Events representation (tokenizer + grammar)
     config: Config
     source: str  # what the user asked for: a folder, a Hub id, or "default"
     folder: Path  # where its files are on this machine
     note: str = ""  # e.g. that it came from the cache because the Hub was unreachable
     steps: object = None  # events: the network's weights as NumPy arrays (musicgen.stateful.StepWeights)
+
+    @property
+    def network(self):
+        """The Keras model (loaded with safe_mode on first use: event models sample without it)."""
+        if self.loaded_network is None:
+            self.loaded_network = load_keras(self.folder / "model.keras")
+        return self.loaded_network
+
+
+def load_keras(path: Path):
+    import keras
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:  # a damaged or foreign file: say so rather than show a traceback
+        raise ModelError(f"{path} cannot be loaded ({error})") from None
 
 
 def resolve_source(source: str | None) -> str:
@@ -133,9 +149,7 @@ def newest_cached_snapshot(repo_id: str) -> Path | None:
 
 
 def load_folder(folder: Path, source: str | None = None, note: str = "") -> MusicModel:
-    """Load and cross-check a model folder; never runs code from it (JSON and safe_mode only)."""
-    import keras
-
+    """Load and cross-check a model folder; never runs code from it (JSON, HDF5 arrays and safe_mode only)."""
     folder = Path(folder)
     missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
     if missing:
@@ -151,18 +165,23 @@ def load_folder(folder: Path, source: str | None = None, note: str = "") -> Musi
         vocab = representations.load(config.representation, folder)
     except (VocabError, ValueError, KeyError, OSError) as error:
         raise ModelError(f"{folder}: its token table cannot be read ({error})") from None
-    try:
-        trained = keras.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
-    except Exception as error:  # a damaged or foreign file: say so rather than show a traceback
-        raise ModelError(f"{folder / 'model.keras'} cannot be loaded ({error})") from None
+    if config.representation == "events":
+        from .stateful import StepWeights
+
+        # Sampling reads the weights as arrays: no TensorFlow until something asks for the network.
+        try:
+            steps = StepWeights.from_keras_file(folder / "model.keras")
+        except Exception as error:  # a damaged or foreign file: say so rather than show a traceback
+            raise ModelError(f"{folder / 'model.keras'} cannot be loaded ({error})") from None
+        if steps.vocab_size != len(vocab):
+            raise ModelError(f"{folder}: the model predicts {steps.vocab_size} tokens but {table} holds "
+                             f"{len(vocab)}: they come from different runs")
+        return MusicModel(None, vocab, config, source or str(folder), folder, note, steps)
+    trained = load_keras(folder / "model.keras")
     outputs, window = trained.output_shape[-1], trained.input_shape[-1]
     if outputs != len(vocab):
         raise ModelError(f"{folder}: the model predicts {outputs} tokens but {table} holds "
                          f"{len(vocab)}: they come from different runs")
-    if config.representation == "events":
-        from .stateful import StepWeights
-
-        return MusicModel(trained, vocab, config, source or str(folder), folder, note, StepWeights.of(trained))
     if window != config.seq_len:
         raise ModelError(f"{folder}: the model reads {window} frames but config.json says seq_len "
                          f"{config.seq_len}")

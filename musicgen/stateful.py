@@ -36,6 +36,42 @@ class StepWeights:
         dense = tuple(np.asarray(w, np.float32) for w in layers["next_token"].get_weights())
         return cls(embedding, grus, dense)
 
+    @classmethod
+    def from_keras_file(cls, path) -> StepWeights:
+        """The same arrays read straight from a .keras file (a zip of JSON and HDF5: nothing in it
+        runs), so that sampling needs neither TensorFlow nor its start-up time. ValueError when the
+        file does not hold an Embedding -> GRU(s) -> Dense network."""
+        import io
+        import json
+        import re
+        import zipfile
+
+        import h5py
+
+        with zipfile.ZipFile(path) as archive:
+            layers = json.loads(archive.read("config.json"))["config"]["layers"]
+            weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
+        seen: dict[str, int] = {}
+        arrays: dict[str, list[np.ndarray]] = {}
+        for layer in layers:  # the weights file names layers by class, numbered in order
+            kind = re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", layer["class_name"])).lower()
+            count = seen.get(kind, 0)
+            seen[kind] = count + 1
+            group = weights.get(f"layers/{kind}" + (f"_{count}" if count else ""))
+            if group is None:
+                continue
+            variables = group.get("cell/vars") or group.get("vars")
+            if variables is not None and len(variables):
+                arrays.setdefault(layer["class_name"], []).append(
+                    [np.asarray(variables[str(index)], np.float32) for index in range(len(variables))])
+        if not (arrays.get("Embedding") and arrays.get("GRU") and arrays.get("Dense")):
+            raise ValueError(f"not an Embedding -> GRU -> Dense network (layers: {', '.join(arrays)})")
+        return cls(arrays["Embedding"][0][0], [tuple(gru) for gru in arrays["GRU"]], tuple(arrays["Dense"][-1]))
+
+    @property
+    def vocab_size(self) -> int:
+        return self.dense[1].shape[0]
+
     @property
     def units(self) -> list[int]:
         return [recurrent.shape[0] for _, recurrent, _ in self.grus]

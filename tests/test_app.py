@@ -262,3 +262,15 @@ def test_an_upload_name_with_path_tricks_stays_in_the_upload_folder(app_url, tmp
     assert f"started from: continuation of {Path(stored).name}" in result[-2]
     load_midi(midi_of(result))  # a whole MIDI file came back
     assert not Path("/tmp", escape).exists()
+
+
+def test_the_console_stays_quiet_from_start_to_the_first_piece(tiny_events_model_folder, tmp_path):
+    from gradio_client import Client
+
+    log = tmp_path / "app.log"
+    with running_app(str(tiny_events_model_folder), log=log) as url:
+        Client(url, verbose=False).predict(api_name="/generate")
+    printed = log.read_text()
+    for noise in ("WARNING", "Warning", "Traceback", "I0000", "oneDNN", "cuda"):
+        assert noise not in printed, printed
+    assert "Running on local URL" in printed
