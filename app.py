@@ -254,6 +254,8 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
                 upload = gr.File(label=f"MIDI to continue (up to {MAX_MIDI_BYTES // 1_000_000} MB)",
                                  file_types=[".mid", ".midi"], type="filepath")
                 seconds = gr.Slider(*SECONDS_RANGE, value=30, step=5, label="Length (seconds)")
+                variations = gr.Slider(1, MAX_VARIATIONS, value=1, step=1, label="Variations")
+                generate_button = gr.Button("Generate", variant="primary")
                 with gr.Accordion("Chords, key, tempo, style", open=True):
                     preset = gr.Dropdown(["(type your own)", *PROGRESSIONS], value="(type your own)",
                                          label="Progression preset")
@@ -263,8 +265,6 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
                     # No minimum here: the page sends 0 for an empty box; Steering.parse checks 30-300.
                     tempo = gr.Number(value=None, label="Tempo (BPM, 30-300; empty = the model's choice)")
                     style = gr.Dropdown(styles, value="any", label="Style", allow_custom_value=True)
-                variations = gr.Slider(1, MAX_VARIATIONS, value=1, step=1, label="Variations")
-                generate_button = gr.Button("Generate", variant="primary")
                 with gr.Accordion("Settings", open=False):
                     temperature = gr.Slider(0, 1.5, value=defaults.temperature, step=0.05,
                                             label="Temperature (0 = greedy)")
