@@ -36,20 +36,23 @@ def load_midi(source: str | Path | bytes, name: str | None = None) -> pretty_mid
         except OSError as error:
             raise MidiError(f"{name}: cannot be read ({error.strerror or error})") from None
     if not data:
-        raise MidiError(f"{name}: empty file (0 bytes)")
+        raise MidiError(f"{name}: the file is empty (0 bytes); export the MIDI again from your DAW or notation program")
     if len(data) > MAX_MIDI_BYTES:
-        raise MidiError(f"{name}: larger than the {MAX_MIDI_BYTES / 1e6:.0f} MB a MIDI file may have here "
-                        "(songs are far smaller)")
+        raise MidiError(f"{name}: {len(data) / 1e6:.0f} MB is larger than the {MAX_MIDI_BYTES / 1e6:.0f} MB a MIDI "
+                        "file may have here (a whole song is usually under 100 kB); upload a shorter part")
     if data[:4] != b"MThd":
         header = data[:4].decode("latin-1").encode("unicode_escape").decode("ascii")
-        raise MidiError(f"{name}: not a MIDI file (header '{header}')")
+        raise MidiError(f"{name}: not a MIDI file (it starts with '{header}', a MIDI file with 'MThd'); "
+                        "upload a .mid or .midi exported from your DAW")
     try:
         with warnings.catch_warnings():
             # pretty_midi warns about tempo events on non-zero tracks, common and harmless.
             warnings.simplefilter("ignore")
             midi = pretty_midi.PrettyMIDI(io.BytesIO(data))
     except Exception as error:  # mido and pretty_midi raise many kinds for broken files
-        raise MidiError(f"{name}: corrupt MIDI ({error})") from None
+        detail = f" ({error})" if str(error).strip() else ""
+        raise MidiError(f"{name}: the MIDI file is damaged and cannot be read{detail}: it may have been cut off "
+                        "while copying; export it again from your DAW") from None
     end_seconds = midi.get_end_time()
     if not np.isfinite(end_seconds) or end_seconds > MAX_SECONDS:
         raise MidiError(f"{name}: lasts {end_seconds:.0f} s, more than the {MAX_SECONDS} s allowed")

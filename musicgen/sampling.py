@@ -76,7 +76,10 @@ def midi_primer(source: str | Path | bytes, vocab: Vocab, config: Config, name: 
         if any(instrument.notes for instrument in midi.instruments if not instrument.is_drum):
             raise MidiError(f"{label}: its notes are all shorter than half a frame "
                             f"({0.5 / config.frames_per_second:g} s), too short to hear as notes here")
-        raise MidiError(f"{label}: has no pitched notes to continue")
+        drums = any(instrument.is_drum and instrument.notes for instrument in midi.instruments)
+        raise MidiError(f"{label}: " + ("it holds only drums, and this model writes pitched music: upload a file "
+                                        "with a melody or chords" if drums else
+                                        "it has no notes to continue; upload a file with a melody or chords"))
     # A model trained in C major / A minor hears the piece in that key and answers in the piece's own.
     shift = key_shift(tokens) if config.key_normalize else 0
     remembered = transpose(tokens[-MAX_HISTORY_FRAMES:], shift)

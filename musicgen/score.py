@@ -224,5 +224,8 @@ def load_score(source: str | Path | bytes, name: str | None = None) -> Score:
     score = score_from_midi(midi, beats, chords)
     if not score.note_count:
         label = name or (Path(source).name if not isinstance(source, (bytes, bytearray)) else "upload")
-        raise MidiError(f"{label}: has no pitched notes")
+        drums = any(instrument.is_drum and instrument.notes for instrument in midi.instruments)
+        raise MidiError(f"{label}: " + ("it holds only drums, and this model writes melody and accompaniment: "
+                                        "upload a file with a pitched part" if drums else
+                                        "it has no notes to continue; upload a file with a melody or chords"))
     return score

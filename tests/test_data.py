@@ -13,14 +13,14 @@ def test_a_folder_becomes_songs_and_broken_files_are_skipped_with_reasons(midi_f
     assert sorted(song.name for song in corpus.songs) == ["more/歌.midi", "song0.mid", "song1.mid",
                                                           "song2.mid", "song3.mid"]
     reasons = {item["file"]: item["reason"] for item in corpus.skipped}
-    assert reasons["zero.mid"] == "empty file (0 bytes)"
-    assert reasons["bad.mid"].startswith("corrupt MIDI")
-    assert "zero.mid: empty file" in corpus.summary()
+    assert reasons["zero.mid"].startswith("the file is empty (0 bytes)")
+    assert reasons["bad.mid"].startswith("the MIDI file is damaged")
+    assert "zero.mid: the file is empty" in corpus.summary()
 
 
 def test_a_folder_without_usable_files_is_one_clear_error(tmp_path):
     (tmp_path / "zero.mid").write_bytes(b"")
-    with pytest.raises(NoUsableFiles, match="(?s)no usable MIDI file.*zero.mid: empty file"):
+    with pytest.raises(NoUsableFiles, match="(?s)no usable MIDI file.*zero.mid: the file is empty"):
         load_folder(tmp_path, "piano", 5, progress=False)
     with pytest.raises(NoUsableFiles, match="no such folder"):
         load_folder(tmp_path / "missing", "piano", 5, progress=False)

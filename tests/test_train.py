@@ -67,7 +67,7 @@ def test_the_memory_is_set_by_flags():
 def test_no_usable_file_ends_with_exit_code_2(tmp_path, capsys):
     (tmp_path / "empty.mid").write_bytes(b"")
     assert main(["--data", str(tmp_path), "--out", str(tmp_path / "run")]) == 2
-    assert "empty.mid: empty file" in capsys.readouterr().err
+    assert "empty.mid: the file is empty" in capsys.readouterr().err
 
 
 def test_an_existing_run_is_not_overwritten(midi_folder, tmp_path, capsys):
