@@ -306,3 +306,13 @@ def test_the_console_stays_quiet_from_start_to_the_first_piece(tiny_events_model
     for noise in ("WARNING", "Warning", "Traceback", "I0000", "oneDNN", "cuda"):
         assert noise not in printed, printed
     assert "Running on local URL" in printed
+
+
+def test_the_readme_client_example_runs_as_written(app_url, app_model, capsys):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = readme.split("so this is a whole client")[1].split("```python")[1].split("```")[0]
+    if app_model[0] == "frames":
+        pytest.skip("the example steers an event model")
+    exec(compile(example.replace("http://127.0.0.1:7860/", app_url), "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "asked for: C G Am F, Eb major, 96 BPM" in printed and ".mid" in printed
