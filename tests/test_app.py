@@ -140,16 +140,22 @@ def test_four_visitors_at_once_each_get_their_own_piece(app_url):
     assert [result[-1] for result in results] == [0, 1, 2, 3]
 
 
-def test_a_real_browser_presses_generate(app_url, tmp_path):
+def launch_chromium(playwright):
+    """Debian's chromium (never a downloaded browser), headless, with a fake sound card."""
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (make test installs it when it can)")
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+              "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
+              "--disable-audio-output"])
+
+
+def test_a_real_browser_presses_generate(app_url, tmp_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(app_url)
         length = page.get_by_role("spinbutton").first  # the number box of "Length (seconds)"
@@ -177,15 +183,10 @@ def test_a_real_browser_presses_generate(app_url, tmp_path):
 
 
 def test_on_a_phone_generate_fits_the_screen_and_the_player_plays(app_url):
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it when it can)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required",
-                  "--disable-audio-output"])
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
         page.goto(app_url)
         generate = page.get_by_role("button", name="Generate")

@@ -344,13 +344,8 @@ def main(argv=None) -> int:
 
         if not args.model:
             parser.error("--space needs --model USER/MODEL: the Hub model the Space serves")
-        try:
-            url = publish_space(args.space, args.model, args.private)
-        except PublishError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        print(f"published the app on {args.model} to the Space {args.space}: {url}")
-        return 0
+        return pushed(lambda: publish_space(args.space, args.model, args.private),
+                      f"published the app on {args.model} to the Space {args.space}")
     if args.folder is None:
         parser.error("give the model folder and USER/NAME, or --space USER/NAME --model USER/MODEL")
     if args.embed:
@@ -367,12 +362,17 @@ def main(argv=None) -> int:
         return 0
     if not args.repo_id:
         parser.error("give the Hub repository as USER/NAME (or --embed)")
+    return pushed(lambda: publish(args.folder, args.repo_id, args.private), f"published {args.folder}")
+
+
+def pushed(push, done: str) -> int:
+    """Run a push: 0 and what was done with its URL, or 1 and why it failed (how to retry)."""
     try:
-        url = publish(args.folder, args.repo_id, args.private)
+        url = push()
     except PublishError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"published {args.folder} to {url}")
+    print(f"{done}: {url}")
     return 0
 
 
