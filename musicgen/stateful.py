@@ -80,22 +80,29 @@ class StepWeights:
         return [np.zeros((rows, units), np.float32) for units in self.units]
 
     def __post_init__(self):
-        # The first layer's input projection of every id, once: a step looks its row up.
+        # The first layer's input projection of every id, once: a step looks its row up. The
+        # recurrent bias of the update and reset gates is added there too (it only ever adds);
+        # the candidate's stays inside, where the reset gate scales it.
         kernel, _, bias = self.grus[0]
+        units = self.units[0]
         self.first_inputs = self.embedding @ kernel + bias[0]
+        self.first_inputs[:, :2 * units] += bias[1][:2 * units]
 
     def step(self, ids: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """(logits (rows, vocab), new states) after reading one id per row."""
         x = None
         new_states = []
         for layer, ((kernel, recurrent, bias), h) in enumerate(zip(self.grus, states)):
-            inputs = self.first_inputs[ids] if layer == 0 else x @ kernel + bias[0]
-            inner = h @ recurrent + bias[1]
             units = h.shape[1]
-            z = _sigmoid(inputs[:, :units] + inner[:, :units])
-            r = _sigmoid(inputs[:, units:2 * units] + inner[:, units:2 * units])
-            candidate = np.tanh(inputs[:, 2 * units:] + r * inner[:, 2 * units:])
-            x = z * h + (1.0 - z) * candidate
+            if layer == 0:
+                inputs = self.first_inputs[ids]
+            else:
+                inputs = x @ kernel + bias[0]
+                inputs[:, :2 * units] += bias[1][:2 * units]
+            inner = h @ recurrent
+            gates = _sigmoid(inputs[:, :2 * units] + inner[:, :2 * units])  # update z, reset r
+            candidate = np.tanh(inputs[:, 2 * units:] + gates[:, units:] * (inner[:, 2 * units:] + bias[1][2 * units:]))
+            x = candidate + gates[:, :units] * (h - candidate)  # z * h + (1 - z) * candidate
             new_states.append(x)
         kernel, bias = self.dense
         return x @ kernel + bias, new_states
