@@ -114,7 +114,8 @@ def next_frame_probabilities(model, windows: np.ndarray) -> np.ndarray:
 
 
 def choose(probabilities: np.ndarray, temperature, top_k, top_p, uniforms: np.ndarray) -> np.ndarray:
-    """One id per row of probabilities (batch, vocab), using one uniform number per row.
+    """One id per row of probabilities (batch, vocab; each row in proportion, its sum need not be 1),
+    using one uniform number per row.
 
     temperature, top_k and top_p are one value for every row or one value per row.
     temperature 0 is greedy; top_k keeps the k likeliest ids (0 = all); top_p keeps the fewest
@@ -147,23 +148,23 @@ def choose(probabilities: np.ndarray, temperature, top_k, top_p, uniforms: np.nd
 def _choose_alike(probabilities: np.ndarray, temperature: float, top_k: int, top_p: float,
                   uniforms: np.ndarray) -> np.ndarray:
     """choose() when every row has the same settings: the same draws with fewer array passes
-    (it runs once per token of a stateful sampler)."""
+    (it runs once per token of a stateful sampler). What top-k and top-p keep is a prefix of the
+    ids sorted by probability, so one cumulative sum serves both the cut and the draw."""
     if temperature <= 0:
         return probabilities.argmax(axis=1)
     weights = probabilities if temperature == 1 else np.power(np.maximum(probabilities, 1e-30), 1.0 / temperature)
+    rows = np.arange(len(weights))[:, None]
     order = np.argsort(-weights, axis=1, kind="stable")
-    sorted_weights = np.take_along_axis(weights, order, axis=1)
-    cumulative = np.cumsum(sorted_weights, axis=1)
-    total = cumulative[:, -1:]
-    keep = np.ones(sorted_weights.shape, bool)
+    sorted_weights = weights[rows, order]
+    cumulative = sorted_weights.cumsum(axis=1)
+    kept = np.full(len(weights), weights.shape[1])
+    if top_p < 1:  # the first id is always kept
+        kept = (cumulative - sorted_weights < top_p * cumulative[:, -1:]).sum(axis=1)
     if top_k > 0:
-        keep[:, top_k:] = False
-    if top_p < 1:
-        keep = keep & (cumulative - sorted_weights < top_p * total)  # the first id is always kept
-    kept = np.where(keep, sorted_weights, 0.0).cumsum(axis=1)
-    targets = uniforms[:, None] * kept[:, -1:]
-    positions = np.minimum((kept <= targets).sum(axis=1), keep.sum(axis=1) - 1)
-    return np.take_along_axis(order, positions[:, None], axis=1)[:, 0]
+        kept = np.minimum(kept, top_k)
+    targets = uniforms * cumulative[rows[:, 0], kept - 1]
+    positions = np.minimum((cumulative <= targets[:, None]).sum(axis=1), kept - 1)
+    return order[rows[:, 0], positions]
 
 
 class SamplingRun:

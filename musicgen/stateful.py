@@ -154,6 +154,23 @@ class Forcing:
         return [self.position0_id, self.bar_chords[piece_bar % len(self.bar_chords)], *rest]
 
 
+class Uniforms:
+    """Each row's own stream of uniform numbers, drawn a block at a time (the same numbers, in the
+    same order, as one draw per step)."""
+
+    BLOCK = 1024
+
+    def __init__(self, streams):
+        self.streams, self.used = streams, self.BLOCK
+
+    def next(self) -> np.ndarray:
+        if self.used == self.BLOCK:
+            self.block = np.stack([stream.random(self.BLOCK) for stream in self.streams])
+            self.used = 0
+        self.used += 1
+        return self.block[:, self.used - 1]
+
+
 def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0, top_k: int = 0,
            top_p: float = 1.0, seed: int = 0, bars_in_primer: int = 0, max_tokens_per_bar: int = 160,
            memory=None, forcing: Forcing | None = None) -> list[np.ndarray]:
@@ -176,6 +193,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     grammar_states = np.full(rows, table.state_of(grammar.state_after(primer)))
     memories = [memory.copy() for _ in range(rows)] if memory is not None else None
     streams = [np.random.default_rng([seed, row]) for row in range(rows)]
+    uniforms = Uniforms(streams)
     bars_so_far = np.full(rows, bars_in_primer)
     limits = bars * max_tokens_per_bar + 32
     output = np.zeros((rows, int(limits.max()) + 64), np.int32)
@@ -192,14 +210,13 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
             masks = masks & (own_chords | table.bar_start[grammar_states][:, None])
         shifted = np.where(masks, logits, -np.inf)
         shifted -= shifted.max(axis=1, keepdims=True)
-        probabilities = np.exp(shifted)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        probabilities = np.exp(shifted)  # unnormalized: choose() draws from the proportions
         if memories is not None:
+            probabilities /= probabilities.sum(axis=1, keepdims=True)
             for row in np.flatnonzero(active):
                 mixed = memories[row].mix(probabilities[row]) * masks[row]
                 probabilities[row] = mixed / mixed.sum()
-        uniforms = np.array([stream.random() for stream in streams])
-        chosen = choose(probabilities, temperature, top_k, top_p, uniforms).astype(np.int64)
+        chosen = choose(probabilities, temperature, top_k, top_p, uniforms.next()).astype(np.int64)
         for row in range(rows):  # forced tokens: a handful of rows, a few times a bar
             if queues[row] and active[row]:
                 forced = queues[row].pop(0)

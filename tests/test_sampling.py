@@ -79,7 +79,7 @@ def test_midi_primer_takes_the_last_frames_and_maps_unseen_chords(tiny_model, tm
     assert primer.ids.shape == (config.seq_len,)
     assert primer.notes and "nearest known" in primer.notes[0]
     drums = write_midi(tmp_path / "drums.mid", [{"is_drum": True, "notes": [(36, 0, 0.4)]}])
-    with pytest.raises(MidiError, match="no pitched notes"):
+    with pytest.raises(MidiError, match="it holds only drums"):
         midi_primer(drums, vocab, config)
 
 
