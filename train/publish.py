@@ -142,6 +142,7 @@ def event_model_card(folder: Path, repo_id: str, config: Config) -> str:
     hours = dataset.get("seconds", {}).get("train", 0) / 3600
     report_path = folder / "evaluation.json"
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else None
+    steering = steering_words(folder, repo_id, report)
     return f"""---
 library_name: keras
 license: mit
@@ -167,7 +168,7 @@ so a held note and a re-struck one differ. Embedding({config.embedding_dim}) ->
 {dataset.get('vocab_size', '?')} tokens, trained on chunks of {config.chunk_tokens} tokens in which every
 token predicts the next; sampled statefully one token at a time, with the token grammar masked
 in so that every sample decodes. {key_words(config)}
-
+{steering}
 Listen: `sample.wav` (score `sample.mid`, picture `sample.png`), drawn from a random start with seed {SAMPLE_SEED}.
 
 ## Training data
@@ -201,6 +202,25 @@ python -m musicgen generate --model {repo_id} --primer note:C4 --seconds 60 --ou
 ```
 
 Loading uses only JSON and Keras' `safe_mode=True`: no code from this repository runs.
+"""
+
+
+def steering_words(folder: Path, repo_id: str, report: dict | None) -> str:
+    """The card's paragraph on steering, for a model with chord and style tokens ("" otherwise)."""
+    conditions = folder / "conditions.json"
+    if not conditions.exists():
+        return ""
+    styles = json.loads(conditions.read_text(encoding="utf-8"))["styles"]
+    tones = (report or {}).get("chord_tones")
+    measured = ""
+    if tones:
+        measured = (f" Over {tones['progression']}, {tones['forced'].get('Accompaniment', 0):.0%} of the accompaniment "
+                    f"and {tones['forced'].get('Melody', 0):.0%} of the melody (by duration) are chord tones "
+                    f"(left free: {tones['free'].get('Accompaniment', 0):.0%} and {tones['free'].get('Melody', 0):.0%}).")
+    return f"""
+It can be steered: every bar opens with a chord token, so a progression can be forced bar by bar,
+and a header names the style ({', '.join(styles)}) and the mode.{measured} Try:
+`python -m musicgen generate --model {repo_id} --chords "C G Am F" --key "Eb major" --tempo 96 --out idea.mid`.
 """
 
 
