@@ -5,19 +5,25 @@ change that. The logic lives in the musicgen library; this file declares the pag
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
 import os
-import random
-import shutil
-import tempfile
-import threading
-import time
-from collections import OrderedDict
-from pathlib import Path
 
-import gradio as gr
-import pretty_midi
+# One BLAS thread per request: a step is a small matrix product, and 8 requests at once each
+# asking for 2 threads on a 2-core machine thrash (bench/load.py: p95 67x one visitor's wait).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import dataclasses  # noqa: E402
+import functools  # noqa: E402
+import random  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections import OrderedDict  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gradio as gr  # noqa: E402
+import pretty_midi  # noqa: E402
 
 import musicgen  # noqa: F401  (quiets TensorFlow)
 from musicgen.batching import batcher_for
