@@ -149,7 +149,7 @@ def key_shift_of(durations: np.ndarray) -> int:
 def key_of(durations: np.ndarray) -> tuple[int, str]:
     """(semitones -6..5 to C major / A minor, "major" or "minor") of the best-fitting Krumhansl
     profile for how long each pitch class sounds; (0, "major") when nothing sounds."""
-    if not np.any(durations):
+    if not np.any(durations) or np.ptp(durations) == 0:  # nothing, or every pitch class alike: no key
         return 0, "major"
     best_fit, best = -np.inf, (0, "major")
     for tonic in range(12):
