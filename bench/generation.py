@@ -9,7 +9,7 @@
   app calls it through compose), 60 s of music from a random primer, batch 1 and 8 variations.
 - The limit: the bare arithmetic of one step of the same network at batch 1 in NumPy/BLAS: the
   recurrent and output matrix products (the input projection is a table lookup), nothing else.
-- End to end: compose + FluidSynth + the audio file the page gets, for 60 s of music.
+- End to end: compose + FluidSynth + the Ogg Vorbis the page's player gets, for 60 s of music.
 
 Last line JSON: seed_ms_per_music_second, ms_per_music_second, speedup, limit_ms_per_token,
 ms_per_token, limit_ratio (ms_per_token / limit), batch8_wall_ratio (8 variations / 1),
@@ -117,9 +117,9 @@ def end_to_end(music_model, seconds: float) -> float:
     def request():
         piece = compose(music_model, make_primer(music_model, "random", 0), seconds, music_model.config.temperature,
                         music_model.config.top_k, music_model.config.top_p, 0)[0]
-        with tempfile.TemporaryDirectory() as folder:
+        with tempfile.TemporaryDirectory() as folder:  # what the page gets: the .mid and the Ogg it plays
             write_piece(piece, music_model.config.frames_per_second, Path(folder) / "piece.mid",
-                        Path(folder) / "piece.wav")
+                        ogg_path=Path(folder) / "piece.ogg")
 
     request()
     return best_of(request)
