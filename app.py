@@ -242,6 +242,16 @@ def undo(history: list | None):
     return [*show(history[-2], time.perf_counter(), []), history[:-1]]
 
 
+def concurrency(defaults: Config) -> int:
+    """Requests served at once (MUSICGEN_CONCURRENCY overrides). Event models: one a core; more only
+    share the cores worse (bench/load.py, 16 visitors on 2 cores: p95 9.1x one visitor's wait at 2,
+    12.3x at 4, 15.0x at 8). Frame models: 8, so that their batcher has requests to sample together."""
+    if os.environ.get("MUSICGEN_CONCURRENCY"):
+        return max(1, int(os.environ["MUSICGEN_CONCURRENCY"]))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 2)
+    return 8 if defaults.representation == "frames" else max(2, cores)
+
+
 def build_page(defaults: Config | None = None, styles: list[str] | None = None) -> gr.Blocks:
     """The page; sampling sliders start at the default model's settings (defaults), the style box
     lists the default model's styles."""
@@ -316,7 +326,7 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
                      ["random", "C4", None, 30, 1, *sampling, "", 1.0, 0, "", "Eb Bb Cm Ab", "Eb major", 96,
                       "any"]],
                     inputs, label="Try one")
-    page.queue(default_concurrency_limit=8, max_size=64)
+    page.queue(default_concurrency_limit=concurrency(defaults), max_size=64)
     return page
 
 

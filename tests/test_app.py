@@ -317,3 +317,14 @@ def test_the_readme_client_example_runs_as_written(app_url, app_model, capsys):
     exec(compile(example.replace("http://127.0.0.1:7860/", app_url), "README.md", "exec"), {})
     printed = capsys.readouterr().out
     assert "asked for: C G Am F, Eb major, 96 BPM" in printed and ".mid" in printed
+
+
+def test_an_event_model_serves_a_request_a_core_and_a_frame_model_eight(monkeypatch):
+    import app
+    from musicgen.config import FRAMES_RECIPE, Config
+
+    monkeypatch.delenv("MUSICGEN_CONCURRENCY", raising=False)
+    assert app.concurrency(Config(**FRAMES_RECIPE)) == 8  # its batcher needs company
+    assert 2 <= app.concurrency(Config()) <= (os.cpu_count() or 2) + 2
+    monkeypatch.setenv("MUSICGEN_CONCURRENCY", "3")
+    assert app.concurrency(Config()) == 3
