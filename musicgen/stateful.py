@@ -16,7 +16,6 @@ import numpy as np
 from .sampling import choose
 
 
-COMPLETE = ("Duration", "Bar", "Position", "BOS", "Chord", "Style", "Mode")  # grammar states after which a sequence may end
 
 
 @dataclass
@@ -203,11 +202,11 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     queues = [list(forcing.opening) for _ in range(rows)]
     if table.states[grammar_states[0]][0] == "Bar":  # the primer opened the piece's bar: its chord comes first
         queues = [forcing.after_bar(bars_in_primer - 1, queue) for queue in queues]
-    own_chords = ~grammar.is_chord[None, :] if forcing.bar_chords else None
+    not_chord = ~grammar.is_chord[None, :]
     while True:
         masks = table.masks[grammar_states]
-        if own_chords is not None:  # the person's chords only (forced at each bar's start)
-            masks = masks & (own_chords | table.bar_start[grammar_states][:, None])
+        if forcing.bar_chords:  # the person's chords only (forced at each bar's start)
+            masks = masks & (not_chord | table.bar_start[grammar_states][:, None])
         shifted = np.where(masks, logits, -np.inf)
         shifted -= shifted.max(axis=1, keepdims=True)
         probabilities = np.exp(shifted)  # unnormalized: choose() draws from the proportions

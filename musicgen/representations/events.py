@@ -47,6 +47,7 @@ FOLLOWERS = {
 STEERABLE_FOLLOWERS = {**FOLLOWERS, "BOS": ("Style",), "Style": ("Mode",), "Mode": ("Bar",),
                        "Position": ("Program", "Chord"), "Chord": ("Program", "Position", "Bar")}
 MIDITOK_KINDS = ("Bar", "Position", "Program", "Pitch", "Velocity", "Duration")
+COMPLETE = ("Duration", "Bar", "Position", "BOS", "Chord", "Style", "Mode")  # states after which a sequence may end
 
 
 def chord_token(chord: int) -> str:
@@ -136,8 +137,6 @@ class CompiledGrammar:
         self.masks = np.stack([grammar.allowed(state) for state in self.states])
         self.transitions = np.array([[number.get(grammar.advance(state, token), index) for token in range(size)]
                                      for index, state in enumerate(self.states)], np.int32)
-        from ..stateful import COMPLETE
-
         self.complete = np.array([kind in COMPLETE for kind, _ in self.states])
         self.bar_start = np.array([kind == "BarStart" for kind, _ in self.states])
         self.number = number
