@@ -21,7 +21,7 @@ from .midi import note_number, tokens_to_midi, tokens_to_roll, transpose
 from .sampling import Primer, generate, last_frames, midi_primer, note_primer, random_primer
 from .score import ACCOMPANIMENT, MELODY, Score, load_score
 from .stateful import DRAW, Forcing, sample
-from .steering import Steering
+from .steering import ANY_STYLE, Steering
 
 MAX_FRAMES = 5 * 60 * 10  # ten minutes at 5 frames per second
 MAX_VARIATIONS = 16
@@ -71,7 +71,7 @@ def check_steering(music_model: MusicModel, steering: Steering) -> None:
         raise ValueError("chords, key, tempo and style need an event model; this one uses the original study's "
                          "frames (pick the default model, or train one with python -m train)")
     events = music_model.vocab
-    if (steering.chords or steering.style.lower() != "any") and not events.steerable:
+    if (steering.chords or steering.style != ANY_STYLE) and not events.steerable:
         raise ValueError("this model was trained without chord and style tokens: leave chords and style empty, "
                          "or retrain it with this version (python -m train)")
     if events.steerable:
@@ -113,8 +113,7 @@ def event_midi_primer(music_model: MusicModel, score, label: str, steering: Stee
     first_bar = max(0, last_bar - EVENT_PRIMER_BARS)
     tail = score.cropped(first_bar * bar_beats, last_bar * bar_beats + 1e-6)
     shift = tail.key_shift() if music_model.config.key_normalize else 0
-    ids = events.encode(tail.transposed(shift), steering.style) if events.steerable else events.encode(
-        tail.transposed(shift))
+    ids = events.encode(tail.transposed(shift), steering.style)
     back = -shift
     if steering.key is not None:
         back = steering.shift()

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chords import (chord_pitch_classes, chord_root, key_name, parse_key, parse_progression, progression_name,
-                     transpose_chord)
+from .chords import (chord_name, chord_pitch_classes, chord_root, key_name, parse_key, parse_progression,
+                     progression_name, transpose_chord)
 from .midi import key_of
+from .representations.events import ANY_STYLE
 
 TEMPO_RANGE = (30.0, 300.0)
-ANY_STYLE = "any"
 # Presets offered in the app: name -> progression in C major (moved to the chosen key).
 PROGRESSIONS = {
     "I-V-vi-IV (pop)": "C G Am F",
@@ -30,8 +30,6 @@ PROGRESSIONS = {
 
 def preset_chords(preset: str, key: str | None = None) -> str:
     """A preset's progression (PROGRESSIONS) in key (default C major / its relative), as chord names."""
-    from .chords import chord_name, parse_progression
-
     progression = parse_progression(PROGRESSIONS[preset])
     parsed = parse_key(key)
     shift = 0 if parsed is None else (parsed[0] - (0 if parsed[1] == "major" else 9)) % 12
@@ -58,7 +56,8 @@ class Steering:
             if not TEMPO_RANGE[0] <= tempo_bpm <= TEMPO_RANGE[1]:
                 raise ValueError(f"tempo must be between {TEMPO_RANGE[0]:g} and {TEMPO_RANGE[1]:g} BPM, "
                                  f"not {tempo_bpm:g}")
-        style = " ".join((style or "").split()) or ANY_STYLE
+        style = " ".join((style or "").split())
+        style = ANY_STYLE if style.lower() in ("", ANY_STYLE) else style
         return cls(tuple(parse_progression(chords)), parse_key(key), tempo_bpm, style)
 
     @property

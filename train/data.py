@@ -249,9 +249,7 @@ def prepared_ids(score: Score, representation, config: Config, style: str = "any
     """A song's ids as the model sees them: moved to C major / A minor when the config says so,
     under its style when the representation is steerable and knows it."""
     score = score.transposed(score.key_shift()) if config.key_normalize else score
-    if not getattr(representation, "steerable", False):
-        return representation.encode(score)
-    return representation.encode(score, style if style in representation.styles else "any")
+    return representation.encode(score, style if style in (representation.styles or ()) else "any")
 
 
 def song_ids(songs: list[Song], representation, config: Config, progress: bool = False) -> list[np.ndarray]:

@@ -54,6 +54,9 @@ def chord_token(chord: int) -> str:
     return f"Chord_{chord_name(chord)}"
 
 
+CHORD_TOKENS = {chord_token(chord): chord for chord in (NO_CHORD, *range(CHORD_COUNT))}  # token -> chord
+
+
 def tokenizer_config():
     from miditok import TokenizerConfig
 
@@ -158,7 +161,7 @@ class Events:
         self.styles = None if styles is None else [ANY_STYLE, *(s for s in styles if s != ANY_STYLE)]
         if self.styles is not None:
             extra = [f"Style_{style}" for style in self.styles] + [f"Mode_{mode}" for mode in MODES]
-            extra += [chord_token(chord) for chord in (NO_CHORD, *range(CHORD_COUNT))]
+            extra += list(CHORD_TOKENS)
             self.vocab.update({token: self.miditok_size + index for index, token in enumerate(extra)})
         self.tokens = [token for token, _ in sorted(self.vocab.items(), key=lambda item: item[1])]
         self.grammar = Grammar(self.vocab)
@@ -233,7 +236,7 @@ class Events:
         return self.grammar.bos_id
 
     def encode(self, score: Score, style: str = ANY_STYLE) -> np.ndarray:
-        """BOS (and a steerable model's header), then the score's tokens (notes quantized to
+        """BOS (and a steerable model's header, under `style`), then the score's tokens (notes quantized to
         sixteenths by miditok; chords, annotated or estimated, at bar lines and changes)."""
         import symusic
 
@@ -276,7 +279,7 @@ class Events:
     def chords_of(self, ids, beats_per_bar: int = 4) -> np.ndarray:
         """The (start_beat, end_beat, chord) rows that a sequence's Chord tokens name."""
         starts, chords, bar, position = [], [], -1, 0
-        names = {chord_token(c): c for c in (NO_CHORD, *range(CHORD_COUNT))}
+        names = CHORD_TOKENS
         for token_id in ids:
             token = self.tokens[int(token_id)]
             if token == "Bar_None":
