@@ -136,6 +136,32 @@ def test_with_a_memory_generation_picks_up_a_repeated_phrase(tiny_model):
     assert (without == np.array(phrase * 4)).mean() < 0.9
 
 
+def test_choose_gives_each_kept_id_its_share_of_the_kept_probability():
+    """Uniform numbers spread evenly over [0, 1) must land on each id as often as the exact
+    temperature / top-k / top-p distribution says (the compiled loop redraws when a number
+    lands on a cut id: that must not favour any kept id)."""
+    from musicgen.sampling import choose
+
+    rng = np.random.default_rng(0)
+    draws = 20000
+    uniforms = (np.arange(draws) + 0.5) / draws
+    for trial in range(24):
+        probabilities = rng.dirichlet(np.full(30, 0.3))
+        probabilities[rng.random(30) < 0.2] = 0  # ids a grammar forbids
+        temperature, top_k, top_p = (0.5, 1.0, 1.3)[trial % 3], (0, 5)[trial % 2], (1.0, 0.9, 0.6)[trial % 3]
+        weights = probabilities ** (1 / temperature)
+        order = np.argsort(-weights, kind="stable")
+        ranked = weights[order]
+        kept = (np.cumsum(ranked) - ranked < top_p * ranked.sum()) & (ranked > 0)
+        if top_k:
+            kept[top_k:] = False
+        exact = np.zeros(30)
+        exact[order[kept]] = ranked[kept] / ranked[kept].sum()
+        ids = choose(np.repeat(probabilities[None], draws, axis=0), temperature, top_k, top_p, uniforms)
+        assert np.abs(np.bincount(ids, minlength=30) / draws - exact).max() < 2e-3
+        assert not set(ids) - set(order[kept])  # never a cut or forbidden id
+
+
 def test_choose_draws_the_same_ids_with_shared_or_per_row_settings():
     from musicgen.sampling import choose
 
