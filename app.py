@@ -32,6 +32,7 @@ from musicgen.compose import (Draft, OutputError, extend_draft, make_primer, pie
                               write_piece)
 from musicgen.hub import HubUnreachable, ModelError, MusicModel, load, resolve_source
 from musicgen.midi import MAX_MIDI_BYTES, MidiError
+from musicgen import stateful
 from musicgen.steering import PROGRESSIONS, Steering, preset_chords
 from musicgen.chords import ROOT_NAMES
 
@@ -339,6 +340,8 @@ def main() -> None:
     except ModelError as error:
         print(f"warning: {error}; pick a model in the page")
         default_config, default_styles = None, None
+    # The sampler's compiled loops, compiled (first run on a machine) or loaded while the page starts.
+    threading.Thread(target=stateful.warm_up, daemon=True).start()
     # Gradio refuses bigger uploads before they are stored; load_midi checks again for the API.
     build_page(default_config, default_styles).launch(max_file_size=MAX_MIDI_BYTES)
 

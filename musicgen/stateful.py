@@ -187,6 +187,20 @@ def _advance(chosen, active, bars_so_far, bars, output, lengths, limits, grammar
     return going_on
 
 
+def warm_up() -> None:
+    """Compile the loops above (or load them from numba's disk cache) on tiny arrays: the first
+    piece on a new machine would otherwise wait a few seconds for the compiler."""
+    rows, vocab = 1, 2
+    logits, offsets = np.zeros((rows, vocab), np.float32), np.zeros((1, vocab), np.float32)
+    grammar_states, weights_of_ids = np.zeros(rows, np.int64), np.empty((rows, vocab))
+    _masked_weights(logits, offsets, grammar_states, weights_of_ids)
+    chosen = np.empty(rows, np.int64)
+    choose_rows(weights_of_ids, np.ones(rows), np.zeros(rows, np.int64), np.ones(rows), np.zeros(rows), chosen)
+    _advance(chosen, np.ones(rows, bool), np.zeros(rows, np.int64), np.ones(rows, np.int64),
+             np.zeros((rows, 4), np.int32), np.zeros(rows, np.int64), np.ones(rows, np.int64), grammar_states,
+             np.zeros((1, vocab), np.int32), np.ones(1, bool), 1, np.zeros(rows, bool))
+
+
 DRAW = -1  # in Forcing.opening: a token to draw rather than force
 
 
