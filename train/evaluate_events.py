@@ -71,6 +71,20 @@ def with_memory(memory: PieceMemory | None, songs_ids, probabilities) -> list[np
     return [remembered(memory, ids[1:], p) for ids, p in zip(songs_ids, probabilities)]
 
 
+def music_only(events, songs_ids, probabilities) -> list[np.ndarray]:
+    """Each song's token probabilities without its header's: a steerable model's style and mode
+    tokens are what a person chooses, the condition the music is scored under, not part of it
+    (scored, p(style) would charge a rare artist's songs for the artist's rarity)."""
+    kinds = events.grammar.kind_of
+    out = []
+    for ids, p in zip(songs_ids, probabilities):
+        header = 1  # BOS
+        while header < len(ids) and kinds[ids[header]] in ("Style", "Mode"):
+            header += 1
+        out.append(np.asarray(p)[header - 1:])  # p[t] is the probability of ids[t + 1]
+    return out
+
+
 def nats(probabilities: list[np.ndarray], seconds: float) -> tuple[float, float]:
     """(nats per token, nats per second) of per-token probabilities."""
     flat = np.concatenate([np.asarray(p, np.float64) for p in probabilities])
@@ -125,7 +139,7 @@ def nats_per_second(music_model, songs: list, style: str = "any") -> float:
     """The network's summed NLL over the songs' seconds, each song read under `style`."""
     ids = styled_ids(music_model, songs, style)
     probabilities = [np.exp(lp) for lp in network_log_probabilities(music_model.network, ids)]
-    return nats(probabilities, float(sum(song.score.seconds for song in songs)))[1]
+    return nats(music_only(music_model.vocab, ids, probabilities), float(sum(song.score.seconds for song in songs)))[1]
 
 
 def chord_tones(music_model, progression: str, key: str | None, pieces: int = 16, seconds: float = 60.0,
@@ -179,11 +193,14 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
         print(f"scored the network ({time.perf_counter() - started:.0f} s)", flush=True)
     shipped_memory = PieceMemory.from_config(config)
     candidate = PieceMemory(MEMORY_CANDIDATE["orders"], MEMORY_CANDIDATE["smoothing"])
-    report["network_nats_per_token"], report["network_nats_per_second"] = nats(network, held_seconds)
-    report["nats_per_token"], report["nats_per_second"] = nats(with_memory(shipped_memory, held_ids, network),
-                                                               held_seconds)
+
+    def scored(probabilities):  # the music's tokens, the header (a condition) left out
+        return nats(music_only(events, held_ids, probabilities), held_seconds)
+
+    report["network_nats_per_token"], report["network_nats_per_second"] = scored(network)
+    report["nats_per_token"], report["nats_per_second"] = scored(with_memory(shipped_memory, held_ids, network))
     report["memory_candidate"] = {**MEMORY_CANDIDATE, "orders": list(MEMORY_CANDIDATE["orders"])}
-    _, report["memory_candidate"]["nats_per_second"] = nats(with_memory(candidate, held_ids, network), held_seconds)
+    _, report["memory_candidate"]["nats_per_second"] = scored(with_memory(candidate, held_ids, network))
 
     if baseline:
         baseline_ids = [prepared_ids(song.score, events, config) for song in baseline]
@@ -195,9 +212,8 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
         memory = shipped_memory or candidate
         for order in NGRAM_ORDERS:
             plain = [np.asarray(ngram.target_probabilities(ids, order)[1:]) for ids in held_ids]
-            report["ngram_nats_per_second"][order] = nats(plain, held_seconds)[1]
-            report["ngram_with_memory_nats_per_second"][order] = nats(with_memory(memory, held_ids, plain),
-                                                                      held_seconds)[1]
+            report["ngram_nats_per_second"][order] = scored(plain)[1]
+            report["ngram_with_memory_nats_per_second"][order] = scored(with_memory(memory, held_ids, plain))[1]
         best = min(report["ngram_nats_per_second"].values())
         best_remembering = min(report["ngram_with_memory_nats_per_second"].values())
         report["vs_best_ngram"] = report["nats_per_second"] / best
