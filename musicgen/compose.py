@@ -191,12 +191,24 @@ def sample_draft(music_model: MusicModel, primer: Primer, seconds: float, temper
                   steering=steering.to_json())
     if config.representation == "events":
 
+        events = music_model.vocab
+        # Without a tempo asked or kept, the tempo follows the notes written: enough bars are
+        # sampled for the fastest tempo, then each piece is cut at the bar line nearest `seconds`
+        # at the tempo that suits it.
+        fit_tempo = not steering.tempo_bpm and not primer.tempo_bpm and events.onsets_per_beat is not None
         draft.tempi = ([steering.tempo_bpm] * variations if steering.tempo_bpm
+                       else [max(events.tempos)] * variations if fit_tempo
                        else piece_tempi(music_model, primer, seed, variations))
         bars = [bars_for(seconds, tempo * speed) for tempo in draft.tempi]
-        rows = sample(music_model.steps, music_model.vocab.grammar, primer.ids, bars, temperature, top_k, top_p,
+        rows = sample(music_model.steps, events.grammar, primer.ids, bars, temperature, top_k, top_p,
                       seed, bars_in_primer=primer.bars, memory=memory,
                       forcing=forcing_for(music_model, steering, primer.opening))
+        if fit_tempo:
+            rng = np.random.default_rng([seed, 3])
+            draft.tempi = [fitting_tempo(events, events.decode(np.concatenate([primer.ids, row]), 120.0), rng)
+                           for row in rows]
+            rows = [first_bars(events, row, bars_for(seconds, tempo * speed) - primer.bars)
+                    for row, tempo in zip(rows, draft.tempi)]
         draft.rows = [np.concatenate([primer.ids, row]).tolist() for row in rows]
         draft.skip_bars = primer.skip_bars
         return draft
@@ -268,6 +280,26 @@ def check_length(seconds: float) -> None:
 def bars_for(seconds: float, tempo_bpm: float, beats_per_bar: int = 4) -> int:
     """The whole number of bars nearest to seconds at tempo_bpm (at least one)."""
     return max(1, round(float(seconds) / (beats_per_bar * 60.0 / tempo_bpm)))
+
+
+def fitting_tempo(events, score: Score, rng: np.random.Generator) -> float:
+    """A tempo for a piece, drawn from the training songs whose onsets per beat are nearest the
+    piece's (the square root of their number, on a log scale).
+
+    In POP909 a faster song has fewer onsets a beat (over 92 held-out songs' 60 s segments the
+    tempo and the inter-onset interval in beats correlate at 0.69); drawn independently of the
+    notes, pieces came out too busy or too sparse for their tempo about twice as often.
+    """
+    tempos, onsets = np.asarray(events.tempos), np.asarray(events.onsets_per_beat)
+    distance = np.abs(np.log(np.maximum(onsets, 1e-3)) - np.log(max(score.onsets_per_beat(), 1e-3)))
+    nearest = np.argsort(distance, kind="stable")[:max(1, round(np.sqrt(len(tempos))))]
+    return float(np.round(tempos[nearest[rng.integers(len(nearest))]]))
+
+
+def first_bars(events, row: np.ndarray, bars: int) -> np.ndarray:
+    """The row (ids after a primer) up to the bar line that would open bar `bars` + 1 of it."""
+    openings = np.flatnonzero(np.asarray(row) == events.grammar.bar_id)
+    return row[:openings[bars]] if 0 <= bars < len(openings) else row
 
 
 def piece_tempi(music_model: MusicModel, primer: Primer, seed: int, variations: int) -> list[float]:

@@ -137,3 +137,35 @@ def test_the_evaluation_report_has_its_keys(tiny_events_model_folder, pop_songs,
     assert json.loads(report_path.read_text())["style"] == "JJ Lin"
     assert main([str(tiny_events_model_folder), "--data", str(pop_songs), "--style", "Nobody"]) == 2
     assert "unknown style 'Nobody'" in capsys.readouterr().err
+
+
+def test_a_piece_is_played_at_the_tempo_of_songs_about_as_busy_as_it_is():
+    from musicgen.compose import fitting_tempo
+    from musicgen.representations.events import Events
+
+    class Piece:  # fitting_tempo reads only how busy the notes are
+        def __init__(self, onsets):
+            self.onsets = onsets
+
+        def onsets_per_beat(self):
+            return self.onsets
+
+    # Sparse songs fast, busy songs slow, as in POP909.
+    events = Events.new([(130.0, 1.0)] * 8 + [(60.0, 4.0)] * 8)
+    rng = np.random.default_rng(0)
+    assert {fitting_tempo(events, Piece(1.1), rng) for _ in range(20)} == {130.0}
+    assert {fitting_tempo(events, Piece(3.5), rng) for _ in range(20)} == {60.0}
+
+
+def test_the_tempo_table_keeps_each_songs_onsets_and_old_tables_still_load(tiny_events_model_folder, tmp_path):
+    from musicgen.representations.events import Events
+
+    events = Events.load(tiny_events_model_folder)
+    assert events.onsets_per_beat is not None and len(events.onsets_per_beat) == len(events.tempos)
+    assert all(value > 0 for value in events.onsets_per_beat)  # training wrote them
+    events.save(tmp_path)
+    again = Events.load(tmp_path)
+    assert again.tempos == pytest.approx(events.tempos) and again.onsets_per_beat == pytest.approx(events.onsets_per_beat)
+    (tmp_path / "tempos.json").write_text(json.dumps([96.0, 120.0]))  # a folder from before
+    old = Events.load(tmp_path)
+    assert old.tempos == [96.0, 120.0] and old.onsets_per_beat is None

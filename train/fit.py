@@ -184,7 +184,8 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
         representation = Events.load(out_dir)
     else:
         styles = styles_of(train_songs, config.style_min_songs) if config.steering_tokens else None
-        representation = Events.new([song.score.tempo_bpm for song in train_songs], styles)
+        representation = Events.new([(song.score.tempo_bpm, song.score.onsets_per_beat()) for song in train_songs],
+                                    styles)
         representation.save(out_dir)
     config.save(out_dir / "config.json")
 

@@ -153,7 +153,7 @@ class Events:
 
     name = "events"
 
-    def __init__(self, tokenizer, tempos: list[float] | None = None, styles: list[str] | None = None):
+    def __init__(self, tokenizer, tempos: list | None = None, styles: list[str] | None = None):
         self.tokenizer = tokenizer
         self.vocab: dict[str, int] = dict(tokenizer.vocab)
         self.miditok_size = len(self.vocab)
@@ -165,12 +165,17 @@ class Events:
             self.vocab.update({token: self.miditok_size + index for index, token in enumerate(extra)})
         self.tokens = [token for token, _ in sorted(self.vocab.items(), key=lambda item: item[1])]
         self.grammar = Grammar(self.vocab)
-        # The training songs' tempi (BPM): a generated piece draws its tempo from them.
-        self.tempos = list(tempos or [100.0])
+        # The training songs' tempi (BPM), each with the song's onsets per beat where known
+        # ([bpm, onsets] pairs; older folders hold plain tempi): a generated piece is played at
+        # the tempo of a song about as busy as the piece (musicgen.compose.fitting_tempo).
+        pairs = [entry if isinstance(entry, (list, tuple)) else (entry, None) for entry in (tempos or [100.0])]
+        self.tempos = [float(tempo) for tempo, _ in pairs]
+        self.onsets_per_beat = ([float(onsets) for _, onsets in pairs]
+                                if all(onsets is not None for _, onsets in pairs) else None)
         self._pitch_ids = {int(token[6:]): index for token, index in self.vocab.items() if token.startswith("Pitch_")}
 
     @classmethod
-    def new(cls, tempos: list[float] | None = None, styles: list[str] | None = None) -> Events:
+    def new(cls, tempos: list | None = None, styles: list[str] | None = None) -> Events:
         from miditok import REMI
 
         return cls(REMI(tokenizer_config()), tempos, styles)
@@ -190,7 +195,9 @@ class Events:
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         self.tokenizer.save(folder / TOKENIZER_FILE)
-        (folder / "tempos.json").write_text(json.dumps([round(t, 2) for t in self.tempos]) + "\n", encoding="utf-8")
+        tempos = ([[round(tempo, 2), round(onsets, 4)] for tempo, onsets in zip(self.tempos, self.onsets_per_beat)]
+                  if self.onsets_per_beat is not None else [round(tempo, 2) for tempo in self.tempos])
+        (folder / "tempos.json").write_text(json.dumps(tempos) + "\n", encoding="utf-8")
         if self.steerable:
             (folder / CONDITIONS_FILE).write_text(json.dumps({"styles": self.styles}, ensure_ascii=False) + "\n",
                                                   encoding="utf-8")
