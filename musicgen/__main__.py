@@ -41,7 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                        "\"C G Am F\"; names: C, Cm, C7, Cmaj7, Cm7, Cdim, Csus2, Csus4 on any root, with # or b")
     steer.add_argument("--key", help="e.g. \"Eb major\", \"F# minor\" (any of the 24; the MIDI carries its "
                        "key signature; default: the progression's key, else the model's own)")
-    steer.add_argument("--tempo", type=float, help="beats per minute, 30-300 (default: drawn from the training songs')")
+    steer.add_argument("--tempo", type=float,
+                       help="beats per minute, 30-300 (default: that of training songs about as busy as the piece)")
     steer.add_argument("--style", default="any", help="an artist the model learned (e.g. \"JJ Lin\"), or any")
     gen.add_argument("--out", type=Path, required=True, help="the .mid to write")
     gen.add_argument("--wav", type=Path, help="also write audio here")

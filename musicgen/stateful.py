@@ -241,7 +241,7 @@ class Uniforms:
 
 def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0, top_k: int = 0,
            top_p: float = 1.0, seed: int = 0, bars_in_primer: int = 0, max_tokens_per_bar: int = 160,
-           memory=None, forcing: Forcing | None = None) -> list[np.ndarray]:
+           memory=None, forcing: Forcing | None = None, refit=None) -> list[np.ndarray]:
     """One id array per entry of `bars`: tokens after primer until that many bars are complete.
 
     A row stops when it would open bar bars[row] + 1 (so every piece ends on a bar line), or
@@ -250,8 +250,10 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     With a memory (musicgen.memory.PieceMemory), each row also recalls its own piece.
     With a forcing, its tokens replace the draws where it says (a forced progression also
     keeps the model from writing chords of its own).
+    refit, (k, function): once a row has written k bars of the piece, function(row, its ids so
+    far) gives its number of bars instead (at least k + 1, and at most bars[row]).
     """
-    bars = np.asarray(bars, np.int64)
+    bars = np.array(bars, np.int64)
     rows = len(bars)
     primer = np.asarray(primer, np.int64)
     table = grammar.compiled()
@@ -301,6 +303,10 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
         if memories is not None:
             for row in np.flatnonzero(lengths > written):
                 memories[row].add(int(chosen[row]))
+        if refit is not None:  # bar k just ended: how long this row should be
+            for row in np.flatnonzero(opened_bar & (bars_so_far == refit[0] + 1)):
+                fitted = refit[1](row, np.concatenate([primer, output[row, :lengths[row] - 1]]))
+                bars[row] = min(bars[row], max(refit[0] + 1, fitted))
         if not going_on:
             break
         states = weights.hidden_step(chosen, states)
