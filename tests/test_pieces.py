@@ -169,3 +169,14 @@ def test_the_tempo_table_keeps_each_songs_onsets_and_old_tables_still_load(tiny_
     (tmp_path / "tempos.json").write_text(json.dumps([96.0, 120.0]))  # a folder from before
     old = Events.load(tmp_path)
     assert old.tempos == [96.0, 120.0] and old.onsets_per_beat is None
+
+
+def test_a_fitted_tempo_and_its_piece_do_not_depend_on_the_other_variations(tiny_events_model):
+    model = tiny_events_model
+    assert model.vocab.onsets_per_beat is not None  # the tempo is fitted to the notes
+    alone = compose(model, make_primer(model, "random", seed=4), 20.0, 1.0, 0, 1.0, seed=4)[0]
+    together = compose(model, make_primer(model, "random", seed=4), 20.0, 1.0, 0, 1.0, seed=4, variations=3)
+    assert np.array_equal(alone.ids, together[0].ids) and alone.tempo_bpm == together[0].tempo_bpm
+    for piece in together:
+        assert piece.tempo_bpm in {round(tempo) for tempo in model.vocab.tempos}
+        assert int(np.sum(piece.ids == model.vocab.grammar.bar_id)) == bars_for(20.0, piece.tempo_bpm)
