@@ -5,8 +5,8 @@
 - The study: its recipe (3 x BiGRU(128) on 5 fps chord frames, one target per 50-frame window,
   batches of 64) and its loop (windows rebuilt in Python, a tf.function step per batch), on the
   jjlin-pool songs (else Bach chorales).
-- Ours: the default recipe (events, Embedding -> GRU(512) -> Dense, chunks of 512 tokens in which
-  every position is a target, batches of 32, Keras fit on tf.data) on POP909 songs (else Bach).
+- Ours: the default recipe (events, Embedding -> GRU(512) -> Dense, chunks of 1024 tokens in which
+  every position is a target, batches of 16, Keras fit on tf.data) on POP909 songs (else Bach).
 - Like for like: our default network trained the study's way, one target per 50-token window
   (the same layers, reading the window and predicting its next token), against the same network
   on sequences: what the pipeline gains with the model's size out of the picture.
