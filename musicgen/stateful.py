@@ -303,7 +303,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
         if memories is not None:
             for row in np.flatnonzero(lengths > written):
                 memories[row].add(int(chosen[row]))
-        if refit is not None:  # bar k just ended: how long this row should be
+        if refit is not None and opened_bar.any():  # bar k just ended: how long this row should be
             for row in np.flatnonzero(opened_bar & (bars_so_far == refit[0] + 1)):
                 fitted = refit[1](row, np.concatenate([primer, output[row, :lengths[row] - 1]]))
                 bars[row] = min(bars[row], max(refit[0] + 1, fitted))
