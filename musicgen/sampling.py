@@ -125,12 +125,12 @@ def choose(probabilities: np.ndarray, temperature, top_k, top_p, uniforms: np.nd
     probabilities = np.ascontiguousarray(probabilities, dtype=np.float64)
     rows = len(probabilities)
     out = np.empty(rows, np.int64)
-    choose_rows(probabilities, _per_row(temperature, rows, np.float64), _per_row(top_k, rows, np.int64),
-                 _per_row(top_p, rows, np.float64), _per_row(uniforms, rows, np.float64), out)
+    choose_rows(probabilities, per_row(temperature, rows, np.float64), per_row(top_k, rows, np.int64),
+                 per_row(top_p, rows, np.float64), per_row(uniforms, rows, np.float64), out)
     return out
 
 
-def _per_row(value, rows: int, dtype) -> np.ndarray:
+def per_row(value, rows: int, dtype) -> np.ndarray:
     """One value per row, as a plain array (the compiled loop is typed for exactly that)."""
     if np.ndim(value) == 0:
         return np.full(rows, value, dtype)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from .sampling import _per_row, choose_rows
+from .sampling import choose_rows, per_row
 
 
 
@@ -129,10 +129,10 @@ class StepWeights:
 def read(weights: StepWeights, ids) -> tuple[np.ndarray, list[np.ndarray]]:
     """(logits after the last id, states) for one sequence of ids, read from the zero state."""
     states = weights.initial_states(1)
-    logits = None
-    for token_id in np.asarray(ids, np.int64):
-        logits, states = weights.step(np.array([token_id]), states)
-    return logits, states
+    for token_id in np.asarray(ids, np.int64):  # the output layer only once, after the last
+        states = weights.hidden_step(np.array([token_id]), states)
+    kernel, bias = weights.dense
+    return states[-1] @ kernel + bias, states
 
 
 def sequence_log_probabilities(weights: StepWeights, ids) -> np.ndarray:
@@ -262,7 +262,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     grammar_states = np.full(rows, table.state_of(grammar.state_after(primer)), np.int64)
     memories = [memory.copy() for _ in range(rows)] if memory is not None else None
     uniforms = Uniforms([np.random.default_rng([seed, row]) for row in range(rows)])
-    settings = [_per_row(value, rows, dtype) for value, dtype in
+    settings = [per_row(value, rows, dtype) for value, dtype in
                 ((temperature, np.float64), (top_k, np.int64), (top_p, np.float64))]
     bars_so_far = np.full(rows, bars_in_primer)
     limits = bars * max_tokens_per_bar + 32
