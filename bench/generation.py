@@ -11,11 +11,15 @@
 - The limit: the bare arithmetic of one step of the same network at batch 1 in NumPy/BLAS: the
   recurrent and output matrix products (the input projection is a table lookup), nothing else.
 - End to end: compose + FluidSynth + the Ogg Vorbis the page's player gets, for 60 s of music
-  (the median of 4 seeds).
+  (the median of 4 seeds), in this process; and through the API as the page meets it: app.py
+  running (offline), Generate asked with gradio_client, then the Ogg fetched over HTTP as the
+  player fetches it (the .mid, WAV and picture stay on the server until someone downloads them).
+  After one request to warm up, the median of 4 seeds.
 
 Last line JSON: seed_ms_per_music_second, ms_per_music_second, speedup, limit_ms_per_token,
 ms_per_token, limit_ratio (ms_per_token / limit), batch8_wall_ratio (8 variations / 1),
-end_to_end_seconds and realtime_factor (seconds of music per second of waiting).
+end_to_end_seconds and realtime_factor (seconds of music per second of waiting), and the same
+two through the API: api_end_to_end_seconds, api_realtime_factor.
 """
 from __future__ import annotations
 
@@ -133,6 +137,27 @@ def end_to_end(music_model, seconds: float, pieces: int = 4) -> float:
     return float(np.median([best_of(lambda: request(seed)) for seed in range(pieces)]))
 
 
+def api_end_to_end(model: str, seconds: float, pieces: int = 4) -> float:
+    """Seconds from Generate (through the app's API) to the player's Ogg in hand, the median over a few seeds."""
+    import urllib.request
+
+    from gradio_client import Client
+
+    from bench.load import running_app
+
+    with running_app(model) as url:
+        client = Client(url, verbose=False, download_files=False)
+
+        def request(seed):
+            started = time.perf_counter()
+            result = client.predict(seconds=seconds, seed=str(seed), api_name="/generate")
+            urllib.request.urlopen(result[0]["url"]).read()
+            return time.perf_counter() - started
+
+        request(pieces)  # warm-up
+        return float(np.median([request(seed) for seed in range(pieces)]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
@@ -145,6 +170,7 @@ def main() -> None:
     measured = ours(music_model, args.seconds)
     limit = limit_ms_per_token(music_model.steps)
     e2e = end_to_end(music_model, args.seconds)
+    api_e2e = api_end_to_end(args.model or "default", args.seconds)
     result = {
         "model": music_model.source, "seconds_of_music": args.seconds, "tokens": measured["tokens"],
         "seed_ms_per_music_second": round(study, 2),
@@ -156,12 +182,15 @@ def main() -> None:
         "batch8_wall_ratio": round(measured["wall_8"] / measured["wall_1"], 2),
         "end_to_end_seconds": round(e2e, 3),
         "realtime_factor": round(args.seconds / e2e, 1),
+        "api_end_to_end_seconds": round(api_e2e, 3),
+        "api_realtime_factor": round(args.seconds / api_e2e, 1),
     }
     print(f"study (model.predict per frame): {study:.1f} ms per second of music")
     print(f"ours: {result['ms_per_music_second']:.2f} ms per second of music ({result['speedup']}x the study), "
           f"{result['ms_per_token']:.3f} ms per token vs the bare step {result['limit_ms_per_token']:.3f} ms "
           f"({result['limit_ratio']}x); 8 variations take {result['batch8_wall_ratio']}x the wall time of 1")
-    print(f"end to end, 60 s of music to a playable file: {e2e:.2f} s ({result['realtime_factor']}x real time)")
+    print(f"end to end, 60 s of music to a playable file: {e2e:.2f} s ({result['realtime_factor']}x real time); "
+          f"through the API to the player's Ogg: {api_e2e:.2f} s ({result['api_realtime_factor']}x)")
     print(json.dumps(result))
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,14 +14,25 @@ from scipy.io import wavfile
 
 SAMPLE_RATE = 44100
 RELEASE_SECONDS = 1.0  # rendered after the last note ends, so its release is not cut off
-PEAK = 0.89  # about -1 dBFS
+PEAK = 0.89  # about -1 dBFS: the loudest a piece may be
+# FluidSynth's output gain is chosen from the score before rendering (fluidsynth_gain), not by
+# peak normalization after it, so that the audio can be encoded while it is rendered
+# (render_with_ogg). The score's loudest moment, the sum of (velocity / 127)^2 of the notes
+# struck in the last second and still held, predicts the peak: at FluidSynth's default gain 0.2
+# the peak was 0.016-0.033 times that sum (median 0.022; 16 pieces of the default model, chords
+# of 1-7 notes at three velocities). The gain aims the median at -5 dBFS, so the worst miss
+# still stays under PEAK; a piece that would pass it anyway is rendered again, peak-normalized.
+PEAK_PER_LOUDNESS = 0.022 / 0.2  # peak / (gain * loudest moment), the median measured
+AIMED_PEAK = 0.55
+BLOCK_SECONDS = 0.2  # what the encoder is given at a time while FluidSynth renders
 
 
 @dataclass
 class Audio:
-    samples: np.ndarray  # float32, (n, 2), peak-normalized
+    samples: np.ndarray  # float32, (n, 2), peak <= PEAK
     sample_rate: int
     synthesizer: str  # what made it, for the user ("FluidSynth, TimGM6mb.sf2" or a fallback note)
+    streamed: bool = False  # whether on_block was given exactly these samples, in order
 
     @property
     def seconds(self) -> float:
@@ -47,7 +60,7 @@ def fluidsynth_problem() -> str | None:
     return None
 
 
-def _synthesizer(sample_rate: int, soundfont: Path):
+def _synthesizer(sample_rate: int, soundfont: Path, gain: float):
     """A new synthesizer for each piece (about 30 ms).
 
     A reused one carries state from its last piece: the reverb tail, the position inside its
@@ -56,7 +69,7 @@ def _synthesizer(sample_rate: int, soundfont: Path):
     """
     import fluidsynth
 
-    synth = fluidsynth.Synth(samplerate=float(sample_rate))
+    synth = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate))
     soundfont_id = synth.sfload(str(soundfont))
     if soundfont_id < 0:
         synth.delete()
@@ -64,15 +77,34 @@ def _synthesizer(sample_rate: int, soundfont: Path):
     return synth, soundfont_id
 
 
-def _render_fluidsynth(midi: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray:
-    synth, soundfont_id = _synthesizer(sample_rate, soundfont_path())
+def loudest_moment(midi: pretty_midi.PrettyMIDI) -> float:
+    """The largest sum of (velocity / 127)^2 over the notes sounding at an onset, counting a note
+    for at most a second after it is struck (a struck note's sound decays)."""
+    notes = [note for instrument in midi.instruments if not instrument.is_drum for note in instrument.notes]
+    if not notes:
+        return 0.0
+    starts = np.array([note.start for note in notes])
+    ends = np.minimum([note.end for note in notes], starts + 1.0)
+    energy = (np.array([note.velocity for note in notes]) / 127.0) ** 2
+    sounding = (starts[None, :] <= starts[:, None]) & (starts[:, None] < ends[None, :])  # (onset, note)
+    return float((sounding @ energy).max())
+
+
+def fluidsynth_gain(midi: pretty_midi.PrettyMIDI) -> float:
+    """FluidSynth's gain that should put midi's peak near AIMED_PEAK (within FluidSynth's 0-10)."""
+    return float(np.clip(AIMED_PEAK / (PEAK_PER_LOUDNESS * max(loudest_moment(midi), 1e-3)), 0.05, 10.0))
+
+
+def _render_fluidsynth(midi: pretty_midi.PrettyMIDI, sample_rate: int, gain: float, on_block=None) -> np.ndarray:
+    synth, soundfont_id = _synthesizer(sample_rate, soundfont_path(), gain)
     try:
-        return _play(synth, soundfont_id, midi, sample_rate)
+        return _play(synth, soundfont_id, midi, sample_rate, on_block)
     finally:
         synth.delete()
 
 
-def _play(synth, soundfont_id: int, midi: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray:
+def _play(synth, soundfont_id: int, midi: pretty_midi.PrettyMIDI, sample_rate: int, on_block=None) -> np.ndarray:
+    """The piece's samples; on_block(samples) gets them BLOCK_SECONDS at a time as they are made."""
     events = []  # (sample, 0 = off before 1 = on, channel, pitch, velocity)
     melodic_channels = [channel for channel in range(16) if channel != 9]
     for index, instrument in enumerate(midi.instruments):
@@ -83,17 +115,24 @@ def _play(synth, soundfont_id: int, midi: pretty_midi.PrettyMIDI, sample_rate: i
             events.append((round(note.start * sample_rate), 1, channel, note.pitch, note.velocity))
             events.append((round(note.end * sample_rate), 0, channel, note.pitch, 0))
     events.sort()
-    chunks, rendered = [], 0
+    end = (events[-1][0] if events else 0) + round(RELEASE_SECONDS * sample_rate)
+    events.append((end, 0, -1, 0, 0))  # the release: nothing to do but render up to it
+    blocks, chunks, rendered, handed_on = [], [], 0, 0
+    block_frames = round(BLOCK_SECONDS * sample_rate)
     for sample, is_on, channel, pitch, velocity in events:
         if sample > rendered:
             chunks.append(synth.get_samples(sample - rendered))
             rendered = sample
+        if rendered - handed_on >= block_frames or channel < 0:
+            blocks.append(np.concatenate(chunks).reshape(-1, 2).astype(np.float32) / 32768.0)
+            chunks, handed_on = [], rendered
+            if on_block is not None:
+                on_block(blocks[-1])
         if is_on:
             synth.noteon(channel, pitch, velocity)
-        else:
+        elif channel >= 0:
             synth.noteoff(channel, pitch)
-    chunks.append(synth.get_samples(round(RELEASE_SECONDS * sample_rate)))
-    return np.concatenate(chunks).reshape(-1, 2).astype(np.float32) / 32768.0
+    return np.concatenate(blocks)
 
 
 def _render_simple(midi: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray:
@@ -117,12 +156,22 @@ def _render_simple(midi: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray
     return np.stack([mono, mono], axis=1)
 
 
-def render(midi: pretty_midi.PrettyMIDI, sample_rate: int = SAMPLE_RATE) -> Audio:
-    """Stereo audio of midi, peak-normalized, lasting its end time plus RELEASE_SECONDS."""
+def render(midi: pretty_midi.PrettyMIDI, sample_rate: int = SAMPLE_RATE, on_block=None) -> Audio:
+    """Stereo audio of midi, lasting its end time plus RELEASE_SECONDS, peaking at most at PEAK.
+
+    on_block(samples), when given, gets FluidSynth's audio a stretch at a time while it renders
+    (to encode it meanwhile). Audio.streamed says whether those stretches are the final audio:
+    not when the piece had to be rendered again (louder than fluidsynth_gain foresaw), nor from the
+    built-in synthesizer, which is peak-normalized once it is done.
+    """
     problem = fluidsynth_problem()
     if problem is None:
-        samples = _render_fluidsynth(midi, sample_rate)
         synthesizer = f"FluidSynth, {soundfont_path().name}"
+        gain = fluidsynth_gain(midi)
+        samples = _render_fluidsynth(midi, sample_rate, gain, on_block)
+        if np.abs(samples).max(initial=0.0) <= PEAK:
+            return Audio(samples, sample_rate, synthesizer, streamed=on_block is not None)
+        samples = _render_fluidsynth(midi, sample_rate, gain / 4)  # quieter, so that nothing clips
     else:
         samples = _render_simple(midi, sample_rate)
         synthesizer = f"simple built-in synthesizer ({problem})"
@@ -146,15 +195,68 @@ def write_wav(audio: Audio, path: str | Path) -> None:
 OGG_BLOCK_FRAMES = 16384  # libsndfile's Vorbis encoder crashes on one very large write; blocks are fine
 
 
-def write_ogg(audio: Audio, path: str | Path) -> None:
+def _ogg_file(path: str | Path, sample_rate: int):
     """Ogg Vorbis (libsndfile through soundfile): what the page's player gets, about a tenth of
-    the WAV (README, "The web demo"), and encoded in a fraction of the rendering time."""
+    the WAV (README, "The web demo")."""
     import soundfile
 
-    with soundfile.SoundFile(str(path), "w", audio.sample_rate, audio.samples.shape[1], format="OGG",
-                             subtype="VORBIS") as file:
-        for start in range(0, len(audio.samples), OGG_BLOCK_FRAMES):
-            file.write(audio.samples[start:start + OGG_BLOCK_FRAMES])
+    try:
+        return soundfile.SoundFile(str(path), "w", sample_rate, 2, format="OGG", subtype="VORBIS")
+    except soundfile.LibsndfileError as error:  # a missing folder, no permission: an OSError like any other
+        raise OSError(str(error)) from None
+
+
+def _write_blocks(file, samples: np.ndarray) -> None:
+    for start in range(0, len(samples), OGG_BLOCK_FRAMES):
+        file.write(samples[start:start + OGG_BLOCK_FRAMES])
+
+
+def write_ogg(audio: Audio, path: str | Path) -> None:
+    with _ogg_file(path, audio.sample_rate) as file:
+        _write_blocks(file, audio.samples)
+
+
+def render_with_ogg(midi: pretty_midi.PrettyMIDI, ogg_path: str | Path, sample_rate: int = SAMPLE_RATE,
+                    meanwhile=None) -> Audio:
+    """render(), with the Ogg encoded at the same time in a second thread: Vorbis encoding takes
+    longer than FluidSynth's rendering (0.36 s and 0.26 s for 60 s of music), so on two cores the
+    player's file is ready about when the rendering is done rather than after both.
+    (FluidSynth and libsndfile both let go of Python's lock while they work.)
+    meanwhile(audio), when given, runs in this thread on the finished audio while the encoder
+    catches up (the other files of a piece)."""
+    blocks: queue.SimpleQueue = queue.SimpleQueue()
+    failures: list[BaseException] = []
+
+    def encode() -> None:
+        try:
+            with _ogg_file(ogg_path, sample_rate) as file:
+                while (block := blocks.get()) is not None:
+                    _write_blocks(file, block)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread below
+            failures.append(error)
+            while blocks.get() is not None:  # let the rendering finish undisturbed
+                pass
+
+    encoder = threading.Thread(target=encode, name="ogg-encoder", daemon=True)
+    encoder.start()
+    try:
+        try:
+            try:
+                rendered = render(midi, sample_rate, on_block=blocks.put)
+            finally:
+                blocks.put(None)  # the encoder's end of input, however the rendering ended
+            if meanwhile is not None:
+                meanwhile(rendered)
+        finally:
+            encoder.join()
+        if failures:
+            raise failures[0]
+        if not rendered.streamed:  # rendered again, or by the built-in synthesizer: encode the final audio
+            write_ogg(rendered, ogg_path)
+    except BaseException:
+        Path(ogg_path).unlink(missing_ok=True)  # nothing half-written is left
+        raise
+    return rendered
 
 
 NOTE_COLOUR = (31, 119, 180)

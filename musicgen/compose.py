@@ -345,21 +345,28 @@ class OutputError(RuntimeError):
 def write_piece(piece: Piece, frames_per_second: float, midi_path: str | Path,
                 wav_path: str | Path | None = None, png_path: str | Path | None = None,
                 title: str = "", ogg_path: str | Path | None = None) -> audio.Audio | None:
-    """Write the .mid, and the WAV, Ogg Vorbis and piano-roll PNG when paths are given; the audio if rendered."""
-    rendered = audio.render(piece.midi) if (wav_path or ogg_path) else None
-    writers = [(midi_path, lambda path: piece.midi.write(str(path))),
-               (wav_path, lambda path: audio.write_wav(rendered, path)),
-               (ogg_path, lambda path: audio.write_ogg(rendered, path)),
-               (png_path, lambda path: write_picture(piece, frames_per_second, path, title))]
-    for path, write in writers:
-        if not path:
-            continue
+    """Write the .mid, and the WAV, Ogg Vorbis and piano-roll PNG when paths are given; the audio if rendered.
+    The Ogg is encoded while FluidSynth renders (audio.render_with_ogg)."""
+
+    def written(path, write):
+        """write(path)'s result; a file that could not be written is removed and reported."""
         try:
-            write(path)
+            return write(path)
         except OSError as error:
-            if Path(path).is_file():
-                Path(path).unlink(missing_ok=True)
+            Path(path).unlink(missing_ok=True)
             raise OutputError(f"cannot write {Path(path).name}: {error.strerror or error}") from None
+
+    def the_rest(rendered):
+        if wav_path:
+            written(wav_path, lambda path: audio.write_wav(rendered, path))
+        if png_path:
+            written(png_path, lambda path: write_picture(piece, frames_per_second, path, title))
+
+    written(midi_path, lambda path: piece.midi.write(str(path)))
+    if ogg_path:  # the WAV and the picture are written while the Ogg's encoder finishes
+        return written(ogg_path, lambda path: audio.render_with_ogg(piece.midi, path, meanwhile=the_rest))
+    rendered = audio.render(piece.midi) if wav_path else None
+    the_rest(rendered)
     return rendered
 
 
