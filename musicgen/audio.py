@@ -254,7 +254,8 @@ def render_with_ogg(midi: pretty_midi.PrettyMIDI, ogg_path: str | Path, sample_r
         if not rendered.streamed:  # rendered again, or by the built-in synthesizer: encode the final audio
             write_ogg(rendered, ogg_path)
     except BaseException:
-        Path(ogg_path).unlink(missing_ok=True)  # nothing half-written is left
+        if Path(ogg_path).is_file():  # nothing half-written is left (and a device is left alone)
+            Path(ogg_path).unlink(missing_ok=True)
         raise
     return rendered
 

@@ -353,7 +353,8 @@ def write_piece(piece: Piece, frames_per_second: float, midi_path: str | Path,
         try:
             return write(path)
         except OSError as error:
-            Path(path).unlink(missing_ok=True)
+            if Path(path).is_file():  # what was begun; never a device such as /dev/full
+                Path(path).unlink(missing_ok=True)
             raise OutputError(f"cannot write {Path(path).name}: {error.strerror or error}") from None
 
     def the_rest(rendered):

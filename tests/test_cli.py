@@ -76,3 +76,4 @@ def test_no_room_to_write_is_one_clear_line(tiny_model_folder, capsys):
     assert code == 2
     error = capsys.readouterr().err.strip()
     assert error == "error: cannot write full: No space left on device"
+    assert Path("/dev/full").is_char_device()  # a half-written file is removed, never the device
