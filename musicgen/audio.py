@@ -86,8 +86,13 @@ def loudest_moment(midi: pretty_midi.PrettyMIDI) -> float:
     starts = np.array([note.start for note in notes])
     ends = np.minimum([note.end for note in notes], starts + 1.0)
     energy = (np.array([note.velocity for note in notes]) / 127.0) ** 2
-    sounding = (starts[None, :] <= starts[:, None]) & (starts[:, None] < ends[None, :])  # (onset, note)
-    return float((sounding @ energy).max())
+
+    def struck_by(times, order):  # the energy of the notes whose `times` are <= each onset
+        cumulative = np.concatenate([[0.0], np.cumsum(energy[order])])
+        return cumulative[np.searchsorted(times[order], starts, side="right")]
+
+    # Sounding at t: struck at or before t, not yet ended (a note ends after it starts).
+    return float((struck_by(starts, np.argsort(starts)) - struck_by(ends, np.argsort(ends))).max())
 
 
 def fluidsynth_gain(midi: pretty_midi.PrettyMIDI) -> float:

@@ -62,6 +62,24 @@ def test_sparse_and_dense_pieces_come_out_about_equally_loud():
     assert min(peaks.values()) > audio.AIMED_PEAK / 2  # within 6 dB of the aim: the gain follows the score
 
 
+def test_the_loudest_moment_counts_the_notes_struck_in_the_last_second_and_still_held():
+    import pretty_midi
+
+    def loudest(*notes):  # (start, end, velocity)
+        midi = pretty_midi.PrettyMIDI()
+        midi.instruments.append(pretty_midi.Instrument(0))
+        midi.instruments[0].notes = [pretty_midi.Note(velocity, 60 + index, start, end)
+                                     for index, (start, end, velocity) in enumerate(notes)]
+        return audio.loudest_moment(midi)
+
+    assert loudest((0, 1, 127), (0, 1, 127), (0, 1, 127)) == pytest.approx(3.0)  # a chord at full velocity
+    assert loudest((0, 4, 127), (0.5, 1, 127)) == pytest.approx(2.0)  # the first still rings at 0.5 s
+    assert loudest((0, 4, 127), (2, 3, 127)) == pytest.approx(1.0)  # ... but not 2 s after it was struck
+    assert loudest((0, 0.5, 127), (0.5, 1, 127)) == pytest.approx(1.0)  # released as the next is struck
+    assert loudest((0, 1, 64)) == pytest.approx((64 / 127) ** 2)
+    assert audio.loudest_moment(pretty_midi.PrettyMIDI()) == 0.0
+
+
 def test_a_piece_louder_than_foreseen_is_rendered_again_without_clipping(tmp_path, monkeypatch):
     needs_fluidsynth()
     monkeypatch.setattr(audio, "PEAK_PER_LOUDNESS", audio.PEAK_PER_LOUDNESS / 8)  # a gain 8x too high
