@@ -266,7 +266,7 @@ def pieces_of(music_model: MusicModel, draft: Draft) -> list[Piece]:
         if music_model.config.representation == "events":
             bars = int(np.sum(ids == music_model.vocab.grammar.bar_id)) - draft.skip_bars
             piece = event_piece(music_model, ids, draft.tempi[index] * draft.speed, draft.skip_bars, bars,
-                                draft.transpose)
+                                draft.transpose, seed=(draft.seed, index))
             for instrument in piece.midi.instruments:
                 if draft.program is not None and instrument.name == ACCOMPANIMENT:
                     instrument.program = int(draft.program)
@@ -310,10 +310,14 @@ def piece_tempi(music_model: MusicModel, primer: Primer, seed: int, variations: 
 
 
 def event_piece(music_model: MusicModel, ids: np.ndarray, tempo_bpm: float, skip_bars: int, bars: int,
-                semitones: int = 0) -> Piece:
+                semitones: int = 0, seed: tuple[int, ...] = (0,)) -> Piece:
     """The piece that event ids make: `bars` bars after skip_bars, notes cut at its last bar line,
-    with the key signature of the mode its header names (else of its notes) moved by semitones."""
+    with the key signature of the mode its header names (else of its notes) moved by semitones;
+    its notes played as long as the training songs' notes were (the model's articulation, drawn
+    with seed), where the model has one."""
     score = music_model.vocab.decode(ids, tempo_bpm).transposed(semitones)
+    if music_model.vocab.articulation is not None:
+        score = music_model.vocab.articulation.performed(score, seed)
     bar_beats = score.beats_per_bar
     score = score.cropped(skip_bars * bar_beats, (skip_bars + bars) * bar_beats)
     for notes in score.parts.values():

@@ -271,6 +271,16 @@ class Header:
     dropout: float = 0.0
 
 
+def measure_articulation(songs: list[Song], events, progress: bool = False):
+    """The songs' performed note lengths against the written ones (musicgen.articulation)."""
+    from tqdm import tqdm
+
+    from musicgen.articulation import Articulation
+
+    return Articulation.measured((song.score for song in tqdm(songs, desc="measuring articulation", unit="song",
+                                                              disable=not progress)), events)
+
+
 def sequence_chunks(songs_ids: list[np.ndarray], chunk_tokens: int, rng: np.random.Generator | None,
                     transpositions: list[np.ndarray] | None = None, pad_id: int = 0, header: Header | None = None):
     """(inputs, targets, weights) arrays of chunks of chunk_tokens: every position predicts the next id.

@@ -173,7 +173,7 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     from musicgen.model import build_sequence_model, compile_model
     from musicgen.representations.events import TOKENIZER_FILE, Events
 
-    from .data import Header, make_sequence_dataset, song_ids, styles_of
+    from .data import Header, make_sequence_dataset, measure_articulation, song_ids, styles_of
 
     verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
     out_dir = Path(out_dir)
@@ -186,6 +186,7 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
         styles = styles_of(train_songs, config.style_min_songs) if config.steering_tokens else None
         representation = Events.new([(song.score.tempo_bpm, song.score.onsets_per_beat()) for song in train_songs],
                                     styles)
+        representation.articulation = measure_articulation(train_songs, representation, progress=bool(verbose))
         representation.save(out_dir)
     config.save(out_dir / "config.json")
 

@@ -15,8 +15,9 @@ from musicgen.config import FRAMES_RECIPE, Config
 
 SAMPLE_SEED = 0
 SAMPLE_SECONDS = 20
-UPLOADED = ["model.keras", "vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "config.json", "metrics.json", "loss.png",
-            "evaluation.json", "evaluation.png", "sample.mid", "sample.wav", "sample.png", "README.md"]
+UPLOADED = ["model.keras", "vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "articulation.json",
+            "config.json", "metrics.json", "loss.png", "evaluation.json", "evaluation.png", "sample.mid", "sample.wav",
+            "sample.png", "README.md"]
 POP909_CITATION = ("Wang, Chen, Jiang, Zhang, Xu, Dai, Bin, Xia: \"POP909: A Pop-song Dataset for Music "
                    "Arrangement Generation\", ISMIR 2020 (MIT License)")
 
@@ -37,6 +38,14 @@ def write_sample(folder: Path) -> None:
                     config.top_p, SAMPLE_SEED)[0]
     write_piece(piece, config.frames_per_second, folder / "sample.mid", folder / "sample.wav", folder / "sample.png",
                 title=f"sample, seed {SAMPLE_SEED}")
+
+
+def played_words(folder: Path) -> str:
+    """What the card says of the model's articulation (musicgen.articulation), if it has one."""
+    if not (folder / "articulation.json").is_file():
+        return ""
+    return (" The tokens write note lengths on the sixteenth grid; a piece's notes are played as long as"
+            " the training songs' notes written alike were (drawn from `articulation.json`).")
 
 
 def model_card(folder: Path, repo_id: str) -> str:
@@ -167,7 +176,7 @@ so a held note and a re-struck one differ. Embedding({config.embedding_dim}) ->
 {config.rnn_layers} x GRU({config.rnn_units}) with dropout {config.dropout} -> logits over
 {dataset.get('vocab_size', '?')} tokens, trained on chunks of {config.chunk_tokens} tokens in which every
 token predicts the next; sampled statefully one token at a time, with the token grammar masked
-in so that every sample decodes. {key_words(config)}
+in so that every sample decodes. {key_words(config)}{played_words(folder)}
 {steering}
 Listen: `sample.wav` (score `sample.mid`, picture `sample.png`), drawn from a random start with seed {SAMPLE_SEED}.
 
@@ -322,8 +331,8 @@ def embed(folder: str | Path, target: Path, data: Path | None = None, **sampling
 
     folder, target = Path(folder), Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "metrics.json", "loss.png", "evaluation.json",
-                 "evaluation.png"):
+    for name in ("vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "articulation.json", "metrics.json",
+                 "loss.png", "evaluation.json", "evaluation.png"):
         if (folder / name).exists():
             shutil.copy2(folder / name, target / name)
     Config.load(folder / "config.json").replace(**sampling).save(target / "config.json")

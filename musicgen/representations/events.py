@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..articulation import Articulation
 from ..chords import CHORD_COUNT, NO_CHORD, chord_at, chord_name, estimate_chords
 from ..score import ACCOMPANIMENT, MELODY, PART_PROGRAMS, Score
 
@@ -153,8 +154,11 @@ class Events:
 
     name = "events"
 
-    def __init__(self, tokenizer, tempos: list | None = None, styles: list[str] | None = None):
+    def __init__(self, tokenizer, tempos: list | None = None, styles: list[str] | None = None,
+                 articulation: Articulation | None = None):
         self.tokenizer = tokenizer
+        # The training songs' performed note lengths (musicgen.articulation); None: as written.
+        self.articulation = articulation
         self.vocab: dict[str, int] = dict(tokenizer.vocab)
         self.miditok_size = len(self.vocab)
         # Steerable: the styles a model learned ("any" first); None for a model without conditions.
@@ -190,7 +194,7 @@ class Events:
         tempos = json.loads(extra.read_text(encoding="utf-8")) if extra.is_file() else None
         conditions = folder / CONDITIONS_FILE
         styles = json.loads(conditions.read_text(encoding="utf-8"))["styles"] if conditions.is_file() else None
-        return cls(tokenizer, tempos, styles)
+        return cls(tokenizer, tempos, styles, Articulation.load(folder))
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
@@ -198,6 +202,8 @@ class Events:
         tempos = ([[round(tempo, 2), round(onsets, 4)] for tempo, onsets in zip(self.tempos, self.onsets_per_beat)]
                   if self.onsets_per_beat is not None else [round(tempo, 2) for tempo in self.tempos])
         (folder / "tempos.json").write_text(json.dumps(tempos) + "\n", encoding="utf-8")
+        if self.articulation is not None:
+            self.articulation.save(folder)
         if self.steerable:
             (folder / CONDITIONS_FILE).write_text(json.dumps({"styles": self.styles}, ensure_ascii=False) + "\n",
                                                   encoding="utf-8")

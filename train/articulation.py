@@ -1,0 +1,56 @@
+"""Measure a trained event model's articulation (musicgen.articulation) from its training songs.
+
+    python -m train.articulation MODEL_FOLDER [--data ../shared/datasets/pop909]
+
+`python -m train` measures it while it trains; this gives it to a model folder trained before
+(its training songs are found in DATA by the hashes its metrics.json lists). Writes
+MODEL_FOLDER/articulation.json and prints what a written length is played as.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from musicgen.articulation import ARTICULATION_FILE
+from musicgen.config import Config
+from musicgen.representations.events import Events
+
+from .data import load_corpus, measure_articulation
+from .evaluate_events import split_held_out, training_digests
+
+POP909 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pop909"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="a trained event model's folder")
+    parser.add_argument("--data", default=str(POP909), help="the folder it was trained on")
+    args = parser.parse_args(argv)
+    folder = Path(args.model)
+    config = Config.load(folder / "config.json")
+    if config.representation != "events":
+        print(f"error: {folder} holds a {config.representation} model; articulation is for event models",
+              file=sys.stderr)
+        return 2
+    trained_on = training_digests(folder)
+    _, songs = split_held_out(load_corpus(args.data, config), trained_on)
+    if not trained_on or not songs:
+        print(f"error: none of the training songs that {folder / 'metrics.json'} lists is in {args.data}",
+              file=sys.stderr)
+        return 2
+    events = Events.load(folder)
+    events.articulation = measure_articulation(songs, events, progress=True)
+    events.articulation.save(folder)
+    print(f"wrote {folder / ARTICULATION_FILE} from {len(songs)} of its {len(trained_on)} training songs")
+    for part, by_length in events.articulation.lengths.items():
+        shown = ", ".join(f"{sixteenths / 4:g} -> {np.median(quantiles):.2f}"
+                          for sixteenths, quantiles in list(by_length.items())[:6])
+        print(f"  {part}, written beats -> median played beats: {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
