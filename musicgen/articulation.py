@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .score import Score
+from .score import PARTS, Score
 
 ARTICULATION_FILE = "articulation.json"
 # Each inverse CDF is kept at the middle of 32 equal shares (1.6%, 4.7%, ..., 98.4%), so that a
@@ -37,9 +37,7 @@ class Articulation:
         """From songs (Scores) and an Events table: each song goes through the tokens and back,
         and its notes are paired with their written selves by part, onset sixteenth and pitch.
         The longest length a token can write is left out: there it means "at least that long"."""
-        longest_written = max(round(4 * (int(beats) + int(steps) / int(resolution)))
-                              for beats, steps, resolution in (token[len("Duration_"):].split(".")
-                                                               for token in events.tokens if token.startswith("Duration_")))
+        longest_written = max(map(written_sixteenths, (t for t in events.tokens if t.startswith("Duration_"))))
         performed: dict[str, dict[int, list[float]]] = {}
         for score in scores:
             written = events.decode(events.encode(score), score.tempo_bpm)
@@ -62,9 +60,10 @@ class Articulation:
         Each part draws from its own stream in onset order, so a piece that grows keeps the
         lengths it had."""
         parts = {}
-        for index, (part, notes) in enumerate(score.parts.items()):
+        for part, notes in score.parts.items():
             notes = notes[np.lexsort((notes[:, 2], notes[:, 0]))].copy()
-            draws = np.random.default_rng([*seed, 5, index]).random(len(notes))
+            stream = PARTS.index(part) if part in PARTS else len(PARTS)
+            draws = np.random.default_rng([*seed, 5, stream]).random(len(notes))
             for sixteenths, quantiles in self.lengths.get(part, {}).items():
                 chosen = np.round((notes[:, 1] - notes[:, 0]) * 4) == sixteenths
                 notes[chosen, 1] = notes[chosen, 0] + np.maximum(np.interp(draws[chosen], LEVELS, quantiles),
@@ -88,6 +87,12 @@ class Articulation:
         table = json.loads(path.read_text(encoding="utf-8"))
         return cls({part: {int(sixteenths): np.asarray(quantiles, float) for sixteenths, quantiles in by_length.items()}
                     for part, by_length in table.items()})
+
+
+def written_sixteenths(duration_token: str) -> int:
+    """How many sixteenths a miditok Duration token writes ("Duration_1.2.4": 1 beat + 2/4)."""
+    beats, steps, resolution = duration_token[len("Duration_"):].split(".")
+    return round(4 * (int(beats) + int(steps) / int(resolution)))
 
 
 def next_onset_of_pitch(notes: np.ndarray) -> np.ndarray:
