@@ -59,10 +59,11 @@ class Score:
     def note_count(self) -> int:
         return sum(len(notes) for notes in self.parts.values())
 
-    def onsets_per_beat(self) -> float:
-        """Distinct note onsets (to the nearest sixteenth) per beat: how busy the rhythm is."""
+    def onsets_per_beat(self, beats: float | None = None) -> float:
+        """Distinct note onsets (to the nearest sixteenth) per beat: how busy the rhythm is; over
+        `beats` when given (a piece's whole bars so far), else up to the last note's end."""
         notes = self.all_notes()
-        return len(np.unique(np.round(notes[:, 0] * 4))) / max(self.end_beats, 1.0) if len(notes) else 0.0
+        return len(np.unique(np.round(notes[:, 0] * 4))) / max(beats or self.end_beats, 1.0) if len(notes) else 0.0
 
     def all_notes(self) -> np.ndarray:
         rows = [notes for notes in self.parts.values() if len(notes)]

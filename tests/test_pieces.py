@@ -147,7 +147,7 @@ def test_a_piece_is_played_at_the_tempo_of_songs_about_as_busy_as_it_is():
         def __init__(self, onsets):
             self.onsets = onsets
 
-        def onsets_per_beat(self):
+        def onsets_per_beat(self, beats=None):
             return self.onsets
 
     # Sparse songs fast, busy songs slow, as in POP909.
@@ -155,6 +155,15 @@ def test_a_piece_is_played_at_the_tempo_of_songs_about_as_busy_as_it_is():
     rng = np.random.default_rng(0)
     assert {fitting_tempo(events, Piece(1.1), rng) for _ in range(20)} == {130.0}
     assert {fitting_tempo(events, Piece(3.5), rng) for _ in range(20)} == {60.0}
+
+
+def test_how_busy_a_piece_is_counts_its_whole_bars_not_a_held_notes_tail():
+    from musicgen.score import MELODY, Score
+
+    # Four onsets in one bar, the last held for two more bars: 1 onset a beat over the bar written.
+    notes = np.array([[0, 1, 60, 90], [1, 2, 62, 90], [2, 3, 64, 90], [3, 12, 65, 90]], float)
+    assert Score({MELODY: notes}).onsets_per_beat(beats=4) == 1.0
+    assert Score({MELODY: notes}).onsets_per_beat() == pytest.approx(4 / 12)
 
 
 def test_the_tempo_table_keeps_each_songs_onsets_and_old_tables_still_load(tiny_events_model_folder, tmp_path):
