@@ -367,7 +367,7 @@ def write_piece(piece: Piece, frames_per_second: float, midi_path: str | Path,
                 Path(path).unlink(missing_ok=True)
             raise OutputError(f"cannot write {Path(path).name}: {error.strerror or error}") from None
 
-    def the_rest(rendered):
+    def other_files(rendered):  # the WAV and the picture
         if wav_path:
             written(wav_path, lambda path: audio.write_wav(rendered, path))
         if png_path:
@@ -375,9 +375,9 @@ def write_piece(piece: Piece, frames_per_second: float, midi_path: str | Path,
 
     written(midi_path, lambda path: piece.midi.write(str(path)))
     if ogg_path:  # the WAV and the picture are written while the Ogg's encoder finishes
-        return written(ogg_path, lambda path: audio.render_with_ogg(piece.midi, path, meanwhile=the_rest))
+        return written(ogg_path, lambda path: audio.render_with_ogg(piece.midi, path, meanwhile=other_files))
     rendered = audio.render(piece.midi) if wav_path else None
-    the_rest(rendered)
+    other_files(rendered)
     return rendered
 
 
