@@ -149,6 +149,15 @@ class CompiledGrammar:
         return self.number[state]
 
 
+def struck_once(notes: np.ndarray) -> np.ndarray:
+    """The notes of one part with each (onset, pitch) once, the longest kept: a model can write
+    the same pitch twice at one position (3% of the default model's accompaniment notes), which
+    a MIDI file would play as one note twice as loud, or stack in a DAW."""
+    longest_first = notes[np.lexsort((notes[:, 0] - notes[:, 1], notes[:, 2], notes[:, 0]))]
+    _, first = np.unique(longest_first[:, [0, 2]], axis=0, return_index=True)
+    return longest_first[np.sort(first)]
+
+
 class Events:
     """The "events" representation: Score <-> ids through miditok's REMI."""
 
@@ -286,7 +295,7 @@ class Events:
                 if len(rows):
                     rows[:, :2] /= decoded.ticks_per_quarter
                     parts[part] = np.concatenate([parts[part], rows])
-        return Score({part: notes for part, notes in parts.items() if len(notes)}, tempo_bpm,
+        return Score({part: struck_once(notes) for part, notes in parts.items() if len(notes)}, tempo_bpm,
                      chords=self.chords_of(ids))
 
     def chords_of(self, ids, beats_per_bar: int = 4) -> np.ndarray:
