@@ -218,7 +218,8 @@ def sample_draft(music_model: MusicModel, primer: Primer, seconds: float, temper
             refit = (max(1, bars[0] // REFIT_SHARE), bars_at_fitting_tempo)
         rows = sample(music_model.steps, events.grammar, primer.ids, bars, temperature, top_k, top_p,
                       seed, bars_in_primer=primer.bars, memory=memory,
-                      forcing=forcing_for(music_model, steering, primer.opening), refit=refit)
+                      forcing=forcing_for(music_model, steering, primer.opening), refit=refit,
+                      melody=melody_bias(events))
         draft.rows = [np.concatenate([primer.ids, row]).tolist() for row in rows]
         draft.skip_bars = primer.skip_bars
         return draft
@@ -244,7 +245,8 @@ def extend_draft(music_model: MusicModel, draft: Draft, index: int, seconds: flo
         target = bars_so_far + bars_for(seconds, draft.tempi[index] * draft.speed)
         more = sample(music_model.steps, grammar, np.append(ids, grammar.bar_id), [target], temperature, top_k,
                       top_p, seed, bars_in_primer=bars_so_far + 1,
-                      forcing=forcing_for(music_model, Steering.from_json(draft.steering)))[0]
+                      forcing=forcing_for(music_model, Steering.from_json(draft.steering)),
+                      melody=melody_bias(music_model.vocab))[0]
         longer = np.concatenate([ids, [grammar.bar_id], more])
     else:
         frames = round(float(seconds) * config.frames_per_second * draft.speed)
@@ -255,6 +257,13 @@ def extend_draft(music_model: MusicModel, draft: Draft, index: int, seconds: flo
         longer = np.concatenate([ids, more])
     rows = [*draft.rows[:index], longer.tolist(), *draft.rows[index + 1:]]
     return dataclasses.replace(draft, rows=rows)
+
+
+def melody_bias(events):
+    """What the sampler needs of the model's melody-interval bias (musicgen.melody), or None."""
+    if events.melody_intervals is None:
+        return None
+    return events.melody_intervals, events.melody_program_id, events.pitch_of
 
 
 def forcing_for(music_model: MusicModel, steering: Steering, opening=()) -> Forcing:

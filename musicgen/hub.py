@@ -13,7 +13,8 @@ from .vocab import VocabError
 
 EMBEDDED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "model"
 MODEL_FILES = ("model.keras", "config.json")  # and the representation's: vocab.json or tokenizer.json
-DOWNLOADED = [*MODEL_FILES, "vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "articulation.json"]
+DOWNLOADED = [*MODEL_FILES, "vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "articulation.json",
+              "melody_intervals.json"]
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
 MAX_MODEL_BYTES = 50_000_000  # a Hub model's files, from the Hub's metadata, before anything is fetched
 

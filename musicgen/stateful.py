@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from .melody import last_melody_pitch
 from .sampling import choose_rows, per_row
 
 
@@ -241,7 +242,7 @@ class Uniforms:
 
 def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0, top_k: int = 0,
            top_p: float = 1.0, seed: int = 0, bars_in_primer: int = 0, max_tokens_per_bar: int = 160,
-           memory=None, forcing: Forcing | None = None, refit=None) -> list[np.ndarray]:
+           memory=None, forcing: Forcing | None = None, refit=None, melody=None) -> list[np.ndarray]:
     """One id array per entry of `bars`: tokens after primer until that many bars are complete.
 
     A row stops when it would open bar bars[row] + 1 (so every piece ends on a bar line), or
@@ -252,6 +253,8 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     keeps the model from writing chords of its own).
     refit, (k, function): once a row has written k bars of the piece, function(row, its ids so
     far) gives its number of bars instead (at least k + 1, and at most bars[row]).
+    melody, (MelodyIntervals, melody program id, each id's pitch or -1): where a row's next token
+    is a melody pitch, the bias for its interval from the row's last melody note joins the logits.
     """
     bars = np.array(bars, np.int64)
     rows = len(bars)
@@ -281,8 +284,15 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     weights_of_ids = np.empty((rows, weights.vocab_size))
     chosen = np.empty(rows, np.int64)
     opened_bar = np.zeros(rows, bool)
+    if melody is not None:
+        intervals, melody_program_id, pitch_of = melody
+        last_melody = np.full(rows, last_melody_pitch(primer, melody_program_id, pitch_of))
+        melody_next = np.full(rows, len(primer) > 0 and primer[-1] == melody_program_id)
     while True:
         logits = states[-1] @ weights.dense[0]
+        if melody is not None:
+            for row in np.flatnonzero(melody_next & (last_melody >= 0)):
+                logits[row] += intervals.offsets(int(last_melody[row]), pitch_of)
         _masked_weights(logits, offsets, grammar_states, weights_of_ids)  # unnormalized probabilities
         if memories is not None:
             weights_of_ids /= weights_of_ids.sum(axis=1, keepdims=True)
@@ -297,6 +307,10 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
         written = lengths.copy() if memories is not None else None
         going_on = _advance(chosen, active, bars_so_far, bars, output, lengths, limits, grammar_states,
                             table.transitions, table.complete, grammar.bar_id, opened_bar)
+        if melody is not None:  # a melody pitch just written is the one the next is measured from
+            struck = melody_next & (pitch_of[chosen] >= 0)
+            last_melody[struck] = pitch_of[chosen[struck]]
+            melody_next = chosen == melody_program_id
         if forcing.bar_chords:
             for row in np.flatnonzero(opened_bar):
                 queues[row] = forcing.after_bar(int(bars_so_far[row]) - 1, queues[row])

@@ -168,7 +168,8 @@ def test_an_event_model_goes_to_the_hub_and_back(hub, tiny_events_model_folder, 
         assert words in card
     pulled = load("alice/tiny-events")
     assert sorted(p.name for p in pulled.folder.iterdir()) == ["articulation.json", "conditions.json", "config.json",
-                                                               "model.keras", "tempos.json", "tokenizer.json"]
+                                                               "melody_intervals.json", "model.keras", "tempos.json",
+                                                               "tokenizer.json"]
     assert pulled.vocab.articulation is not None  # notes played as the training songs played them
     assert pulled.vocab.styles == load(str(folder)).vocab.styles
     assert event_notes(pulled) == event_notes(load(str(folder)))

@@ -24,27 +24,34 @@ from .evaluate_events import split_held_out, training_digests
 POP909 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pop909"
 
 
+def training_songs(folder: Path, data: str) -> tuple[Config, list, int]:
+    """(config, the folder's training songs found in data, how many its metrics.json lists);
+    ValueError when it is not an event model or none of its songs is there."""
+    config = Config.load(folder / "config.json")
+    if config.representation != "events":
+        raise ValueError(f"{folder} holds a {config.representation} model; this is for event models")
+    trained_on = training_digests(folder)
+    _, songs = split_held_out(load_corpus(data, config), trained_on)
+    if not trained_on or not songs:
+        raise ValueError(f"none of the training songs that {folder / 'metrics.json'} lists is in {data}")
+    return config, songs, len(trained_on)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a trained event model's folder")
     parser.add_argument("--data", default=str(POP909), help="the folder it was trained on")
     args = parser.parse_args(argv)
     folder = Path(args.model)
-    config = Config.load(folder / "config.json")
-    if config.representation != "events":
-        print(f"error: {folder} holds a {config.representation} model; articulation is for event models",
-              file=sys.stderr)
-        return 2
-    trained_on = training_digests(folder)
-    _, songs = split_held_out(load_corpus(args.data, config), trained_on)
-    if not trained_on or not songs:
-        print(f"error: none of the training songs that {folder / 'metrics.json'} lists is in {args.data}",
-              file=sys.stderr)
+    try:
+        _, songs, listed = training_songs(folder, args.data)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     events = Events.load(folder)
     events.articulation = measure_articulation(songs, events, progress=True)
     events.articulation.save(folder)
-    print(f"wrote {folder / ARTICULATION_FILE} from {len(songs)} of its {len(trained_on)} training songs")
+    print(f"wrote {folder / ARTICULATION_FILE} from {len(songs)} of its {listed} training songs")
     for part, by_length in events.articulation.lengths.items():
         shown = ", ".join(f"{sixteenths / 4:g} -> {np.median(quantiles):.2f}"
                           for sixteenths, quantiles in list(by_length.items())[:6])

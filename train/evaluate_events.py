@@ -46,8 +46,9 @@ def split_held_out(corpus: Corpus, trained_on: dict[str, str]) -> tuple[list, li
     return held_out, seen
 
 
-def network_log_probabilities(network, songs_ids: list[np.ndarray], batch: int = 8) -> list[np.ndarray]:
-    """log p(ids[t] | ids[:t]) for t >= 1 of each song, the network reading the whole song."""
+def network_log_probabilities(network, songs_ids: list[np.ndarray], batch: int = 8, adjust=None) -> list[np.ndarray]:
+    """log p(ids[t] | ids[:t]) for t >= 1 of each song, the network reading the whole song;
+    adjust(ids, logits), when given, changes a song's logits first (the melody's interval bias)."""
     order = np.argsort([len(ids) for ids in songs_ids])
     out: list[np.ndarray | None] = [None] * len(songs_ids)
     for first in range(0, len(order), batch):
@@ -57,6 +58,9 @@ def network_log_probabilities(network, songs_ids: list[np.ndarray], batch: int =
         for row, index in enumerate(chosen):
             inputs[row, :len(songs_ids[index]) - 1] = songs_ids[index][:-1]
         logits = np.asarray(network.predict(inputs, batch_size=len(chosen), verbose=0), np.float64)
+        if adjust is not None:
+            for row, index in enumerate(chosen):
+                adjust(songs_ids[index], logits[row])
         logits -= logits.max(axis=2, keepdims=True)
         log_probabilities = logits - np.log(np.exp(logits).sum(axis=2, keepdims=True))
         for row, index in enumerate(chosen):
@@ -189,6 +193,12 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
     if progress:
         print(f"generated {len(generated)} pieces ({time.perf_counter() - started:.0f} s)", flush=True)
     network = [np.exp(lp) for lp in network_log_probabilities(music_model.network, held_ids)]
+    shipped = network
+    if events.melody_intervals is not None:  # the model as shipped: with its melody-interval bias
+        def adjust(ids, logits):
+            return events.melody_intervals.adjust(ids, logits, events.melody_program_id, events.pitch_of)
+
+        shipped = [np.exp(lp) for lp in network_log_probabilities(music_model.network, held_ids, adjust=adjust)]
     if progress:
         print(f"scored the network ({time.perf_counter() - started:.0f} s)", flush=True)
     shipped_memory = PieceMemory.from_config(config)
@@ -198,9 +208,9 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
         return nats(music_only(events, held_ids, probabilities), held_seconds)
 
     report["network_nats_per_token"], report["network_nats_per_second"] = scored(network)
-    report["nats_per_token"], report["nats_per_second"] = scored(with_memory(shipped_memory, held_ids, network))
+    report["nats_per_token"], report["nats_per_second"] = scored(with_memory(shipped_memory, held_ids, shipped))
     report["memory_candidate"] = {**MEMORY_CANDIDATE, "orders": list(MEMORY_CANDIDATE["orders"])}
-    _, report["memory_candidate"]["nats_per_second"] = scored(with_memory(candidate, held_ids, network))
+    _, report["memory_candidate"]["nats_per_second"] = scored(with_memory(candidate, held_ids, shipped))
 
     if baseline:
         baseline_ids = [prepared_ids(song.score, events, config) for song in baseline]

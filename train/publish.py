@@ -16,8 +16,8 @@ from musicgen.config import FRAMES_RECIPE, Config
 SAMPLE_SEED = 0
 SAMPLE_SECONDS = 20
 UPLOADED = ["model.keras", "vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "articulation.json",
-            "config.json", "metrics.json", "loss.png", "evaluation.json", "evaluation.png", "sample.mid", "sample.wav",
-            "sample.png", "README.md"]
+            "melody_intervals.json", "config.json", "metrics.json", "loss.png", "evaluation.json", "evaluation.png",
+            "sample.mid", "sample.wav", "sample.png", "README.md"]
 POP909_CITATION = ("Wang, Chen, Jiang, Zhang, Xu, Dai, Bin, Xia: \"POP909: A Pop-song Dataset for Music "
                    "Arrangement Generation\", ISMIR 2020 (MIT License)")
 
@@ -44,8 +44,12 @@ def played_words(folder: Path) -> str:
     """What the card says of the model's articulation (musicgen.articulation), if it has one."""
     if not (folder / "articulation.json").is_file():
         return ""
-    return (" The tokens write note lengths on the sixteenth grid; a piece's notes are played as long as"
-            " the training songs' notes written alike were (drawn from `articulation.json`).")
+    words = (" The tokens write note lengths on the sixteenth grid; a piece's notes are played as long as"
+             " the training songs' notes written alike were (drawn from `articulation.json`).")
+    if (folder / "melody_intervals.json").is_file():
+        words += (" A bias per melodic interval (`melody_intervals.json`, fitted on training songs) corrects"
+                  " the network's lean towards leaps in the melody.")
+    return words
 
 
 def model_card(folder: Path, repo_id: str) -> str:
@@ -331,8 +335,8 @@ def embed(folder: str | Path, target: Path, data: Path | None = None, **sampling
 
     folder, target = Path(folder), Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "articulation.json", "metrics.json",
-                 "loss.png", "evaluation.json", "evaluation.png"):
+    for name in ("vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "articulation.json",
+                 "melody_intervals.json", "metrics.json", "loss.png", "evaluation.json", "evaluation.png"):
         if (folder / name).exists():
             shutil.copy2(folder / name, target / name)
     Config.load(folder / "config.json").replace(**sampling).save(target / "config.json")

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..articulation import Articulation
 from ..chords import CHORD_COUNT, NO_CHORD, chord_at, chord_name, estimate_chords
+from ..melody import MelodyIntervals
 from ..score import ACCOMPANIMENT, MELODY, PART_PROGRAMS, Score
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -164,10 +165,12 @@ class Events:
     name = "events"
 
     def __init__(self, tokenizer, tempos: list | None = None, styles: list[str] | None = None,
-                 articulation: Articulation | None = None):
+                 articulation: Articulation | None = None, melody_intervals: MelodyIntervals | None = None):
         self.tokenizer = tokenizer
         # The training songs' performed note lengths (musicgen.articulation); None: as written.
         self.articulation = articulation
+        # The melody's interval bias (musicgen.melody); None: the network's melody as it is.
+        self.melody_intervals = melody_intervals
         self.vocab: dict[str, int] = dict(tokenizer.vocab)
         self.miditok_size = len(self.vocab)
         # Steerable: the styles a model learned ("any" first); None for a model without conditions.
@@ -186,6 +189,9 @@ class Events:
         self.onsets_per_beat = ([float(onsets) for _, onsets in pairs]
                                 if all(onsets is not None for _, onsets in pairs) else None)
         self._pitch_ids = {int(token[6:]): index for token, index in self.vocab.items() if token.startswith("Pitch_")}
+        self.pitch_of = np.full(len(self.tokens), -1)  # each id's pitch, -1 for ids that are not pitches
+        self.pitch_of[list(self._pitch_ids.values())] = list(self._pitch_ids)
+        self.melody_program_id = self.vocab[f"Program_{PART_PROGRAMS[MELODY]}"]
 
     @classmethod
     def new(cls, tempos: list | None = None, styles: list[str] | None = None) -> Events:
@@ -203,7 +209,7 @@ class Events:
         tempos = json.loads(extra.read_text(encoding="utf-8")) if extra.is_file() else None
         conditions = folder / CONDITIONS_FILE
         styles = json.loads(conditions.read_text(encoding="utf-8"))["styles"] if conditions.is_file() else None
-        return cls(tokenizer, tempos, styles, Articulation.load(folder))
+        return cls(tokenizer, tempos, styles, Articulation.load(folder), MelodyIntervals.load(folder))
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
@@ -213,6 +219,8 @@ class Events:
         (folder / "tempos.json").write_text(json.dumps(tempos) + "\n", encoding="utf-8")
         if self.articulation is not None:
             self.articulation.save(folder)
+        if self.melody_intervals is not None:
+            self.melody_intervals.save(folder)
         if self.steerable:
             (folder / CONDITIONS_FILE).write_text(json.dumps({"styles": self.styles}, ensure_ascii=False) + "\n",
                                                   encoding="utf-8")
