@@ -163,16 +163,22 @@ def _masked_weights(logits, offsets, grammar_states, out):
 
 @numba.njit(cache=True, nogil=True)
 def _advance(chosen, active, bars_so_far, bars, output, lengths, limits, grammar_states, transitions, complete,
-             bar_id, opened_bar):
+             bar_id, opened_bar, pitch_of, melody_program_id, last_melody, melody_next):
     """Each active row takes its chosen id: a row ends where its next bar would open (so every
     piece ends on a bar line), or past its cap at the next complete note (a cut note would not
-    decode). Updates the arrays in place; opened_bar says which rows began a bar; returns
-    whether any row goes on."""
+    decode). Updates the arrays in place; opened_bar says which rows began a bar; last_melody
+    and melody_next follow each row's melody (its last melody pitch; whether a melody pitch comes
+    next). Returns whether any row goes on, and whether any row's next token is a melody pitch."""
     going_on = False
+    melody_comes = False
     for row in range(chosen.shape[0]):
         opened_bar[row] = False
         if not active[row]:
+            melody_next[row] = False
             continue
+        if melody_next[row] and pitch_of[chosen[row]] >= 0:
+            last_melody[row] = pitch_of[chosen[row]]
+        melody_next[row] = chosen[row] == melody_program_id
         if chosen[row] == bar_id:
             if bars_so_far[row] >= bars[row]:
                 active[row] = False
@@ -185,7 +191,8 @@ def _advance(chosen, active, bars_so_far, bars, output, lengths, limits, grammar
         if lengths[row] >= limits[row] and complete[grammar_states[row]]:
             active[row] = False
         going_on = going_on or active[row]
-    return going_on
+        melody_comes = melody_comes or (active[row] and melody_next[row])
+    return going_on, melody_comes
 
 
 def warm_up() -> None:
@@ -199,7 +206,8 @@ def warm_up() -> None:
     choose_rows(weights_of_ids, np.ones(rows), np.zeros(rows, np.int64), np.ones(rows), np.zeros(rows), chosen)
     _advance(chosen, np.ones(rows, bool), np.zeros(rows, np.int64), np.ones(rows, np.int64),
              np.zeros((rows, 4), np.int32), np.zeros(rows, np.int64), np.ones(rows, np.int64), grammar_states,
-             np.zeros((1, vocab), np.int32), np.ones(1, bool), 1, np.zeros(rows, bool))
+             np.zeros((1, vocab), np.int32), np.ones(1, bool), 1, np.zeros(rows, bool), np.full(vocab, -1, np.int64),
+             -1, np.full(rows, -1, np.int64), np.zeros(rows, bool))
 
 
 DRAW = -1  # in Forcing.opening: a token to draw rather than force
@@ -284,15 +292,21 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     weights_of_ids = np.empty((rows, weights.vocab_size))
     chosen = np.empty(rows, np.int64)
     opened_bar = np.zeros(rows, bool)
-    if melody is not None:
-        intervals, melody_program_id, pitch_of = melody
-        last_melody = np.full(rows, last_melody_pitch(primer, melody_program_id, pitch_of))
-        melody_next = np.full(rows, len(primer) > 0 and primer[-1] == melody_program_id)
+    # Each row's melody, followed by _advance: its last melody pitch, and whether one comes next.
+    intervals, melody_program_id, pitch_of = melody or (None, -1, np.full(weights.vocab_size, -1))
+    pitch_of = np.asarray(pitch_of, np.int64)
+    last_melody = np.full(rows, last_melody_pitch(primer, melody_program_id, pitch_of), np.int64)
+    melody_next = np.full(rows, len(primer) > 0 and primer[-1] == melody_program_id)
+    melody_comes = melody is not None and bool(melody_next.any())
+    melody_offsets: dict[int, np.ndarray] = {}  # by the previous melody pitch
     while True:
         logits = states[-1] @ weights.dense[0]
-        if melody is not None:
+        if melody_comes and intervals is not None:  # a few tokens a second
             for row in np.flatnonzero(melody_next & (last_melody >= 0)):
-                logits[row] += intervals.offsets(int(last_melody[row]), pitch_of)
+                previous = int(last_melody[row])
+                if previous not in melody_offsets:
+                    melody_offsets[previous] = intervals.offsets(previous, pitch_of)
+                logits[row] += melody_offsets[previous]
         _masked_weights(logits, offsets, grammar_states, weights_of_ids)  # unnormalized probabilities
         if memories is not None:
             weights_of_ids /= weights_of_ids.sum(axis=1, keepdims=True)
@@ -305,12 +319,9 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
                 forced = queue.pop(0)
                 chosen[row] = chosen[row] if forced == DRAW else forced
         written = lengths.copy() if memories is not None else None
-        going_on = _advance(chosen, active, bars_so_far, bars, output, lengths, limits, grammar_states,
-                            table.transitions, table.complete, grammar.bar_id, opened_bar)
-        if melody is not None:  # a melody pitch just written is the one the next is measured from
-            struck = melody_next & (pitch_of[chosen] >= 0)
-            last_melody[struck] = pitch_of[chosen[struck]]
-            melody_next = chosen == melody_program_id
+        going_on, melody_comes = _advance(chosen, active, bars_so_far, bars, output, lengths, limits,
+                                          grammar_states, table.transitions, table.complete, grammar.bar_id,
+                                          opened_bar, pitch_of, melody_program_id, last_melody, melody_next)
         if forcing.bar_chords:
             for row in np.flatnonzero(opened_bar):
                 queues[row] = forcing.after_bar(int(bars_so_far[row]) - 1, queues[row])
