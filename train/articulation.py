@@ -27,7 +27,10 @@ POP909 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pop909"
 def training_songs(folder: Path, data: str) -> tuple[Config, list, int]:
     """(config, the folder's training songs found in data, how many its metrics.json lists);
     ValueError when it is not an event model or none of its songs is there."""
-    config = Config.load(folder / "config.json")
+    try:
+        config = Config.load(folder / "config.json")
+    except OSError:
+        raise ValueError(f"{folder} is not a model folder (no config.json in it)") from None
     if config.representation != "events":
         raise ValueError(f"{folder} holds a {config.representation} model; this is for event models")
     trained_on = training_digests(folder)
@@ -37,17 +40,24 @@ def training_songs(folder: Path, data: str) -> tuple[Config, list, int]:
     return config, songs, len(trained_on)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def on_training_songs(argv: list[str] | None, description: str, action) -> int:
+    """The command line of MODEL_FOLDER [--data DIR]: action(folder, config, its training songs,
+    how many metrics.json lists) once they are found, else one line and exit status 2."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("model", help="a trained event model's folder")
     parser.add_argument("--data", default=str(POP909), help="the folder it was trained on")
     args = parser.parse_args(argv)
     folder = Path(args.model)
     try:
-        _, songs, listed = training_songs(folder, args.data)
+        config, songs, listed = training_songs(folder, args.data)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    action(folder, config, songs, listed)
+    return 0
+
+
+def measure(folder: Path, config: Config, songs: list, listed: int) -> None:
     events = Events.load(folder)
     events.articulation = measure_articulation(songs, events, progress=True)
     events.articulation.save(folder)
@@ -56,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         shown = ", ".join(f"{sixteenths / 4:g} -> {np.median(quantiles):.2f}"
                           for sixteenths, quantiles in list(by_length.items())[:6])
         print(f"  {part}, written beats -> median played beats: {shown}")
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return on_training_songs(argv, __doc__.splitlines()[0], measure)
 
 
 if __name__ == "__main__":

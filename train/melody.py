@@ -8,35 +8,26 @@ MODEL_FOLDER/melody_intervals.json and prints the bias.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from musicgen.hub import load_folder
 from musicgen.melody import CLASSES, MELODY_FILE
 
-from .articulation import POP909, training_songs
+from .articulation import on_training_songs
 from .data import prepared_ids
-from .fit import fit_melody_intervals
+from .fit import MELODY_FIT_SONGS, fit_melody_intervals
+
+
+def fit(folder: Path, config, songs: list, listed: int) -> None:
+    events = load_folder(folder).vocab
+    fit_melody_intervals(folder, events, [prepared_ids(song.score, events, config) for song in songs])
+    print(f"wrote {folder / MELODY_FILE} from {min(len(songs), MELODY_FIT_SONGS)} of its {listed} training songs: "
+          f"bias by interval 0..{CLASSES - 1}+ semitones " + " ".join(f"{v:+.2f}" for v in events.melody_intervals.bias))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", help="a trained event model's folder")
-    parser.add_argument("--data", default=str(POP909), help="the folder it was trained on")
-    args = parser.parse_args(argv)
-    folder = Path(args.model)
-    try:
-        config, songs, _ = training_songs(folder, args.data)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    music_model = load_folder(folder)
-    events = music_model.vocab
-    fit_melody_intervals(folder, events, [prepared_ids(song.score, events, config) for song in songs])
-    print(f"wrote {folder / MELODY_FILE}: bias by interval 0..{CLASSES - 1}+ semitones "
-          + " ".join(f"{value:+.2f}" for value in events.melody_intervals.bias))
-    return 0
+    return on_training_songs(argv, __doc__.splitlines()[0], fit)
 
 
 if __name__ == "__main__":
