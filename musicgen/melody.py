@@ -66,7 +66,9 @@ class MelodyIntervals:
             observed = np.bincount(classes[rows, targets], minlength=CLASSES)
             return loss, (expected - observed) / len(targets)
 
-        bias = minimize(loss_and_gradient, np.zeros(CLASSES), jac=True, method="L-BFGS-B").x if len(targets) else np.zeros(CLASSES)
+        if not len(targets):
+            return cls(np.zeros(CLASSES))
+        bias = minimize(loss_and_gradient, np.zeros(CLASSES), jac=True, method="L-BFGS-B").x
         return cls(bias - bias[0])
 
     def offsets(self, previous: int, pitch_of: np.ndarray) -> np.ndarray:

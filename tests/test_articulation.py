@@ -57,7 +57,8 @@ def test_a_note_never_runs_into_the_next_strike_of_its_pitch():
     notes = np.array([[0, 0.25, 60, 90], [0.5, 0.75, 60, 90], [0.5, 0.75, 64, 90], [2, 2.25, 60, 90]], float)
     played = legato.performed(Score({MELODY: notes}, 120.0), (0,)).parts[MELODY]
     assert played[:, 1].tolist() == [0.5, 2.0, 3.5, 5.0]
-    assert next_onset_of_pitch(np.array([[0, 1, 60, 90], [0, 1, 60, 90], [1, 2, 60, 90]], float)).tolist() == [1, 1, np.inf]
+    twice_at_once = np.array([[0, 1, 60, 90], [0, 1, 60, 90], [1, 2, 60, 90]], float)
+    assert next_onset_of_pitch(twice_at_once).tolist() == [1, 1, np.inf]
 
 
 def test_saved_beside_the_weights_as_json_and_loaded_with_the_tokens(measured, tmp_path):

@@ -56,7 +56,8 @@ def test_the_sampler_leans_where_the_bias_says(tiny_events_model):
         events.melody_intervals = None if bias is None else MelodyIntervals(bias)
         steps = []
         for seed in range(6):
-            piece = compose(tiny_events_model, make_primer(tiny_events_model, "note:C5", seed), 20.0, 1.5, 0, 1.0, seed)[0]
+            primer = make_primer(tiny_events_model, "note:C5", seed)
+            piece = compose(tiny_events_model, primer, 20.0, 1.5, 0, 1.0, seed)[0]
             melody = piece.score.parts.get("Melody")
             if melody is not None and len(melody) > 1:
                 steps += list(np.abs(np.diff(melody[np.argsort(melody[:, 0], kind="stable"), 2])))

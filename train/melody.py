@@ -22,8 +22,9 @@ from .fit import MELODY_FIT_SONGS, fit_melody_intervals
 def fit(folder: Path, config, songs: list, listed: int) -> None:
     events = load_folder(folder).vocab
     fit_melody_intervals(folder, events, [prepared_ids(song.score, events, config) for song in songs])
-    print(f"wrote {folder / MELODY_FILE} from {min(len(songs), MELODY_FIT_SONGS)} of its {listed} training songs: "
-          f"bias by interval 0..{CLASSES - 1}+ semitones " + " ".join(f"{v:+.2f}" for v in events.melody_intervals.bias))
+    bias = " ".join(f"{value:+.2f}" for value in events.melody_intervals.bias)
+    print(f"wrote {folder / MELODY_FILE} from {min(len(songs), MELODY_FIT_SONGS)} of its {listed} training "
+          f"songs: bias by interval 0..{CLASSES - 1}+ semitones {bias}")
 
 
 def main(argv: list[str] | None = None) -> int:
