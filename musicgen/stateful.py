@@ -295,7 +295,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     # Each row's melody, followed by _advance: its last melody pitch, and whether one comes next.
     intervals, melody_program_id, pitch_of = melody or (None, -1, np.full(weights.vocab_size, -1))
     pitch_of = np.asarray(pitch_of, np.int64)
-    last_melody = np.full(rows, last_melody_pitch(primer, melody_program_id, pitch_of), np.int64)
+    last_melody = np.full(rows, last_melody_pitch(primer, melody_program_id, pitch_of) if melody else -1, np.int64)
     melody_next = np.full(rows, len(primer) > 0 and primer[-1] == melody_program_id)
     melody_comes = melody is not None and bool(melody_next.any())
     melody_offsets: dict[int, np.ndarray] = {}  # by the previous melody pitch

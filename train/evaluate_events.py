@@ -46,26 +46,30 @@ def split_held_out(corpus: Corpus, trained_on: dict[str, str]) -> tuple[list, li
     return held_out, seen
 
 
-def network_log_probabilities(network, songs_ids: list[np.ndarray], batch: int = 8, adjust=None) -> list[np.ndarray]:
-    """log p(ids[t] | ids[:t]) for t >= 1 of each song, the network reading the whole song;
-    adjust(ids, logits), when given, changes a song's logits first (the melody's interval bias)."""
+def network_log_probabilities(network, songs_ids: list[np.ndarray], batch: int = 8,
+                              adjusts=(None,)) -> list[list[np.ndarray]]:
+    """log p(ids[t] | ids[:t]) for t >= 1 of each song, the network reading the whole song once:
+    one list per entry of adjusts, None for the network's own logits, else adjust(ids, logits)
+    changing a copy of a song's logits first (the melody's interval bias)."""
     order = np.argsort([len(ids) for ids in songs_ids])
-    out: list[np.ndarray | None] = [None] * len(songs_ids)
+    out = [[None] * len(songs_ids) for _ in adjusts]
     for first in range(0, len(order), batch):
         chosen = order[first:first + batch]
         longest = max(len(songs_ids[i]) for i in chosen)
         inputs = np.zeros((len(chosen), longest - 1), np.int32)
         for row, index in enumerate(chosen):
             inputs[row, :len(songs_ids[index]) - 1] = songs_ids[index][:-1]
-        logits = np.asarray(network.predict(inputs, batch_size=len(chosen), verbose=0), np.float64)
-        if adjust is not None:
+        read = np.asarray(network.predict(inputs, batch_size=len(chosen), verbose=0), np.float64)
+        for variant, adjust in enumerate(adjusts):
+            logits = read.copy() if adjust is not None else read
             for row, index in enumerate(chosen):
-                adjust(songs_ids[index], logits[row])
-        logits -= logits.max(axis=2, keepdims=True)
-        log_probabilities = logits - np.log(np.exp(logits).sum(axis=2, keepdims=True))
-        for row, index in enumerate(chosen):
-            targets = songs_ids[index][1:]
-            out[index] = log_probabilities[row, np.arange(len(targets)), targets]
+                if adjust is not None:
+                    adjust(songs_ids[index], logits[row])
+            logits = logits - logits.max(axis=2, keepdims=True)
+            log_probabilities = logits - np.log(np.exp(logits).sum(axis=2, keepdims=True))
+            for row, index in enumerate(chosen):
+                targets = songs_ids[index][1:]
+                out[variant][index] = log_probabilities[row, np.arange(len(targets)), targets]
     return out
 
 
@@ -142,7 +146,7 @@ def styled_ids(music_model, songs: list, style: str = "any") -> list[np.ndarray]
 def nats_per_second(music_model, songs: list, style: str = "any") -> float:
     """The network's summed NLL over the songs' seconds, each song read under `style`."""
     ids = styled_ids(music_model, songs, style)
-    probabilities = [np.exp(lp) for lp in network_log_probabilities(music_model.network, ids)]
+    probabilities = [np.exp(lp) for lp in network_log_probabilities(music_model.network, ids)[0]]
     return nats(music_only(music_model.vocab, ids, probabilities), float(sum(song.score.seconds for song in songs)))[1]
 
 
@@ -192,13 +196,10 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
     generated, decoded_share = generated_scores(music_model, pieces, seconds, seed)
     if progress:
         print(f"generated {len(generated)} pieces ({time.perf_counter() - started:.0f} s)", flush=True)
-    network = [np.exp(lp) for lp in network_log_probabilities(music_model.network, held_ids)]
-    shipped = network
-    if events.melody_intervals is not None:  # the model as shipped: with its melody-interval bias
-        def adjust(ids, logits):
-            return events.melody_intervals.adjust(ids, logits, events.melody_program_id, events.pitch_of)
-
-        shipped = [np.exp(lp) for lp in network_log_probabilities(music_model.network, held_ids, adjust=adjust)]
+    bias = events.melody_intervals  # the model as shipped: with its melody-interval bias, when it has one
+    adjust = bias and (lambda ids, logits: bias.adjust(ids, logits, events.melody_program_id, events.pitch_of))
+    read = network_log_probabilities(music_model.network, held_ids, adjusts=(None, adjust))
+    network, shipped = ([np.exp(lp) for lp in variant] for variant in read)
     if progress:
         print(f"scored the network ({time.perf_counter() - started:.0f} s)", flush=True)
     shipped_memory = PieceMemory.from_config(config)
