@@ -65,6 +65,15 @@ class Score:
         notes = self.all_notes()
         return len(np.unique(np.round(notes[:, 0] * 4))) / max(beats or self.end_beats, 1.0) if len(notes) else 0.0
 
+    def opening_onsets(self, bars: int) -> list[int]:
+        """Distinct onsets (to the nearest sixteenth) in the first 1, 2, ... bars (at most `bars`,
+        at most the score's own): how busy its opening is, bar by bar."""
+        notes = self.all_notes()
+        onsets = np.unique(np.round(notes[:, 0] * 4)) / 4 if len(notes) else np.zeros(0)
+        own = max(1, int(np.ceil(self.end_beats / self.beats_per_bar)))
+        by_bar = np.bincount((onsets // self.beats_per_bar).astype(int), minlength=bars)[:min(bars, own)]
+        return np.cumsum(by_bar).tolist()
+
     def all_notes(self) -> np.ndarray:
         rows = [notes for notes in self.parts.values() if len(notes)]
         return np.concatenate(rows) if rows else np.zeros((0, 4))

@@ -248,9 +248,24 @@ class Uniforms:
         return self.block[:, self.used - 1]
 
 
+def copied_bar(repeats, rng, output, bar_starts: list[int], length: int, copying: np.ndarray, row: int,
+               forcing: Forcing) -> list[int]:
+    """The tokens of the earlier bar that the bar a row just opened copies ([] for none): up to
+    and with the bar line after it. bar_starts gets the new bar; copying[row] the distance."""
+    bar_starts.append(length)
+    distance = repeats.next_copy(rng, len(bar_starts) - 1, int(copying[row]))
+    if distance and forcing.bar_chords and distance % len(forcing.bar_chords):
+        distance = 0  # under a progression, only a bar with the same chord
+    copying[row] = distance
+    if not distance:
+        return []
+    source = len(bar_starts) - 1 - distance
+    return output[bar_starts[source]:bar_starts[source + 1]].tolist()
+
+
 def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0, top_k: int = 0,
            top_p: float = 1.0, seed: int = 0, bars_in_primer: int = 0, max_tokens_per_bar: int = 160,
-           memory=None, forcing: Forcing | None = None, refit=None, melody=None) -> list[np.ndarray]:
+           memory=None, forcing: Forcing | None = None, refit=None, melody=None, repeats=None) -> list[np.ndarray]:
     """One id array per entry of `bars`: tokens after primer until that many bars are complete.
 
     A row stops when it would open bar bars[row] + 1 (so every piece ends on a bar line), or
@@ -263,6 +278,9 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     far) gives its number of bars instead (at least k + 1, and at most bars[row]).
     melody, (MelodyIntervals, melody program id, each id's pitch or -1): where a row's next token
     is a melody pitch, the bias for its interval from the row's last melody note joins the logits.
+    repeats (musicgen.repeats.Repeats): at each bar line a row may copy one of its own earlier
+    bars, its tokens fed in place of draws (with a forced progression, only a bar under the
+    same chord).
     """
     bars = np.array(bars, np.int64)
     rows = len(bars)
@@ -282,8 +300,13 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     active = np.ones(rows, bool)
     forcing = forcing or Forcing()
     queues = [list(forcing.opening) for _ in range(rows)]
-    if table.states[grammar_states[0]][0] == "Bar":  # the primer opened the piece's bar: its chord comes first
+    primer_opened_bar = table.states[grammar_states[0]][0] == "Bar"
+    if primer_opened_bar:  # the primer opened the piece's bar: its chord comes first
         queues = [forcing.after_bar(bars_in_primer - 1, queue) for queue in queues]
+    # Each row's bars (where each begins in output), the distance its last bar copied, its draws.
+    bar_starts = [[0] if primer_opened_bar else [] for _ in range(rows)]
+    copying = np.zeros(rows, np.int64)
+    repeat_streams = [np.random.default_rng([seed, row, 5]) for row in range(rows)] if repeats is not None else []
     # Each grammar state's additive mask, the output bias folded in (-inf where an id is not allowed).
     allowed = table.masks
     if forcing.bar_chords:  # the person's chords only (forced at each bar's start)
@@ -325,6 +348,10 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
         if forcing.bar_chords:
             for row in np.flatnonzero(opened_bar):
                 queues[row] = forcing.after_bar(int(bars_so_far[row]) - 1, queues[row])
+        if repeats is not None:
+            for row in np.flatnonzero(opened_bar):
+                queues[row] = copied_bar(repeats, repeat_streams[row], output[row], bar_starts[row], int(lengths[row]),
+                                         copying, row, forcing) or queues[row]
         if memories is not None:
             for row in np.flatnonzero(lengths > written):
                 memories[row].add(int(chosen[row]))

@@ -79,10 +79,10 @@ def test_training_measures_it(tiny_events_model_folder):
 
 
 def test_the_folder_commands_say_in_one_line_what_is_wrong(tmp_path, capsys):
-    from train.articulation import main as articulation
+    from train.measure import main as measure
     from train.melody import main as melody
 
-    for command in (articulation, melody):
+    for command in (measure, melody):
         assert command([str(tmp_path / "no model here")]) == 2
         error = capsys.readouterr().err.strip()
         assert error.startswith("error: ") and "not a model folder" in error and len(error.splitlines()) == 1

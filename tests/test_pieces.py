@@ -157,6 +157,24 @@ def test_a_piece_is_played_at_the_tempo_of_songs_about_as_busy_as_it_is():
     assert {fitting_tempo(events, Piece(3.5), rng) for _ in range(20)} == {60.0}
 
 
+def test_a_pieces_opening_is_matched_against_the_songs_openings_not_their_whole_length():
+    from musicgen.compose import fitting_tempo
+    from musicgen.representations.events import Events
+    from musicgen.score import MELODY, Score
+
+    # Songs open sparser than they go on. Fast songs: 1 onset a bar at first, then busy (8 a bar):
+    # over the whole song as busy as the slow ones, which play 4 a bar throughout.
+    fast = [130.0, 4.0, [1, 2, 3, 4, 12, 20, 28, 36]]
+    slow = [70.0, 4.0, [4, 8, 12, 16, 20, 24, 28, 32]]
+    events = Events.new([slow] * 8 + [fast] * 8)  # (by the whole songs, a tie: the slow ones come first)
+    opening = Score({MELODY: np.array([[4.0 * bar, 4.0 * bar + 1, 60, 90] for bar in range(4)])})
+    rng = np.random.default_rng(0)
+    assert {fitting_tempo(events, opening, rng, beats=16) for _ in range(20)} == {130.0}
+    assert Score({MELODY: np.array([[beat, beat + 1, 60, 90] for beat in np.arange(16.0)])}).opening_onsets(8) == \
+        [4, 8, 12, 16]  # as many bars as the score has
+    assert opening.opening_onsets(2) == [1, 2]
+
+
 def test_how_busy_a_piece_is_counts_its_whole_bars_not_a_held_notes_tail():
     from musicgen.score import MELODY, Score
 
@@ -175,9 +193,14 @@ def test_the_tempo_table_keeps_each_songs_onsets_and_old_tables_still_load(tiny_
     events.save(tmp_path)
     again = Events.load(tmp_path)
     assert again.tempos == pytest.approx(events.tempos) and again.onsets_per_beat == pytest.approx(events.onsets_per_beat)
-    (tmp_path / "tempos.json").write_text(json.dumps([96.0, 120.0]))  # a folder from before
+    assert events.opening_onsets and again.opening_onsets == events.opening_onsets
+    assert all(counts == sorted(counts) for counts in events.opening_onsets)  # onsets so far, bar by bar
+    (tmp_path / "tempos.json").write_text(json.dumps([[96.0, 2.5], [120.0, 2.0]]))  # folders from before
+    pairs = Events.load(tmp_path)
+    assert pairs.onsets_per_beat == [2.5, 2.0] and pairs.opening_onsets is None
+    (tmp_path / "tempos.json").write_text(json.dumps([96.0, 120.0]))
     old = Events.load(tmp_path)
-    assert old.tempos == [96.0, 120.0] and old.onsets_per_beat is None
+    assert old.tempos == [96.0, 120.0] and old.onsets_per_beat is None and old.opening_onsets is None
 
 
 def test_a_fitted_tempo_and_its_piece_do_not_depend_on_the_other_variations(tiny_events_model):

@@ -79,6 +79,13 @@ def with_memory(memory: PieceMemory | None, songs_ids, probabilities) -> list[np
     return [remembered(memory, ids[1:], p) for ids, p in zip(songs_ids, probabilities)]
 
 
+def with_repeats(events, songs_ids, probabilities) -> list[np.ndarray]:
+    """The probabilities with the model's repeats (musicgen.repeats) taken in, when it has them."""
+    if events.repeats is None:
+        return probabilities
+    return [events.repeats.rescored(ids, p, events.grammar.bar_id) for ids, p in zip(songs_ids, probabilities)]
+
+
 def music_only(events, songs_ids, probabilities) -> list[np.ndarray]:
     """Each song's token probabilities without its header's: a steerable model's style and mode
     tokens are what a person chooses, the condition the music is scored under, not part of it
@@ -209,9 +216,14 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
         return nats(music_only(events, held_ids, probabilities), held_seconds)
 
     report["network_nats_per_token"], report["network_nats_per_second"] = scored(network)
-    report["nats_per_token"], report["nats_per_second"] = scored(with_memory(shipped_memory, held_ids, shipped))
+    # As shipped: the melody bias, the memory when the config has one, the bars played again.
+    report["nats_per_token"], report["nats_per_second"] = scored(
+        with_repeats(events, held_ids, with_memory(shipped_memory, held_ids, shipped)))
+    if events.repeats is not None:
+        _, report["without_repeats_nats_per_second"] = scored(with_memory(shipped_memory, held_ids, shipped))
     report["memory_candidate"] = {**MEMORY_CANDIDATE, "orders": list(MEMORY_CANDIDATE["orders"])}
-    _, report["memory_candidate"]["nats_per_second"] = scored(with_memory(candidate, held_ids, shipped))
+    _, report["memory_candidate"]["nats_per_second"] = scored(
+        with_repeats(events, held_ids, with_memory(candidate, held_ids, shipped)))
 
     if baseline:
         baseline_ids = [prepared_ids(song.score, events, config) for song in baseline]
@@ -252,7 +264,9 @@ def summary(report: dict) -> str:
     lines = [f"{report['held_out_songs']} held-out songs, {report['held_out_tokens']} tokens, "
              f"{report['held_out_seconds'] / 3600:.2f} hours",
              f"model as shipped: {report['nats_per_second']:.3f} nats/s ({report['nats_per_token']:.3f} nats/token); "
-             f"network alone {report['network_nats_per_second']:.3f} nats/s; "
+             + (f"without its repeats {report['without_repeats_nats_per_second']:.3f}; "
+                if "without_repeats_nats_per_second" in report else "")
+             + f"network alone {report['network_nats_per_second']:.3f} nats/s; "
              f"with memory {report['memory_candidate']['orders']}: {report['memory_candidate']['nats_per_second']:.3f}"]
     if "ngram_nats_per_second" in report:
         lines.append("n-grams (nats/s): " + ", ".join(f"{k}: {v:.3f}" for k, v in report["ngram_nats_per_second"].items()))

@@ -171,7 +171,8 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     import keras
 
     from musicgen.model import build_sequence_model, compile_model
-    from musicgen.representations.events import TOKENIZER_FILE, Events
+    from musicgen.repeats import Repeats
+    from musicgen.representations.events import TOKENIZER_FILE, Events, tempo_entry
 
     from .data import Header, make_sequence_dataset, measure_articulation, song_ids, styles_of
 
@@ -184,13 +185,15 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
         representation = Events.load(out_dir)
     else:
         styles = styles_of(train_songs, config.style_min_songs) if config.steering_tokens else None
-        representation = Events.new([(song.score.tempo_bpm, song.score.onsets_per_beat()) for song in train_songs],
+        representation = Events.new([tempo_entry(song.score) for song in train_songs],
                                     styles)
         representation.articulation = measure_articulation(train_songs, representation, progress=bool(verbose))
-        representation.save(out_dir)
     config.save(out_dir / "config.json")
 
     train_ids = song_ids(train_songs, representation, config, progress=bool(verbose))
+    if representation.repeats is None:
+        representation.repeats = Repeats.measured(train_ids, representation.grammar.bar_id)
+        representation.save(out_dir)
     validation_ids = song_ids(validation_songs, representation, config)
     header = Header()
     if representation.steerable:

@@ -14,7 +14,7 @@ from pathlib import Path
 from musicgen.hub import load_folder
 from musicgen.melody import CLASSES, MELODY_FILE
 
-from .articulation import on_training_songs
+from .measure import on_training_songs
 from .data import prepared_ids
 from .fit import MELODY_FIT_SONGS, fit_melody_intervals
 

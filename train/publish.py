@@ -12,12 +12,12 @@ from pathlib import Path
 
 import musicgen  # noqa: F401
 from musicgen.config import FRAMES_RECIPE, Config
+from musicgen.hub import REPRESENTATION_FILES
 
 SAMPLE_SEED = 0
 SAMPLE_SECONDS = 20
-UPLOADED = ["model.keras", "vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "articulation.json",
-            "melody_intervals.json", "config.json", "metrics.json", "loss.png", "evaluation.json", "evaluation.png",
-            "sample.mid", "sample.wav", "sample.png", "README.md"]
+UPLOADED = ["model.keras", *REPRESENTATION_FILES, "config.json", "metrics.json", "loss.png", "evaluation.json",
+            "evaluation.png", "sample.mid", "sample.wav", "sample.png", "README.md"]
 POP909_CITATION = ("Wang, Chen, Jiang, Zhang, Xu, Dai, Bin, Xia: \"POP909: A Pop-song Dataset for Music "
                    "Arrangement Generation\", ISMIR 2020 (MIT License)")
 
@@ -49,6 +49,9 @@ def played_words(folder: Path) -> str:
     if (folder / "melody_intervals.json").is_file():
         words += (" A bias per melodic interval (`melody_intervals.json`, fitted on training songs) corrects"
                   " the network's lean towards leaps in the melody.")
+    if (folder / "repeats.json").is_file():
+        words += (" At each bar line a piece may play one of its own earlier bars again, as often as the"
+                  " training songs do (`repeats.json`).")
     return words
 
 
@@ -335,8 +338,7 @@ def embed(folder: str | Path, target: Path, data: Path | None = None, **sampling
 
     folder, target = Path(folder), Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "articulation.json",
-                 "melody_intervals.json", "metrics.json", "loss.png", "evaluation.json", "evaluation.png"):
+    for name in (*REPRESENTATION_FILES, "metrics.json", "loss.png", "evaluation.json", "evaluation.png"):
         if (folder / name).exists():
             shutil.copy2(folder / name, target / name)
     Config.load(folder / "config.json").replace(**sampling).save(target / "config.json")

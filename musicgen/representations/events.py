@@ -27,6 +27,7 @@ import numpy as np
 from ..articulation import Articulation
 from ..chords import CHORD_COUNT, NO_CHORD, chord_at, chord_name, estimate_chords
 from ..melody import MelodyIntervals
+from ..repeats import Repeats
 from ..score import ACCOMPANIMENT, MELODY, PART_PROGRAMS, Score
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -159,18 +160,29 @@ def struck_once(notes: np.ndarray) -> np.ndarray:
     return longest_first[np.sort(first)]
 
 
+OPENING_BARS = 32  # tempo_entry's bars: a 60 s piece is refitted after 10, a 3-minute one after 31
+
+
+def tempo_entry(score) -> list:
+    """A training song's line of tempos.json: [BPM, onsets per beat, onsets in its first 1..OPENING_BARS bars]."""
+    return [score.tempo_bpm, score.onsets_per_beat(), score.opening_onsets(OPENING_BARS)]
+
+
 class Events:
     """The "events" representation: Score <-> ids through miditok's REMI."""
 
     name = "events"
 
     def __init__(self, tokenizer, tempos: list | None = None, styles: list[str] | None = None,
-                 articulation: Articulation | None = None, melody_intervals: MelodyIntervals | None = None):
+                 articulation: Articulation | None = None, melody_intervals: MelodyIntervals | None = None,
+                 repeats: Repeats | None = None):
         self.tokenizer = tokenizer
         # The training songs' performed note lengths (musicgen.articulation); None: as written.
         self.articulation = articulation
         # The melody's interval bias (musicgen.melody); None: the network's melody as it is.
         self.melody_intervals = melody_intervals
+        # How often the training songs play a bar again (musicgen.repeats); None: never copied.
+        self.repeats = repeats
         self.vocab: dict[str, int] = dict(tokenizer.vocab)
         self.miditok_size = len(self.vocab)
         # Steerable: the styles a model learned ("any" first); None for a model without conditions.
@@ -181,13 +193,16 @@ class Events:
             self.vocab.update({token: self.miditok_size + index for index, token in enumerate(extra)})
         self.tokens = [token for token, _ in sorted(self.vocab.items(), key=lambda item: item[1])]
         self.grammar = Grammar(self.vocab)
-        # The training songs' tempi (BPM), each with the song's onsets per beat where known
-        # ([bpm, onsets] pairs; older folders hold plain tempi): a generated piece is played at
-        # the tempo of a song about as busy as the piece (musicgen.compose.fitting_tempo).
-        pairs = [entry if isinstance(entry, (list, tuple)) else (entry, None) for entry in (tempos or [100.0])]
-        self.tempos = [float(tempo) for tempo, _ in pairs]
-        self.onsets_per_beat = ([float(onsets) for _, onsets in pairs]
-                                if all(onsets is not None for _, onsets in pairs) else None)
+        # The training songs' tempi (BPM), each with how busy the song is where known: its onsets
+        # per beat, and the onsets in its first bars (tempo_entry); older folders hold plain tempi
+        # or [bpm, onsets] pairs. A generated piece is played at the tempo of songs whose opening
+        # is about as busy as the piece's (musicgen.compose.fitting_tempo).
+        entries = [entry if isinstance(entry, (list, tuple)) else [entry] for entry in (tempos or [100.0])]
+        self.tempos = [float(entry[0]) for entry in entries]
+        self.onsets_per_beat = ([float(entry[1]) for entry in entries]
+                                if all(len(entry) > 1 and entry[1] is not None for entry in entries) else None)
+        self.opening_onsets = ([[int(count) for count in entry[2]] for entry in entries]
+                               if all(len(entry) > 2 and entry[2] for entry in entries) else None)
         self._pitch_ids = {int(token[6:]): index for token, index in self.vocab.items() if token.startswith("Pitch_")}
         self.pitch_of = np.full(len(self.tokens), -1)  # each id's pitch, -1 for ids that are not pitches
         self.pitch_of[list(self._pitch_ids.values())] = list(self._pitch_ids)
@@ -209,18 +224,26 @@ class Events:
         tempos = json.loads(extra.read_text(encoding="utf-8")) if extra.is_file() else None
         conditions = folder / CONDITIONS_FILE
         styles = json.loads(conditions.read_text(encoding="utf-8"))["styles"] if conditions.is_file() else None
-        return cls(tokenizer, tempos, styles, Articulation.load(folder), MelodyIntervals.load(folder))
+        return cls(tokenizer, tempos, styles, Articulation.load(folder), MelodyIntervals.load(folder),
+                   Repeats.load(folder))
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         self.tokenizer.save(folder / TOKENIZER_FILE)
-        tempos = ([[round(tempo, 2), round(onsets, 4)] for tempo, onsets in zip(self.tempos, self.onsets_per_beat)]
-                  if self.onsets_per_beat is not None else [round(tempo, 2) for tempo in self.tempos])
+        if self.opening_onsets is not None:
+            tempos = [[round(tempo, 2), round(onsets, 4), opening]
+                      for tempo, onsets, opening in zip(self.tempos, self.onsets_per_beat, self.opening_onsets)]
+        elif self.onsets_per_beat is not None:
+            tempos = [[round(tempo, 2), round(onsets, 4)] for tempo, onsets in zip(self.tempos, self.onsets_per_beat)]
+        else:
+            tempos = [round(tempo, 2) for tempo in self.tempos]
         (folder / "tempos.json").write_text(json.dumps(tempos) + "\n", encoding="utf-8")
         if self.articulation is not None:
             self.articulation.save(folder)
         if self.melody_intervals is not None:
             self.melody_intervals.save(folder)
+        if self.repeats is not None:
+            self.repeats.save(folder)
         if self.steerable:
             (folder / CONDITIONS_FILE).write_text(json.dumps({"styles": self.styles}, ensure_ascii=False) + "\n",
                                                   encoding="utf-8")

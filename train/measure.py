@@ -1,10 +1,13 @@
-"""Measure a trained event model's articulation (musicgen.articulation) from its training songs.
+"""Measure what a trained event model's sampler reads from its training songs, for a folder
+trained before the measure existed.
 
-    python -m train.articulation MODEL_FOLDER [--data ../shared/datasets/pop909]
+    python -m train.measure MODEL_FOLDER [--data ../shared/datasets/pop909]
 
-`python -m train` measures it while it trains; this gives it to a model folder trained before
-(its training songs are found in DATA by the hashes its metrics.json lists). Writes
-MODEL_FOLDER/articulation.json and prints what a written length is played as.
+`python -m train` measures all of it while it trains. This finds the folder's training songs in
+DATA (by the hashes its metrics.json lists) and writes, beside the weights: tempos.json (each
+song's tempo, and how busy it is and its opening bars: musicgen.representations.events),
+articulation.json (how long the notes written alike were played: musicgen.articulation) and
+repeats.json (how often a bar is played again: musicgen.repeats). The network is not touched.
 """
 from __future__ import annotations
 
@@ -14,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from musicgen.articulation import ARTICULATION_FILE
 from musicgen.config import Config
-from musicgen.representations.events import Events
+from musicgen.repeats import Repeats
+from musicgen.representations.events import Events, tempo_entry
 
-from .data import load_corpus, measure_articulation
+from .data import load_corpus, measure_articulation, prepared_ids
 from .evaluate_events import split_held_out, training_digests
 
 POP909 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pop909"
@@ -59,13 +62,23 @@ def on_training_songs(argv: list[str] | None, description: str, action) -> int:
 
 def measure(folder: Path, config: Config, songs: list, listed: int) -> None:
     events = Events.load(folder)
+    measured = Events.new([tempo_entry(song.score) for song in songs])
+    events.tempos, events.onsets_per_beat = measured.tempos, measured.onsets_per_beat
+    events.opening_onsets = measured.opening_onsets
     events.articulation = measure_articulation(songs, events, progress=True)
-    events.articulation.save(folder)
-    print(f"wrote {folder / ARTICULATION_FILE} from {len(songs)} of its {listed} training songs")
+    events.repeats = Repeats.measured([prepared_ids(song.score, events, config) for song in songs],
+                                      events.grammar.bar_id)
+    events.save(folder)
+    print(f"wrote tempos.json, articulation.json and repeats.json in {folder} from {len(songs)} of its {listed} "
+          f"training songs")
+    print(f"  tempo: median {np.median(events.tempos):.0f} BPM, {np.median(events.onsets_per_beat):.2f} onsets a beat")
     for part, by_length in events.articulation.lengths.items():
         shown = ", ".join(f"{sixteenths / 4:g} -> {np.median(quantiles):.2f}"
                           for sixteenths, quantiles in list(by_length.items())[:6])
         print(f"  {part}, written beats -> median played beats: {shown}")
+    shown = ", ".join(f"{distance} bars back {start:.2%} (then {go_on:.0%})"
+                      for distance, (start, go_on) in events.repeats.chances.items())
+    print(f"  a bar starts playing the bar {shown}")
 
 
 def main(argv: list[str] | None = None) -> int:
