@@ -3,7 +3,7 @@ sampler doing the same.
 
 A GRU does not copy: its pieces never repeat a bar (0% of bars within 60 s), where POP909's songs
 do (3.5% of the bars of their 60 s segments, 20% over whole songs): a phrase played again 8 bars
-later, then its next bar too. Measured on the training songs' tokens, for a few distances d: the
+later, then its next bar too. Measured on the training songs' tokens, for each distance d: the
 chance that a bar starts copying the bar d before it, and the chance that a copy, once begun, goes
 on with the next bar. Saved beside the weights (repeats.json); at each bar line the sampler draws
 whether the row's next bar copies an earlier one of its own, and feeds that bar's tokens in place
@@ -18,7 +18,10 @@ from pathlib import Path
 import numpy as np
 
 REPEATS_FILE = "repeats.json"
-DISTANCES = (16, 8, 4, 2, 1)  # bars back; where two could start, the longer phrase is tried first
+# Bars back: a chorus comes back 16-64 bars later (held out, nats/s with distances up to 16, 32,
+# 48, 64, 96: 28.73, 25.65, 24.01, 23.88, 23.79; the network alone 30.04). Where two distances
+# could start a copy, the longer is tried first.
+DISTANCES = tuple(range(64, 0, -1))
 
 
 def bars_of(ids, bar_id: int) -> list[tuple[int, ...]]:
