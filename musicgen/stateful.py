@@ -248,19 +248,26 @@ class Uniforms:
         return self.block[:, self.used - 1]
 
 
-def copied_bar(repeats, rng, output, bar_starts: list[int], length: int, copying: np.ndarray, row: int,
-               forcing: Forcing) -> list[int]:
-    """The tokens of the earlier bar that the bar a row just opened copies ([] for none): up to
-    and with the bar line after it. bar_starts gets the new bar; copying[row] the distance."""
-    bar_starts.append(length)
-    distance = repeats.next_copy(rng, len(bar_starts) - 1, int(copying[row]))
-    if distance and forcing.bar_chords and distance % len(forcing.bar_chords):
-        distance = 0  # under a progression, only a bar with the same chord
-    copying[row] = distance
-    if not distance:
-        return []
-    source = len(bar_starts) - 1 - distance
-    return output[bar_starts[source]:bar_starts[source + 1]].tolist()
+class BarCopies:
+    """Which earlier bar each row plays again (musicgen.repeats): each row's bars so far (where
+    each begins in its output), the distance its last bar copied, and its own stream of draws."""
+
+    def __init__(self, repeats, rows: int, seed: int, primer_opened_bar: bool, chords: int):
+        self.repeats, self.chords = repeats, chords
+        self.starts = [[0] if primer_opened_bar else [] for _ in range(rows)]
+        self.copying = [0] * rows
+        self.streams = [np.random.default_rng([seed, row, 5]) for row in range(rows)]
+
+    def opened(self, row: int, output: np.ndarray, length: int) -> list[int]:
+        """The tokens that the bar the row just opened (at output[length]) copies, up to and with
+        the bar line after them; [] when it copies none."""
+        starts = self.starts[row]
+        starts.append(length)
+        distance = self.repeats.next_copy(self.streams[row], len(starts) - 1, self.copying[row])
+        if distance and self.chords and distance % self.chords:
+            distance = 0  # under a progression of that many chords, only a bar under the same chord
+        self.copying[row] = distance
+        return output[starts[-1 - distance]:starts[-distance]].tolist() if distance else []
 
 
 def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0, top_k: int = 0,
@@ -303,10 +310,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     primer_opened_bar = table.states[grammar_states[0]][0] == "Bar"
     if primer_opened_bar:  # the primer opened the piece's bar: its chord comes first
         queues = [forcing.after_bar(bars_in_primer - 1, queue) for queue in queues]
-    # Each row's bars (where each begins in output), the distance its last bar copied, its draws.
-    bar_starts = [[0] if primer_opened_bar else [] for _ in range(rows)]
-    copying = np.zeros(rows, np.int64)
-    repeat_streams = [np.random.default_rng([seed, row, 5]) for row in range(rows)] if repeats is not None else []
+    copies = BarCopies(repeats, rows, seed, primer_opened_bar, len(forcing.bar_chords)) if repeats else None
     # Each grammar state's additive mask, the output bias folded in (-inf where an id is not allowed).
     allowed = table.masks
     if forcing.bar_chords:  # the person's chords only (forced at each bar's start)
@@ -348,10 +352,9 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
         if forcing.bar_chords:
             for row in np.flatnonzero(opened_bar):
                 queues[row] = forcing.after_bar(int(bars_so_far[row]) - 1, queues[row])
-        if repeats is not None:
+        if copies is not None:
             for row in np.flatnonzero(opened_bar):
-                queues[row] = copied_bar(repeats, repeat_streams[row], output[row], bar_starts[row], int(lengths[row]),
-                                         copying, row, forcing) or queues[row]
+                queues[row] = copies.opened(row, output[row], int(lengths[row])) or queues[row]
         if memories is not None:
             for row in np.flatnonzero(lengths > written):
                 memories[row].add(int(chosen[row]))
