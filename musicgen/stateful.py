@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 from .melody import last_melody_pitch
+from .repeats import bars_of
 from .sampling import choose_rows, per_row
 
 
@@ -249,12 +250,16 @@ class Uniforms:
 
 
 class BarCopies:
-    """Which earlier bar each row plays again (musicgen.repeats): each row's bars so far (where
-    each begins in its output), the distance its last bar copied, and its own stream of draws."""
+    """Which earlier bar each row plays again (musicgen.repeats): the primer's complete bars (a
+    piece that is continued may play its beginning again, a MIDI file's bars come back), each
+    row's bars since (where each
+    begins in its output), the distance its last bar copied, and its own stream of draws."""
 
-    def __init__(self, repeats, rows: int, seed: int, primer_opened_bar: bool, chords: int):
+    def __init__(self, repeats, rows: int, seed: int, primer: np.ndarray, bar_id: int, chords: int):
         self.repeats, self.chords = repeats, chords
-        self.starts = [[0] if primer_opened_bar else [] for _ in range(rows)]
+        opened = len(primer) > 0 and primer[-1] == bar_id  # else its last bar goes on in the output
+        self.primer_bars = [list(bar) for bar in bars_of(primer, bar_id)] if opened else []
+        self.starts: list[list[int]] = [[] for _ in range(rows)]
         self.copying = [0] * rows
         self.streams = [np.random.default_rng([seed, row, 5]) for row in range(rows)]
 
@@ -263,11 +268,16 @@ class BarCopies:
         the bar line after them; [] when it copies none."""
         starts = self.starts[row]
         starts.append(length)
-        distance = self.repeats.next_copy(self.streams[row], len(starts) - 1, self.copying[row])
+        before = len(self.primer_bars) + len(starts) - 1  # complete bars behind this one
+        distance = self.repeats.next_copy(self.streams[row], before, self.copying[row])
         if distance and self.chords and distance % self.chords:
             distance = 0  # under a progression of that many chords, only a bar under the same chord
         self.copying[row] = distance
-        return output[starts[-1 - distance]:starts[-distance]].tolist() if distance else []
+        if not distance:
+            return []
+        if distance >= len(starts):  # a bar of the primer
+            return self.primer_bars[before - distance]
+        return output[starts[-1 - distance]:starts[-distance]].tolist()
 
 
 def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0, top_k: int = 0,
@@ -310,7 +320,9 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     primer_opened_bar = table.states[grammar_states[0]][0] == "Bar"
     if primer_opened_bar:  # the primer opened the piece's bar: its chord comes first
         queues = [forcing.after_bar(bars_in_primer - 1, queue) for queue in queues]
-    copies = BarCopies(repeats, rows, seed, primer_opened_bar, len(forcing.bar_chords)) if repeats else None
+    copies = BarCopies(repeats, rows, seed, primer, grammar.bar_id, len(forcing.bar_chords)) if repeats else None
+    if copies is not None and primer_opened_bar:
+        queues = [copies.opened(row, output[row], 0) or queue for row, queue in enumerate(queues)]
     # Each grammar state's additive mask, the output bias folded in (-inf where an id is not allowed).
     allowed = table.masks
     if forcing.bar_chords:  # the person's chords only (forced at each bar's start)

@@ -109,3 +109,18 @@ def test_a_folder_from_before_gets_what_the_sampler_reads_from_its_training_song
     events = Events.load(folder)
     assert events.repeats is not None and events.articulation is not None
     assert events.opening_onsets == Events.load(tiny_events_model_folder).opening_onsets
+
+
+def test_a_continued_piece_may_play_a_bar_of_what_it_continues(tiny_events_model):
+    from musicgen.stateful import sample
+
+    model = tiny_events_model
+    events = model.vocab
+    primer = [events.bos_id, events.grammar.bar_id]
+    first = sample(model.steps, events.grammar, primer, [3], seed=2, bars_in_primer=1)[0]
+    written = np.concatenate([primer, first, [events.grammar.bar_id]])  # three bars, then Continue's new bar
+    two_back = Repeats({distance: (1.0 if distance == 2 else 0.0, 0.0) for distance in DISTANCES})
+    more = sample(model.steps, events.grammar, written, [5], seed=2, bars_in_primer=4, repeats=two_back)[0]
+    earlier = bars_of(written, events.grammar.bar_id)
+    later = bars_of(np.concatenate([written, more, [events.grammar.bar_id]]), events.grammar.bar_id)
+    assert later[3] == earlier[1] and later[4] == earlier[2]  # the first new bars: two back, in the piece before
