@@ -35,6 +35,9 @@ def bars_of(ids, bar_id: int) -> list[tuple[int, ...]]:
 class Repeats:
     chances: dict[int, tuple[float, float]]  # distance -> (a bar starts copying, a copy goes on)
 
+    def __post_init__(self):
+        self.order = sorted(self.chances, reverse=True)  # a file's own distances, the longest tried first
+
     @classmethod
     def measured(cls, songs_ids, bar_id: int) -> Repeats:
         """The chances in these songs' tokens (each song's bars against its own earlier bars)."""
@@ -57,7 +60,7 @@ class Repeats:
         goes on, else each distance in turn may start one."""
         if copying and bars_written >= copying and rng.random() < self.chances[copying][1]:
             return copying
-        for distance in DISTANCES:
+        for distance in self.order:
             if bars_written >= distance and rng.random() < self.chances[distance][0]:
                 return distance
         return 0
@@ -69,7 +72,7 @@ class Repeats:
         if copying and bars_written >= copying:
             chances[copying] = self.chances[copying][1]
             left -= chances[copying]
-        for distance in DISTANCES:
+        for distance in self.order:
             if bars_written >= distance:
                 chances[distance] = chances.get(distance, 0.0) + left * self.chances[distance][0]
                 left *= 1 - self.chances[distance][0]
@@ -113,6 +116,6 @@ class Repeats:
             return None
         chances = {int(distance): (float(start), float(go_on))
                    for distance, (start, go_on) in json.loads(path.read_text(encoding="utf-8")).items()}
-        if not all(0 <= value <= 1 for pair in chances.values() for value in pair) or not chances:
-            raise ValueError(f"{path} should hold chances between 0 and 1")
+        if not chances or min(chances) < 1 or not all(0 <= value <= 1 for pair in chances.values() for value in pair):
+            raise ValueError(f"{path} should hold chances between 0 and 1 for distances of 1 bar or more")
         return cls(chances)

@@ -124,3 +124,9 @@ def test_a_continued_piece_may_play_a_bar_of_what_it_continues(tiny_events_model
     earlier = bars_of(written, events.grammar.bar_id)
     later = bars_of(np.concatenate([written, more, [events.grammar.bar_id]]), events.grammar.bar_id)
     assert later[3] == earlier[1] and later[4] == earlier[2]  # the first new bars: two back, in the piece before
+
+
+def test_a_file_with_other_distances_than_todays_still_samples():
+    few = Repeats({8: (1.0, 0.5), 2: (0.0, 0.0)})
+    assert few.next_copy(np.random.default_rng(0), 10, 0) == 8
+    assert few.next_copy(np.random.default_rng(0), 5, 0) == 0 and few.choices(5, 0) == {2: 0.0, 0: 1.0}
