@@ -114,8 +114,12 @@ class Repeats:
         path = Path(folder) / REPEATS_FILE
         if not path.is_file():
             return None
-        chances = {int(distance): (float(start), float(go_on))
-                   for distance, (start, go_on) in json.loads(path.read_text(encoding="utf-8")).items()}
+        wrong = ValueError(f"{path} should map distances of 1 bar or more to two chances between 0 and 1")
+        try:
+            chances = {int(distance): (float(start), float(go_on))
+                       for distance, (start, go_on) in json.loads(path.read_text(encoding="utf-8")).items()}
+        except (AttributeError, TypeError, ValueError):
+            raise wrong from None
         if not chances or min(chances) < 1 or not all(0 <= value <= 1 for pair in chances.values() for value in pair):
-            raise ValueError(f"{path} should hold chances between 0 and 1 for distances of 1 bar or more")
+            raise wrong
         return cls(chances)
