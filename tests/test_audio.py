@@ -10,7 +10,7 @@ TOKENS = ["60", "60", "60,64", "64,67", "e", "72", "72", "e", "e", "55"]  # 2 s 
 
 def check_wav(path, seconds):
     sample_rate, samples = wavfile.read(path)
-    assert sample_rate == 44100
+    assert sample_rate == audio.SAMPLE_RATE
     assert samples.ndim == 2 and samples.shape[1] == 2
     assert len(samples) / sample_rate == pytest.approx(seconds, abs=0.01)
     assert np.abs(samples).max() > 16000  # near AIMED_PEAK (0.55), not silent
@@ -25,7 +25,7 @@ def test_fluidsynth_renders_the_piece_and_its_release(tmp_path):
     audio.write_wav(rendered, tmp_path / "song.wav")
     samples = check_wav(tmp_path / "song.wav", 2.0 + audio.RELEASE_SECONDS)
     # The last note (55) still rings just after it ends: its release is kept.
-    just_after = samples[int(2.05 * 44100):int(2.25 * 44100)]
+    just_after = samples[int(2.05 * audio.SAMPLE_RATE):int(2.25 * audio.SAMPLE_RATE)]
     assert np.abs(just_after).max() > 300
 
 
