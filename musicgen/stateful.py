@@ -169,9 +169,11 @@ def _advance(chosen, active, bars_so_far, bars, output, lengths, limits, grammar
     piece ends on a bar line), or past its cap at the next complete note (a cut note would not
     decode). Updates the arrays in place; opened_bar says which rows began a bar; last_melody
     and melody_next follow each row's melody (its last melody pitch; whether a melody pitch comes
-    next). Returns whether any row goes on, and whether any row's next token is a melody pitch."""
+    next). Returns whether any row goes on, whether any row's next token is a melody pitch, and
+    whether any row began a bar."""
     going_on = False
     melody_comes = False
+    bar_begun = False
     for row in range(chosen.shape[0]):
         opened_bar[row] = False
         if not active[row]:
@@ -186,6 +188,7 @@ def _advance(chosen, active, bars_so_far, bars, output, lengths, limits, grammar
                 continue
             bars_so_far[row] += 1
             opened_bar[row] = True
+            bar_begun = True
         output[row, lengths[row]] = chosen[row]
         lengths[row] += 1
         grammar_states[row] = transitions[grammar_states[row], chosen[row]]
@@ -193,7 +196,7 @@ def _advance(chosen, active, bars_so_far, bars, output, lengths, limits, grammar
             active[row] = False
         going_on = going_on or active[row]
         melody_comes = melody_comes or (active[row] and melody_next[row])
-    return going_on, melody_comes
+    return going_on, melody_comes, bar_begun
 
 
 def warm_up() -> None:
@@ -252,8 +255,8 @@ class Uniforms:
 class BarCopies:
     """Which earlier bar each row plays again (musicgen.repeats): the primer's complete bars (a
     piece that is continued may play its beginning again, a MIDI file's bars come back), each
-    row's bars since (where each
-    begins in its output), the distance its last bar copied, and its own stream of draws."""
+    row's bars since (where each begins in its output), the distance its last bar copied, and
+    its own stream of draws."""
 
     def __init__(self, repeats, rows: int, seed: int, primer: np.ndarray, bar_id: int, chords: int):
         self.repeats, self.chords = repeats, chords
@@ -358,22 +361,21 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
                 forced = queue.pop(0)
                 chosen[row] = chosen[row] if forced == DRAW else forced
         written = lengths.copy() if memories is not None else None
-        going_on, melody_comes = _advance(chosen, active, bars_so_far, bars, output, lengths, limits,
-                                          grammar_states, table.transitions, table.complete, grammar.bar_id,
-                                          opened_bar, pitch_of, melody_program_id, last_melody, melody_next)
-        if forcing.bar_chords:
-            for row in np.flatnonzero(opened_bar):
-                queues[row] = forcing.after_bar(int(bars_so_far[row]) - 1, queues[row])
-        if copies is not None:
-            for row in np.flatnonzero(opened_bar):
-                queues[row] = copies.opened(row, output[row], int(lengths[row])) or queues[row]
+        going_on, melody_comes, bar_begun = _advance(
+            chosen, active, bars_so_far, bars, output, lengths, limits, grammar_states, table.transitions,
+            table.complete, grammar.bar_id, opened_bar, pitch_of, melody_program_id, last_melody, melody_next)
         if memories is not None:
             for row in np.flatnonzero(lengths > written):
                 memories[row].add(int(chosen[row]))
-        if refit is not None and opened_bar.any():  # bar k just ended: how long this row should be
-            for row in np.flatnonzero(opened_bar & (bars_so_far == refit[0] + 1)):
-                fitted = refit[1](row, np.concatenate([primer, output[row, :lengths[row] - 1]]))
-                bars[row] = min(bars[row], max(refit[0] + 1, fitted))
+        if bar_begun:  # a few rows, once a bar: its chord, a bar played again, the refit after bar k
+            for row in np.flatnonzero(opened_bar):
+                if forcing.bar_chords:
+                    queues[row] = forcing.after_bar(int(bars_so_far[row]) - 1, queues[row])
+                if copies is not None:
+                    queues[row] = copies.opened(row, output[row], int(lengths[row])) or queues[row]
+                if refit is not None and bars_so_far[row] == refit[0] + 1:
+                    fitted = refit[1](row, np.concatenate([primer, output[row, :lengths[row] - 1]]))
+                    bars[row] = min(bars[row], max(refit[0] + 1, fitted))
         if not going_on:
             break
         states = weights.hidden_step(chosen, states)
