@@ -271,6 +271,18 @@ class Header:
     dropout: float = 0.0
 
 
+def measure_for_sampling(events, songs: list[Song], songs_ids: list[np.ndarray], progress: bool = False) -> None:
+    """What the sampler reads from the training songs (their ids as songs_ids), measured into
+    events: their tempi and how busy they are (tempos.json), how long their notes were played
+    (articulation.json), how often they play a bar again (repeats.json)."""
+    from musicgen.repeats import Repeats
+    from musicgen.representations.events import tempo_entry
+
+    events.set_tempos([tempo_entry(song.score) for song in songs])
+    events.articulation = measure_articulation(songs, events, progress)
+    events.repeats = Repeats.measured(songs_ids, events.grammar.bar_id)
+
+
 def measure_articulation(songs: list[Song], events, progress: bool = False):
     """The songs' performed note lengths against the written ones (musicgen.articulation)."""
     from tqdm import tqdm

@@ -171,10 +171,9 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     import keras
 
     from musicgen.model import build_sequence_model, compile_model
-    from musicgen.repeats import Repeats
-    from musicgen.representations.events import TOKENIZER_FILE, Events, tempo_entry
+    from musicgen.representations.events import TOKENIZER_FILE, Events
 
-    from .data import Header, make_sequence_dataset, measure_articulation, song_ids, styles_of
+    from .data import Header, make_sequence_dataset, measure_for_sampling, song_ids, styles_of
 
     verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
     out_dir = Path(out_dir)
@@ -185,14 +184,12 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
         representation = Events.load(out_dir)
     else:
         styles = styles_of(train_songs, config.style_min_songs) if config.steering_tokens else None
-        representation = Events.new([tempo_entry(song.score) for song in train_songs],
-                                    styles)
-        representation.articulation = measure_articulation(train_songs, representation, progress=bool(verbose))
+        representation = Events.new(styles=styles)
     config.save(out_dir / "config.json")
 
     train_ids = song_ids(train_songs, representation, config, progress=bool(verbose))
-    if representation.repeats is None:
-        representation.repeats = Repeats.measured(train_ids, representation.grammar.bar_id)
+    if representation.repeats is None:  # a new folder, or one from before the repeats were measured
+        measure_for_sampling(representation, train_songs, train_ids, progress=bool(verbose))
         representation.save(out_dir)
     validation_ids = song_ids(validation_songs, representation, config)
     header = Header()

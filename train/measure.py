@@ -18,10 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from musicgen.config import Config
-from musicgen.repeats import Repeats
-from musicgen.representations.events import Events, tempo_entry
+from musicgen.representations.events import Events
 
-from .data import load_corpus, measure_articulation, prepared_ids
+from .data import load_corpus, measure_for_sampling, prepared_ids
 from .evaluate_events import split_held_out, training_digests
 
 POP909 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pop909"
@@ -62,12 +61,7 @@ def on_training_songs(argv: list[str] | None, description: str, action) -> int:
 
 def measure(folder: Path, config: Config, songs: list, listed: int) -> None:
     events = Events.load(folder)
-    measured = Events.new([tempo_entry(song.score) for song in songs])
-    events.tempos, events.onsets_per_beat = measured.tempos, measured.onsets_per_beat
-    events.opening_onsets = measured.opening_onsets
-    events.articulation = measure_articulation(songs, events, progress=True)
-    events.repeats = Repeats.measured([prepared_ids(song.score, events, config) for song in songs],
-                                      events.grammar.bar_id)
+    measure_for_sampling(events, songs, [prepared_ids(song.score, events, config) for song in songs], progress=True)
     events.save(folder)
     print(f"wrote tempos.json, articulation.json and repeats.json in {folder} from {len(songs)} of its {listed} "
           f"training songs")

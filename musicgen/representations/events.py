@@ -193,20 +193,23 @@ class Events:
             self.vocab.update({token: self.miditok_size + index for index, token in enumerate(extra)})
         self.tokens = [token for token, _ in sorted(self.vocab.items(), key=lambda item: item[1])]
         self.grammar = Grammar(self.vocab)
-        # The training songs' tempi (BPM), each with how busy the song is where known: its onsets
-        # per beat, and the onsets in its first bars (tempo_entry); older folders hold plain tempi
-        # or [bpm, onsets] pairs. A generated piece is played at the tempo of songs whose opening
-        # is about as busy as the piece's (musicgen.compose.fitting_tempo).
-        entries = [entry if isinstance(entry, (list, tuple)) else [entry] for entry in (tempos or [100.0])]
+        self.set_tempos(tempos or [100.0])
+        self._pitch_ids = {int(token[6:]): index for token, index in self.vocab.items() if token.startswith("Pitch_")}
+        self.pitch_of = np.full(len(self.tokens), -1)  # each id's pitch, -1 for ids that are not pitches
+        self.pitch_of[list(self._pitch_ids.values())] = list(self._pitch_ids)
+        self.melody_program_id = self.vocab[f"Program_{PART_PROGRAMS[MELODY]}"]
+
+    def set_tempos(self, entries: list) -> None:
+        """The training songs' tempi (BPM), each with how busy the song is where known: its onsets
+        per beat, and the onsets in its first bars (tempo_entry); older folders hold plain tempi
+        or [bpm, onsets] pairs. A generated piece is played at the tempo of songs whose opening
+        is about as busy as the piece's (musicgen.compose.fitting_tempo)."""
+        entries = [entry if isinstance(entry, (list, tuple)) else [entry] for entry in entries]
         self.tempos = [float(entry[0]) for entry in entries]
         self.onsets_per_beat = ([float(entry[1]) for entry in entries]
                                 if all(len(entry) > 1 and entry[1] is not None for entry in entries) else None)
         self.opening_onsets = ([[int(count) for count in entry[2]] for entry in entries]
                                if all(len(entry) > 2 and entry[2] for entry in entries) else None)
-        self._pitch_ids = {int(token[6:]): index for token, index in self.vocab.items() if token.startswith("Pitch_")}
-        self.pitch_of = np.full(len(self.tokens), -1)  # each id's pitch, -1 for ids that are not pitches
-        self.pitch_of[list(self._pitch_ids.values())] = list(self._pitch_ids)
-        self.melody_program_id = self.vocab[f"Program_{PART_PROGRAMS[MELODY]}"]
 
     @classmethod
     def new(cls, tempos: list | None = None, styles: list[str] | None = None) -> Events:
