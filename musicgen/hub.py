@@ -51,10 +51,10 @@ class MusicModel:
 
 
 def load_keras(path: Path):
-    import keras
+    from .model import load_network
 
     try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
+        return load_network(path)
     except Exception as error:  # a damaged or foreign file: say so rather than show a traceback
         raise ModelError(f"{path} cannot be loaded ({error})") from None
 

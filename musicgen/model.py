@@ -7,6 +7,7 @@ from keras import layers
 
 from .config import Config
 from .midi import token_pitches
+from .representations.events import STYLE_POSITION
 from .vocab import Vocab
 
 
@@ -46,19 +47,57 @@ def build_model(config: Config, vocab: Vocab) -> keras.Model:
     return model
 
 
+@keras.saving.register_keras_serializable(package="musicgen")
+class StyleEveryStep(layers.Layer):
+    """Adds to every step's embedding, from the style token on, a learned projection of the style
+    token's embedding: the style read at every step rather than once.
+
+    Read once at the start of a sequence, a GRU(512) carried next to nothing of it: under "JJ Lin"
+    instead of "any", held-out JJ Lin songs scored within 0.01% (README, "Steering"). The
+    projection starts at zero, so a network trained without it goes on as it was.
+    """
+
+    def __init__(self, position: int = STYLE_POSITION, **kwargs):
+        super().__init__(**kwargs)
+        self.position = position
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        self.projection = self.add_weight(shape=(dim, dim), initializer="zeros", name="projection")
+
+    def call(self, embedded):
+        from keras import ops
+
+        style = ops.matmul(embedded[:, self.position], self.projection)  # (batch, dim)
+        read = ops.cast(ops.arange(ops.shape(embedded)[1]) >= self.position, embedded.dtype)  # causal
+        return embedded + read[None, :, None] * style[:, None, :]
+
+    def get_config(self):
+        return {**super().get_config(), "position": self.position}
+
+
 def build_sequence_model(config: Config, vocab_size: int) -> keras.Model:
     """Embedding -> n x causal GRU (dropout between) -> Dense logits: every position predicts the next token.
 
     Trained on whole chunks of config.chunk_tokens tokens; sampled one token at a time with the
-    GRU state carried (musicgen.stateful), so the sequence length is left open here.
+    GRU state carried (musicgen.stateful), so the sequence length is left open here. With
+    config.style_every_step (a steerable model), the style joins every step's input.
     """
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     x = layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(tokens)
+    if config.steering_tokens and config.style_every_step:
+        x = StyleEveryStep(name="style_every_step")(x)
     for layer in range(config.rnn_layers):
         x = layers.GRU(config.rnn_units, return_sequences=True, name=f"gru_{layer + 1}")(x)
         x = layers.Dropout(config.dropout, name=f"dropout_{layer + 1}")(x)
     next_token = layers.Dense(vocab_size, name="next_token")(x)  # logits
     return keras.Model(tokens, next_token, name="musicgen_events")
+
+
+def load_network(path, compile: bool = False) -> keras.Model:
+    """A saved network, with safe_mode (nothing in the file runs); this module's own layers
+    (StyleEveryStep) are registered by importing it, so every load goes through here."""
+    return keras.saving.load_model(path, safe_mode=True, compile=compile)
 
 
 def has_gpu() -> bool:

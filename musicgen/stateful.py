@@ -19,6 +19,7 @@ import numpy as np
 
 from .melody import last_melody_pitch
 from .repeats import bars_of
+from .representations.events import STYLE_POSITION
 from .sampling import choose_rows, per_row
 
 
@@ -31,6 +32,8 @@ class StepWeights:
     embedding: np.ndarray  # (vocab, embedding_dim)
     grus: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (kernel, recurrent_kernel, bias (2, 3 units))
     dense: tuple[np.ndarray, np.ndarray]  # (units, vocab), (vocab,)
+    # (embedding_dim, embedding_dim): musicgen.model.StyleEveryStep's, when the network has one
+    style_projection: np.ndarray | None = None
 
     @classmethod
     def of(cls, network) -> StepWeights:
@@ -39,7 +42,8 @@ class StepWeights:
                 for name in sorted((name for name in layers if name.startswith("gru_")), key=lambda n: int(n[4:]))]
         embedding = np.asarray(layers["embedding"].get_weights()[0], np.float32)
         dense = tuple(np.asarray(w, np.float32) for w in layers["next_token"].get_weights())
-        return cls(embedding, grus, dense)
+        style = layers.get("style_every_step")
+        return cls(embedding, grus, dense, np.asarray(style.get_weights()[0], np.float32) if style else None)
 
     @classmethod
     def from_keras_file(cls, path) -> StepWeights:
@@ -71,7 +75,9 @@ class StepWeights:
                     [np.asarray(variables[str(index)], np.float32) for index in range(len(variables))])
         if not (arrays.get("Embedding") and arrays.get("GRU") and arrays.get("Dense")):
             raise ValueError(f"not an Embedding -> GRU -> Dense network (layers: {', '.join(arrays)})")
-        return cls(arrays["Embedding"][0][0], [tuple(gru) for gru in arrays["GRU"]], tuple(arrays["Dense"][-1]))
+        style = arrays.get("StyleEveryStep")
+        return cls(arrays["Embedding"][0][0], [tuple(gru) for gru in arrays["GRU"]], tuple(arrays["Dense"][-1]),
+                   style[0][0] if style else None)
 
     @property
     def vocab_size(self) -> int:
@@ -91,8 +97,10 @@ class StepWeights:
         # - the reset gate scales the candidate's recurrent part: (1 + tanh) / 2 * inner, so that
         #   part (and its bias) is halved too;
         # - the recurrent bias of the update and reset gates only ever adds: it joins the input bias;
-        # - the first layer's input projection of every id is a table (its row is looked up).
+        # - the first layer's input projection of every id is a table (its row is looked up), and
+        #   so is what each style adds to it (style_inputs, None without StyleEveryStep).
         self.layers = []
+        self.style_inputs = None
         for index, (kernel, recurrent, bias) in enumerate(self.grus):
             units = recurrent.shape[0]
             gates = slice(0, 2 * units)
@@ -104,16 +112,21 @@ class StepWeights:
             recurrent *= 0.5
             candidate_bias = 0.5 * recurrent_bias[2 * units:]
             if index == 0:
+                if self.style_projection is not None:
+                    self.style_inputs = (self.embedding @ self.style_projection) @ kernel
                 kernel = self.embedding @ kernel + input_bias  # one row per id
             self.layers.append((kernel, input_bias, recurrent, candidate_bias))
 
-    def hidden_step(self, ids: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
-        """The new states (the last one is what the Dense layer reads) after one id per row."""
+    def hidden_step(self, ids: np.ndarray, states: list[np.ndarray], style: np.ndarray | None = None) -> list[np.ndarray]:
+        """The new states (the last one is what the Dense layer reads) after one id per row;
+        style: style_of() the sequences read, once their style token is (None before)."""
         x = None
         new_states = []
         for index, ((kernel, input_bias, recurrent, candidate_bias), h) in enumerate(zip(self.layers, states)):
             units = h.shape[1]
             inputs = kernel[ids] if index == 0 else x @ kernel + input_bias
+            if index == 0 and style is not None:
+                inputs = inputs + style
             inner = h @ recurrent
             gates = np.tanh(inputs[:, :2 * units] + inner[:, :2 * units])  # 2 sigmoid - 1 of z and r
             candidate = np.tanh(inputs[:, 2 * units:] + (gates[:, units:] + 1) * (inner[:, 2 * units:] + candidate_bias))
@@ -121,18 +134,26 @@ class StepWeights:
             new_states.append(x)
         return new_states
 
-    def step(self, ids: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def step(self, ids: np.ndarray, states: list[np.ndarray], style: np.ndarray | None = None
+             ) -> tuple[np.ndarray, list[np.ndarray]]:
         """(logits (rows, vocab), new states) after reading one id per row."""
-        states = self.hidden_step(ids, states)
+        states = self.hidden_step(ids, states, style)
         kernel, bias = self.dense
         return states[-1] @ kernel + bias, states
+
+    def style_of(self, style_ids: np.ndarray) -> np.ndarray | None:
+        """What each row's style (the id at STYLE_POSITION of its sequence) adds to every step's
+        input from that token on, (rows, 3 units); None for a network without StyleEveryStep."""
+        return None if self.style_inputs is None else self.style_inputs[np.asarray(style_ids, np.int64)]
 
 
 def read(weights: StepWeights, ids) -> tuple[np.ndarray, list[np.ndarray]]:
     """(logits after the last id, states) for one sequence of ids, read from the zero state."""
     states = weights.initial_states(1)
-    for token_id in np.asarray(ids, np.int64):  # the output layer only once, after the last
-        states = weights.hidden_step(np.array([token_id]), states)
+    ids = np.asarray(ids, np.int64)
+    style = weights.style_of(ids[STYLE_POSITION:STYLE_POSITION + 1]) if len(ids) > STYLE_POSITION else None
+    for position, token_id in enumerate(ids):  # the output layer only once, after the last
+        states = weights.hidden_step(np.array([token_id]), states, style if position >= STYLE_POSITION else None)
     kernel, bias = weights.dense
     return states[-1] @ kernel + bias, states
 
@@ -141,9 +162,10 @@ def sequence_log_probabilities(weights: StepWeights, ids) -> np.ndarray:
     """log p(ids[t] | ids[:t]) for t >= 1, as the network gives them when read statefully."""
     states = weights.initial_states(1)
     ids = np.asarray(ids, np.int64)
+    style = weights.style_of(ids[STYLE_POSITION:STYLE_POSITION + 1]) if len(ids) > STYLE_POSITION else None
     out = np.empty(len(ids) - 1)
     for position in range(len(ids) - 1):
-        logits, states = weights.step(ids[position:position + 1], states)
+        logits, states = weights.step(ids[position:position + 1], states, style if position >= STYLE_POSITION else None)
         row = logits[0] - logits[0].max()
         out[position] = row[ids[position + 1]] - np.log(np.exp(row).sum())
     return out
@@ -308,6 +330,9 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     table = grammar.compiled()
     states = read(weights, primer)[1]
     states = [np.repeat(state, rows, axis=0) for state in states]
+    # The style every step reads (StyleEveryStep): the primer's, or the first token drawn after it.
+    style = weights.style_of(primer[STYLE_POSITION:STYLE_POSITION + 1]) if len(primer) > STYLE_POSITION else None
+    style_comes = style is None and weights.style_inputs is not None and len(primer) == STYLE_POSITION
     grammar_states = np.full(rows, table.state_of(grammar.state_after(primer)), np.int64)
     memories = [memory.copy() for _ in range(rows)] if memory is not None else None
     uniforms = Uniforms([np.random.default_rng([seed, row]) for row in range(rows)])
@@ -378,5 +403,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
                     bars[row] = min(bars[row], max(refit[0] + 1, fitted))
         if not going_on:
             break
-        states = weights.hidden_step(chosen, states)
+        if style_comes:  # the token about to be read is the style
+            style, style_comes = weights.style_of(chosen), False
+        states = weights.hidden_step(chosen, states, style)
     return [output[row, :lengths[row]].copy() for row in range(rows)]

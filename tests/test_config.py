@@ -40,6 +40,18 @@ def test_a_version_3_config_is_a_frame_model():
     assert Config().representation == "events"
 
 
+def test_the_style_joins_every_step_only_when_asked():
+    from musicgen.model import build_sequence_model
+
+    values = json.loads(Config().to_json())
+    del values["style_every_step"]  # a config.json from before the setting
+    config = Config.from_json(json.dumps(values))
+    assert config == Config() and not config.style_every_step
+    assert "style_every_step" not in [layer.name for layer in build_sequence_model(config, 40).layers]
+    every_step = build_sequence_model(Config(style_every_step=True), 40)
+    assert "style_every_step" in [layer.name for layer in every_step.layers]
+
+
 def test_an_unknown_representation_is_named():
     with pytest.raises(ConfigError, match="representation must be one of events, frames"):
         Config(representation="piano-roll")

@@ -157,6 +157,34 @@ def test_the_numpy_step_gives_what_keras_gives(tiny_events_model):
     assert np.allclose(sequence_log_probabilities(tiny_events_model.steps, ids), expected, atol=1e-4)
 
 
+def test_the_sampler_reads_the_style_at_every_step_as_keras_does():
+    """Greedy sampling from a network with StyleEveryStep (its projection made to matter) picks,
+    at every step, the grammar-allowed id that the Keras network ranks first on the whole prefix;
+    without the style's part of the input it would not."""
+    import keras
+
+    from musicgen.model import build_sequence_model
+    from musicgen.stateful import StepWeights, sample
+
+    events = Events.new(styles=["any", "A", "B"])
+    keras.utils.set_random_seed(3)
+    network = build_sequence_model(Config(embedding_dim=8, rnn_units=16, style_every_step=True), len(events))
+    style_layer = network.get_layer("style_every_step")
+    style_layer.set_weights([np.random.default_rng(0).normal(0, 2.0, (8, 8)).astype(np.float32)])
+    weights = StepWeights.of(network)
+    grammar = events.grammar
+    for primer in ([events.bos_id], events.header("A")):  # the style drawn, or read with the primer
+        ids = np.concatenate([primer, sample(weights, grammar, primer, [3], top_k=1, seed=0)[0]])
+        logits = network.predict(ids[None, :-1], verbose=0)[0]
+        state = grammar.state_after(ids[:len(primer)])
+        for t in range(len(primer), len(ids)):
+            allowed = np.flatnonzero(grammar.allowed(state))
+            assert ids[t] == allowed[np.argmax(logits[t - 1, allowed])]
+            state = grammar.advance(state, ids[t])
+        unstyled = StepWeights(weights.embedding, weights.grus, weights.dense)
+        assert not np.array_equal(ids[len(primer):], sample(unstyled, grammar, primer, [3], top_k=1, seed=0)[0])
+
+
 def test_sampling_is_a_pure_function_of_its_seed(tiny_events_model):
     from musicgen.stateful import sample
 

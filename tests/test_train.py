@@ -52,6 +52,8 @@ def test_the_original_recipe_is_one_flag_and_later_flags_still_apply():
     ours = parse_args([])
     assert ours.representation == "events" and ours.key_normalize and not ours.bidirectional
     assert parse_args(["--recipe", "frames"]).memory_orders  # our frame recipe remembers its piece
+    plain = parse_args(["--no-steering-tokens"])  # a flag that reaches the config
+    assert not Config(**{name: getattr(plain, name) for name in plain.config_fields}).steering_tokens
 
 
 def test_the_memory_is_set_by_flags():
@@ -62,6 +64,31 @@ def test_the_memory_is_set_by_flags():
     assert parse_args(["--memory-orders", "none"]).memory_orders == []
     with pytest.raises(SystemExit):
         parse_args(["--memory-orders", "two"])
+
+
+def test_a_warm_start_fine_tunes_a_trained_event_model(tiny_events_model_folder, pop_songs, tmp_path, capsys):
+    import numpy as np
+
+    from musicgen.model import load_network
+    from musicgen.representations.events import Events
+
+    source, out = tiny_events_model_folder, tmp_path / "fine"
+    assert main(["--data", str(pop_songs), "--out", str(out), "--warm-start", str(source), "--epochs", "1",
+                 "--learning-rate", "1e-9", "--average-weights-over", "0", "--style-every-step"]) == 0
+    assert "starting from" in capsys.readouterr().out
+    before, after = Config.load(source / "config.json"), Config.load(out / "config.json")
+    assert (after.rnn_units, after.embedding_dim, after.chunk_tokens) == (before.rnn_units, before.embedding_dim,
+                                                                          before.chunk_tokens)  # its settings,
+    assert (after.epochs, after.learning_rate, after.style_every_step) == (1, 1e-9, True)  # except the flags given
+    assert Events.load(out).vocab == Events.load(source).vocab
+    trained, tuned = load_network(source / "model.keras"), load_network(out / "model.keras")
+    for name in ("embedding", "gru_1", "next_token"):  # a step of 1e-9 from where it started
+        for a, b in zip(trained.get_layer(name).get_weights(), tuned.get_layer(name).get_weights()):
+            assert np.allclose(a, b, atol=1e-5), name
+    assert np.abs(tuned.get_layer("style_every_step").get_weights()[0]).max() < 1e-5  # new: neutral
+    assert (out / "repeats.json").is_file() and (out / "melody_intervals.json").is_file()
+    assert main(["--data", str(pop_songs), "--out", str(tmp_path / "other"), "--warm-start", str(pop_songs)]) == 2
+    assert "not a model folder" in capsys.readouterr().err
 
 
 def test_no_usable_file_ends_with_exit_code_2(tmp_path, capsys):

@@ -38,6 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--push-to-hub", metavar="USER/NAME", help="publish the model folder to the Hub after training")
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: a private repository")
     parser.add_argument("--max-files", type=int, help="use at most this many files (quick trials)")
+    parser.add_argument("--warm-start", type=Path, metavar="MODEL_DIR",
+                        help="fine-tune: start from that trained event model's weights and tokens; its settings "
+                             "apply except where a flag says otherwise")
     hyper = parser.add_argument_group("hyper-parameters (saved in config.json)")
     flags = {
         "epochs": int, "batch_size": int, "seq_len": int, "frames_per_second": int,
@@ -53,7 +56,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     for name, words in (("key_normalize", "transpose every song to C major / A minor"),
                         ("bidirectional", "read each window both ways, as the original"),
                         ("pitch_input", "show the network each frame's pitches besides its token"),
-                        ("steering_tokens", "events: style, mode and chord tokens, so pieces can be steered")):
+                        ("steering_tokens", "events: style, mode and chord tokens, so pieces can be steered"),
+                        ("style_every_step", "events: the style joins the network's input at every step")):
         hyper.add_argument("--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction,
                            default=getattr(DEFAULTS, name), help=f"{words} (default {getattr(DEFAULTS, name)})")
     hyper.add_argument("--recipe", choices=tuple(RECIPES), default="ours",
@@ -66,13 +70,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     hyper.add_argument("--tracks", choices=TRACK_CHOICES, default=DEFAULTS.tracks,
                        help=f"which tracks make the piano roll (default {DEFAULTS.tracks})")
     args = parser.parse_args(argv)
-    args.config_fields = list(flags) + ["tracks", "key_normalize", "bidirectional", "pitch_input", "representation"]
-    if args.recipe != "ours":  # the recipe's values, except where a flag asked for another
-        given = {token.split("=")[0] for token in (argv if argv is not None else sys.argv[1:])}
-        for name, value in RECIPES[args.recipe].items():
-            if not {"--" + name.replace("_", "-"), "--no-" + name.replace("_", "-")} & given:
-                setattr(args, name, value)
+    args.config_fields = list(flags) + ["tracks", "key_normalize", "bidirectional", "pitch_input", "representation",
+                                        "steering_tokens", "style_every_step"]
+    args.given = {token.split("=")[0] for token in (argv if argv is not None else sys.argv[1:])}
+    if args.recipe != "ours":
+        take_unless_given(args, RECIPES[args.recipe])
     return args
+
+
+def take_unless_given(args: argparse.Namespace, values: dict) -> None:
+    """Settings from a recipe or a warm start, except where a flag asked for another."""
+    for name, value in values.items():
+        if not {"--" + name.replace("_", "-"), "--no-" + name.replace("_", "-")} & args.given:
+            setattr(args, name, value)
+
+
+def warm_start_settings(folder: Path) -> dict:
+    """The settings of the model a run starts from (ConfigError when it is not an event model)."""
+    if not (folder / "config.json").is_file() or not (folder / "model.keras").is_file():
+        raise ConfigError(f"--warm-start {folder}: not a model folder (it needs config.json and model.keras)")
+    config = Config.load(folder / "config.json")
+    if config.representation != "events":
+        raise ConfigError(f"--warm-start {folder}: a frame model; only event models can be fine-tuned")
+    return {name: value for name, value in vars(config).items() if name != "version"}
 
 
 def main(argv=None) -> int:
@@ -88,6 +108,8 @@ def main(argv=None) -> int:
             if out_dir.exists() and any(out_dir.iterdir()):
                 raise ConfigError(f"{out_dir} already holds a run: add --resume to continue it, "
                                   "or choose another --out")
+            if args.warm_start:
+                take_unless_given(args, warm_start_settings(args.warm_start))
             config = Config(**{name: getattr(args, name) for name in args.config_fields})
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -104,7 +126,11 @@ def main(argv=None) -> int:
 
     from .fit import train
 
-    metrics = train(config, corpus, out_dir, resume=args.resume)
+    try:
+        metrics = train(config, corpus, out_dir, resume=args.resume, warm_start=args.warm_start)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     best = metrics["best"] or {}
     print(f"\nwrote {out_dir}: best epoch {best.get('epoch')}, "
           + ", ".join(f"{key} {value:.4f}" for key, value in best.items() if key != "epoch"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicgen.config import Config
+from musicgen.config import Config, ConfigError
 from musicgen.vocab import Vocab
 
 from .data import Corpus, make_dataset, prepared_tokens, split_by_song, training_tokens
@@ -114,12 +114,12 @@ def checkpoints(out_dir: Path, monitor: str, best_so_far: float | None):
 
 def restore_backup(out_dir: Path):
     """(model with its optimizer state, epochs done) from an interrupted run, or (None, 0)."""
-    import keras
+    from musicgen.model import load_network
 
     state = out_dir / BACKUP_DIR / "state.json"
     if not state.exists():
         return None, 0
-    model = keras.saving.load_model(out_dir / BACKUP_DIR / "last.keras", safe_mode=True)
+    model = load_network(out_dir / BACKUP_DIR / "last.keras", compile=True)
     return model, json.loads(state.read_text())["epochs_done"]
 
 
@@ -154,19 +154,45 @@ def split(corpus: Corpus, config: Config, held_out: list[str] | None):
 
 
 def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = False,
-          strategy=None, verbose: int | None = None, held_out: list[str] | None = None) -> dict:
+          strategy=None, verbose: int | None = None, held_out: list[str] | None = None,
+          warm_start: str | Path | None = None) -> dict:
     """Train on corpus and write a model folder (see train_sequences / train_windows)."""
-    run = train_sequences if config.representation == "events" else train_windows
-    return run(config, corpus, out_dir, resume, strategy, verbose, held_out)
+    if config.representation != "events":
+        if warm_start:
+            raise ConfigError("--warm-start needs an event model (the original study's frames start afresh)")
+        return train_windows(config, corpus, out_dir, resume, strategy, verbose, held_out)
+    return train_sequences(config, corpus, out_dir, resume, strategy, verbose, held_out, warm_start)
+
+
+def warm_started(model, folder: Path) -> list[str]:
+    """model with the weights of folder's network wherever a layer has the same name and shapes
+    (a layer it lacks keeps its start: StyleEveryStep's is neutral); the names of those it took."""
+    from musicgen.model import load_network
+
+    trained = load_network(Path(folder) / "model.keras")
+    taken = []
+    for layer in model.layers:
+        try:
+            source = trained.get_layer(layer.name)
+        except ValueError:
+            continue
+        weights = source.get_weights()
+        if weights and [w.shape for w in weights] == [w.shape for w in layer.get_weights()]:
+            layer.set_weights(weights)
+            taken.append(layer.name)
+    return taken
 
 
 def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = False,
-                    strategy=None, verbose: int | None = None, held_out: list[str] | None = None) -> dict:
+                    strategy=None, verbose: int | None = None, held_out: list[str] | None = None,
+                    warm_start: str | Path | None = None) -> dict:
     """Events: chunks of config.chunk_tokens in which every token predicts the next.
 
     Writes model.keras, tokenizer.json (+ tempos.json), config.json, metrics.json (with the
     training songs by name and sha256) and loss.png. With resume, goes on after the last
-    finished epoch in out_dir with the tokenizer saved there.
+    finished epoch in out_dir with the tokenizer saved there. With warm_start (a model folder),
+    the network starts from that one's weights and reads its tokens (fine-tuning); what the
+    sampler reads of the songs is measured again on these.
     """
     import keras
 
@@ -182,6 +208,9 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     train_songs, validation_songs = split(corpus, config, held_out)
     if resume and (out_dir / TOKENIZER_FILE).exists():
         representation = Events.load(out_dir)
+    elif warm_start:  # its ids, and what they are conditioned on, as that network learned them
+        representation = Events.load(warm_start)
+        representation.repeats = None  # measured below, on these songs
     else:
         styles = styles_of(train_songs, config.style_min_songs) if config.steering_tokens else None
         representation = Events.new(styles=styles)
@@ -224,7 +253,12 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
         model, epochs_done = restore_backup(out_dir) if resume else (None, 0)
         if model is None:
             steps_per_epoch = max(1, dataset_summary["tokens"]["train"] // (config.chunk_tokens * config.batch_size))
-            model = compile_model(build_sequence_model(config, len(representation)), config, steps_per_epoch)
+            model = build_sequence_model(config, len(representation))
+            if warm_start:
+                taken = warm_started(model, Path(warm_start))
+                if verbose:
+                    print(f"starting from {warm_start}: {', '.join(taken)}")
+            model = compile_model(model, config, steps_per_epoch)
         elif verbose:
             print(f"continuing after epoch {epochs_done}")
     metrics = fit_with_checkpoints(model, config, train_data, validation_data, out_dir, resume, epochs_done,
@@ -239,11 +273,10 @@ MELODY_FIT_SONGS = 80  # enough: 27,000 melody notes of POP909 for 13 numbers
 def fit_melody_intervals(out_dir: Path, events, songs_ids: list) -> None:
     """The melody's interval bias (musicgen.melody) for the weights saved in out_dir, fitted on
     up to MELODY_FIT_SONGS training songs, saved beside them."""
-    import keras
-
     from musicgen.melody import fit_on_songs
+    from musicgen.model import load_network
 
-    network = keras.saving.load_model(out_dir / "model.keras", safe_mode=True, compile=False)
+    network = load_network(out_dir / "model.keras")
     events.melody_intervals = fit_on_songs(network, songs_ids[:MELODY_FIT_SONGS], events.melody_program_id,
                                            events.pitch_of)
     events.melody_intervals.save(out_dir)

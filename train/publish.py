@@ -334,7 +334,7 @@ def embed(folder: str | Path, target: Path, data: Path | None = None, **sampling
     With data (the training folder), the evaluation is redone with those settings before the card."""
     import shutil
 
-    import keras
+    from musicgen.model import load_network
 
     folder, target = Path(folder), Path(target)
     target.mkdir(parents=True, exist_ok=True)
@@ -342,7 +342,7 @@ def embed(folder: str | Path, target: Path, data: Path | None = None, **sampling
         if (folder / name).exists():
             shutil.copy2(folder / name, target / name)
     Config.load(folder / "config.json").replace(**sampling).save(target / "config.json")
-    model = keras.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
+    model = load_network(folder / "model.keras")
     model.save(target / "model.keras")
     if data is not None and Config.load(target / "config.json").representation == "frames":
         from musicgen.hub import load_folder

@@ -33,6 +33,7 @@ from ..score import ACCOMPANIMENT, MELODY, PART_PROGRAMS, Score
 TOKENIZER_FILE = "tokenizer.json"
 CONDITIONS_FILE = "conditions.json"  # {"styles": [...]}: present when the model is steerable
 ANY_STYLE = "any"
+STYLE_POSITION = 1  # a steerable sequence opens BOS, its style, its mode (Events.header)
 MODES = ("major", "minor")
 TICKS_PER_BEAT = 480
 PROGRAM_PARTS = {program: part for part, program in PART_PROGRAMS.items()}
