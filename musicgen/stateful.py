@@ -98,7 +98,10 @@ class StepWeights:
         #   part (and its bias) is halved too;
         # - the recurrent bias of the update and reset gates only ever adds: it joins the input bias;
         # - the first layer's input projection of every id is a table (its row is looked up), and
-        #   so is what each style adds to it (style_inputs, None without StyleEveryStep).
+        #   so is what each style adds to it (style_inputs, None without StyleEveryStep);
+        # - the other matrices are kept transposed: W.T @ h.T takes OpenBLAS's matrix-vector path
+        #   for one row, and for 2-8 rows beats its small matrix product h @ W (the step: 38 -> 33
+        #   us at one row, 156 -> 128 us at eight; bench/generation.py's limit does the same).
         self.layers = []
         self.style_inputs = None
         for index, (kernel, recurrent, bias) in enumerate(self.grus):
@@ -115,7 +118,10 @@ class StepWeights:
                 if self.style_projection is not None:
                     self.style_inputs = (self.embedding @ self.style_projection) @ kernel
                 kernel = self.embedding @ kernel + input_bias  # one row per id
-            self.layers.append((kernel, input_bias, recurrent, candidate_bias))
+            else:
+                kernel = np.ascontiguousarray(kernel.T)
+            self.layers.append((kernel, input_bias, np.ascontiguousarray(recurrent.T), candidate_bias))
+        self.output_kernel = np.ascontiguousarray(self.dense[0].T)
 
     def hidden_step(self, ids: np.ndarray, states: list[np.ndarray], style: np.ndarray | None = None) -> list[np.ndarray]:
         """The new states (the last one is what the Dense layer reads) after one id per row;
@@ -124,10 +130,10 @@ class StepWeights:
         new_states = []
         for index, ((kernel, input_bias, recurrent, candidate_bias), h) in enumerate(zip(self.layers, states)):
             units = h.shape[1]
-            inputs = kernel[ids] if index == 0 else x @ kernel + input_bias
+            inputs = kernel[ids] if index == 0 else (kernel @ x.T).T + input_bias
             if index == 0 and style is not None:
                 inputs = inputs + style
-            inner = h @ recurrent
+            inner = (recurrent @ h.T).T
             gates = np.tanh(inputs[:, :2 * units] + inner[:, :2 * units])  # 2 sigmoid - 1 of z and r
             candidate = np.tanh(inputs[:, 2 * units:] + (gates[:, units:] + 1) * (inner[:, 2 * units:] + candidate_bias))
             x = 0.5 * ((h + candidate) + gates[:, :units] * (h - candidate))  # z * h + (1 - z) * candidate
@@ -138,8 +144,11 @@ class StepWeights:
              ) -> tuple[np.ndarray, list[np.ndarray]]:
         """(logits (rows, vocab), new states) after reading one id per row."""
         states = self.hidden_step(ids, states, style)
-        kernel, bias = self.dense
-        return states[-1] @ kernel + bias, states
+        return self.output(states[-1]) + self.dense[1], states
+
+    def output(self, h: np.ndarray) -> np.ndarray:
+        """The output layer's product (logits without the bias), (rows, vocab), C-ordered."""
+        return np.ascontiguousarray((self.output_kernel @ h.T).T)
 
     def style_of(self, style_ids: np.ndarray) -> np.ndarray | None:
         """What each row's style (the id at STYLE_POSITION of its sequence) adds to every step's
@@ -154,8 +163,7 @@ def read(weights: StepWeights, ids) -> tuple[np.ndarray, list[np.ndarray]]:
     style = weights.style_of(ids[STYLE_POSITION:STYLE_POSITION + 1]) if len(ids) > STYLE_POSITION else None
     for position, token_id in enumerate(ids):  # the output layer only once, after the last
         states = weights.hidden_step(np.array([token_id]), states, style if position >= STYLE_POSITION else None)
-    kernel, bias = weights.dense
-    return states[-1] @ kernel + bias, states
+    return weights.output(states[-1]) + weights.dense[1], states
 
 
 def sequence_log_probabilities(weights: StepWeights, ids) -> np.ndarray:
@@ -367,7 +375,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     melody_comes = melody is not None and bool(melody_next.any())
     melody_offsets: dict[int, np.ndarray] = {}  # by the previous melody pitch
     while True:
-        logits = states[-1] @ weights.dense[0]
+        logits = weights.output(states[-1])
         if melody_comes and intervals is not None:  # a few tokens a second
             for row in np.flatnonzero(melody_next & (last_melody >= 0)):
                 previous = int(last_melody[row])
