@@ -50,11 +50,15 @@ class MusicModel:
         return self.loaded_network
 
 
-def load_keras(path: Path):
-    from .model import load_network
+def load_keras(path: Path, compile: bool = False):
+    """The saved network, loaded with safe_mode (nothing in the file runs): every load goes
+    through here, so that our own layers (musicgen.model.StyleEveryStep) are registered."""
+    import keras
+
+    from . import model  # noqa: F401  (registers its layers with Keras)
 
     try:
-        return load_network(path)
+        return keras.saving.load_model(path, safe_mode=True, compile=compile)
     except Exception as error:  # a damaged or foreign file: say so rather than show a traceback
         raise ModelError(f"{path} cannot be loaded ({error})") from None
 

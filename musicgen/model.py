@@ -94,12 +94,6 @@ def build_sequence_model(config: Config, vocab_size: int) -> keras.Model:
     return keras.Model(tokens, next_token, name="musicgen_events")
 
 
-def load_network(path, compile: bool = False) -> keras.Model:
-    """A saved network, with safe_mode (nothing in the file runs); this module's own layers
-    (StyleEveryStep) are registered by importing it, so every load goes through here."""
-    return keras.saving.load_model(path, safe_mode=True, compile=compile)
-
-
 def has_gpu() -> bool:
     import tensorflow as tf
 

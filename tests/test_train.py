@@ -69,7 +69,7 @@ def test_the_memory_is_set_by_flags():
 def test_a_warm_start_fine_tunes_a_trained_event_model(tiny_events_model_folder, pop_songs, tmp_path, capsys):
     import numpy as np
 
-    from musicgen.model import load_network
+    from musicgen.hub import load_keras
     from musicgen.representations.events import Events
 
     source, out = tiny_events_model_folder, tmp_path / "fine"
@@ -81,7 +81,7 @@ def test_a_warm_start_fine_tunes_a_trained_event_model(tiny_events_model_folder,
                                                                           before.chunk_tokens)  # its settings,
     assert (after.epochs, after.learning_rate, after.style_every_step) == (1, 1e-9, True)  # except the flags given
     assert Events.load(out).vocab == Events.load(source).vocab
-    trained, tuned = load_network(source / "model.keras"), load_network(out / "model.keras")
+    trained, tuned = load_keras(source / "model.keras"), load_keras(out / "model.keras")
     for name in ("embedding", "gru_1", "next_token"):  # a step of 1e-9 from where it started
         for a, b in zip(trained.get_layer(name).get_weights(), tuned.get_layer(name).get_weights()):
             assert np.allclose(a, b, atol=1e-5), name

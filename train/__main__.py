@@ -126,9 +126,11 @@ def main(argv=None) -> int:
 
     from .fit import train
 
+    from musicgen.hub import ModelError
+
     try:
         metrics = train(config, corpus, out_dir, resume=args.resume, warm_start=args.warm_start)
-    except ConfigError as error:
+    except (ConfigError, ModelError) as error:  # a warm start that cannot be used
         print(f"error: {error}", file=sys.stderr)
         return 2
     best = metrics["best"] or {}

@@ -114,12 +114,12 @@ def checkpoints(out_dir: Path, monitor: str, best_so_far: float | None):
 
 def restore_backup(out_dir: Path):
     """(model with its optimizer state, epochs done) from an interrupted run, or (None, 0)."""
-    from musicgen.model import load_network
+    from musicgen.hub import load_keras
 
     state = out_dir / BACKUP_DIR / "state.json"
     if not state.exists():
         return None, 0
-    model = load_network(out_dir / BACKUP_DIR / "last.keras", compile=True)
+    model = load_keras(out_dir / BACKUP_DIR / "last.keras", compile=True)
     return model, json.loads(state.read_text())["epochs_done"]
 
 
@@ -167,9 +167,9 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
 def warm_started(model, folder: Path) -> list[str]:
     """model with the weights of folder's network wherever a layer has the same name and shapes
     (a layer it lacks keeps its start: StyleEveryStep's is neutral); the names of those it took."""
-    from musicgen.model import load_network
+    from musicgen.hub import load_keras
 
-    trained = load_network(Path(folder) / "model.keras")
+    trained = load_keras(Path(folder) / "model.keras")
     taken = []
     for layer in model.layers:
         try:
@@ -274,9 +274,9 @@ def fit_melody_intervals(out_dir: Path, events, songs_ids: list) -> None:
     """The melody's interval bias (musicgen.melody) for the weights saved in out_dir, fitted on
     up to MELODY_FIT_SONGS training songs, saved beside them."""
     from musicgen.melody import fit_on_songs
-    from musicgen.model import load_network
+    from musicgen.hub import load_keras
 
-    network = load_network(out_dir / "model.keras")
+    network = load_keras(out_dir / "model.keras")
     events.melody_intervals = fit_on_songs(network, songs_ids[:MELODY_FIT_SONGS], events.melody_program_id,
                                            events.pitch_of)
     events.melody_intervals.save(out_dir)

@@ -334,7 +334,7 @@ def embed(folder: str | Path, target: Path, data: Path | None = None, **sampling
     With data (the training folder), the evaluation is redone with those settings before the card."""
     import shutil
 
-    from musicgen.model import load_network
+    from musicgen.hub import load_keras
 
     folder, target = Path(folder), Path(target)
     target.mkdir(parents=True, exist_ok=True)
@@ -342,7 +342,7 @@ def embed(folder: str | Path, target: Path, data: Path | None = None, **sampling
         if (folder / name).exists():
             shutil.copy2(folder / name, target / name)
     Config.load(folder / "config.json").replace(**sampling).save(target / "config.json")
-    model = load_network(folder / "model.keras")
+    model = load_keras(folder / "model.keras")
     model.save(target / "model.keras")
     if data is not None and Config.load(target / "config.json").representation == "frames":
         from musicgen.hub import load_folder
