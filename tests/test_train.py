@@ -91,6 +91,18 @@ def test_a_warm_start_fine_tunes_a_trained_event_model(tiny_events_model_folder,
     assert "not a model folder" in capsys.readouterr().err
 
 
+def test_the_embedded_default_is_a_warm_start_for_a_folder_of_ones_own(pop_songs, tmp_path, capsys):
+    from musicgen.hub import EMBEDDED_MODEL
+    from musicgen.representations.events import Events
+
+    out = tmp_path / "mine"
+    assert main(["--data", str(pop_songs), "--out", str(out), "--warm-start", "default", "--epochs", "1"]) == 0
+    shipped, mine = Config.load(EMBEDDED_MODEL / "config.json"), Config.load(out / "config.json")
+    assert (mine.rnn_units, mine.embedding_dim) == (shipped.rnn_units, shipped.embedding_dim)
+    assert Events.load(out).vocab == Events.load(EMBEDDED_MODEL).vocab  # its tokens and styles
+    assert "starting from" in capsys.readouterr().out
+
+
 def test_no_usable_file_ends_with_exit_code_2(tmp_path, capsys):
     (tmp_path / "empty.mid").write_bytes(b"")
     assert main(["--data", str(tmp_path), "--out", str(tmp_path / "run")]) == 2

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import musicgen  # noqa: F401  (quiets TensorFlow before anything imports it)
 from musicgen.config import FRAMES_RECIPE, ORIGINAL_RECIPE, TRACK_CHOICES, Config, ConfigError
+from musicgen.hub import ModelError
 
 from .data import NoUsableFiles, load_corpus
 
@@ -38,9 +39,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--push-to-hub", metavar="USER/NAME", help="publish the model folder to the Hub after training")
     parser.add_argument("--private", action="store_true", help="with --push-to-hub: a private repository")
     parser.add_argument("--max-files", type=int, help="use at most this many files (quick trials)")
-    parser.add_argument("--warm-start", type=Path, metavar="MODEL_DIR",
-                        help="fine-tune: start from that trained event model's weights and tokens; its settings "
-                             "apply except where a flag says otherwise")
+    parser.add_argument("--warm-start", metavar="MODEL",
+                        help="fine-tune: start from a trained event model (a folder, a Hub id user/name, or "
+                             "default: the embedded one), its weights and tokens; its settings apply except where "
+                             "a flag says otherwise")
     hyper = parser.add_argument_group("hyper-parameters (saved in config.json)")
     flags = {
         "epochs": int, "batch_size": int, "seq_len": int, "frames_per_second": int,
@@ -85,19 +87,21 @@ def take_unless_given(args: argparse.Namespace, values: dict) -> None:
             setattr(args, name, value)
 
 
-def warm_start_settings(folder: Path) -> dict:
-    """The settings of the model a run starts from (ConfigError when it is not an event model)."""
-    if not (folder / "config.json").is_file() or not (folder / "model.keras").is_file():
-        raise ConfigError(f"--warm-start {folder}: not a model folder (it needs config.json and model.keras)")
-    config = Config.load(folder / "config.json")
-    if config.representation != "events":
-        raise ConfigError(f"--warm-start {folder}: a frame model; only event models can be fine-tuned")
-    return {name: value for name, value in vars(config).items() if name != "version"}
+def warm_start_model(source: str) -> tuple[Path, dict]:
+    """(the folder, the settings) of the model a run starts from: a folder, a Hub id or "default";
+    ModelError or ConfigError, in words, when it cannot be one."""
+    from musicgen.hub import load
+
+    music_model = load(source)  # checked as the app checks it, downloaded when a Hub id
+    if music_model.config.representation != "events":
+        raise ConfigError(f"--warm-start {source}: a frame model; only event models can be fine-tuned")
+    return music_model.folder, {name: value for name, value in vars(music_model.config).items() if name != "version"}
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     out_dir = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    warm_start = None
     try:
         if args.resume:
             if not (out_dir / "config.json").exists():
@@ -109,9 +113,10 @@ def main(argv=None) -> int:
                 raise ConfigError(f"{out_dir} already holds a run: add --resume to continue it, "
                                   "or choose another --out")
             if args.warm_start:
-                take_unless_given(args, warm_start_settings(args.warm_start))
+                warm_start, settings = warm_start_model(args.warm_start)
+                take_unless_given(args, settings)
             config = Config(**{name: getattr(args, name) for name in args.config_fields})
-    except ConfigError as error:
+    except (ConfigError, ModelError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -126,10 +131,8 @@ def main(argv=None) -> int:
 
     from .fit import train
 
-    from musicgen.hub import ModelError
-
     try:
-        metrics = train(config, corpus, out_dir, resume=args.resume, warm_start=args.warm_start)
+        metrics = train(config, corpus, out_dir, resume=args.resume, warm_start=warm_start)
     except (ConfigError, ModelError) as error:  # a warm start that cannot be used
         print(f"error: {error}", file=sys.stderr)
         return 2
