@@ -156,7 +156,7 @@ def event_notes(music_model, seed=3):
     return [(n.pitch, n.start, n.end) for i in piece.midi.instruments for n in i.notes]
 
 
-def test_an_event_model_goes_to_the_hub_and_back(hub, tiny_events_model_folder, tmp_path):
+def test_an_event_model_goes_to_the_hub_and_back(hub, tiny_events_model_folder, pop_songs, tmp_path):
     folder = tmp_path / "events"
     shutil.copytree(tiny_events_model_folder, folder)
     publish(folder, "alice/tiny-events")
@@ -174,6 +174,13 @@ def test_an_event_model_goes_to_the_hub_and_back(hub, tiny_events_model_folder, 
     assert pulled.vocab.repeats.chances == load(str(folder)).vocab.repeats.chances
     assert pulled.vocab.styles == load(str(folder)).vocab.styles
     assert event_notes(pulled) == event_notes(load(str(folder)))
+    # ... and someone else fine-tunes it on their own songs, straight from the Hub.
+    from train.__main__ import main as train_main
+
+    tuned = tmp_path / "tuned"
+    assert train_main(["--data", str(pop_songs), "--warm-start", "alice/tiny-events", "--epochs", "1",
+                       "--out", str(tuned)]) == 0
+    assert load(str(tuned)).vocab.vocab == pulled.vocab.vocab
 
 
 def test_the_embedded_default_works_with_no_network(monkeypatch):
