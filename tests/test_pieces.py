@@ -157,6 +157,23 @@ def test_a_piece_is_played_at_the_tempo_of_songs_about_as_busy_as_it_is():
     assert {fitting_tempo(events, Piece(3.5), rng) for _ in range(20)} == {60.0}
 
 
+def test_a_style_plays_at_the_tempi_of_its_own_songs(tmp_path):
+    from musicgen.compose import fitting_tempo
+    from musicgen.representations.events import Events
+    from musicgen.score import MELODY, Score
+
+    opening = [4, 8, 12, 16]  # the same busy songs; the singer's are slow
+    events = Events.new([[66.0, 4.0, opening, "Singer"], [100.0, 4.0, opening, "any"]] * 8, styles=["Singer"])
+    piece = Score({MELODY: np.array([[beat, beat + 1, 60, 90] for beat in np.arange(16.0)])})
+    rng = np.random.default_rng(0)
+    assert {fitting_tempo(events, piece, rng, beats=16, style="singer") for _ in range(20)} == {66.0}
+    assert {fitting_tempo(events, piece, rng, beats=16) for _ in range(40)} == {66.0, 100.0}
+    events.save(tmp_path)
+    assert Events.load(tmp_path).tempo_styles == events.tempo_styles
+    older = Events.new([[66.0, 4.0, opening], [100.0, 4.0, opening]] * 8, styles=["Singer"])  # no styles
+    assert {fitting_tempo(older, piece, rng, beats=16, style="Singer") for _ in range(40)} == {66.0, 100.0}
+
+
 def test_a_pieces_opening_is_matched_against_the_songs_openings_not_their_whole_length():
     from musicgen.compose import fitting_tempo
     from musicgen.representations.events import Events

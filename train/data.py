@@ -276,9 +276,10 @@ def measure_for_sampling(events, songs: list[Song], songs_ids: list[np.ndarray],
     events: their tempi and how busy they are (tempos.json), how long their notes were played
     (articulation.json), how often they play a bar again (repeats.json)."""
     from musicgen.repeats import Repeats
-    from musicgen.representations.events import tempo_entry
+    from musicgen.representations.events import ANY_STYLE, tempo_entry
 
-    events.set_tempos([tempo_entry(song.score) for song in songs])
+    events.set_tempos([tempo_entry(song.score, song.artist if song.artist in (events.styles or ()) else ANY_STYLE)
+                       for song in songs])
     events.articulation = measure_articulation(songs, events, progress)
     events.repeats = Repeats.measured(songs_ids, events.grammar.bar_id)
 

@@ -164,9 +164,10 @@ def struck_once(notes: np.ndarray) -> np.ndarray:
 OPENING_BARS = 32  # tempo_entry's bars: a 60 s piece is refitted after 10, a 3-minute one after 31
 
 
-def tempo_entry(score) -> list:
-    """A training song's line of tempos.json: [BPM, onsets per beat, onsets in its first 1..OPENING_BARS bars]."""
-    return [score.tempo_bpm, score.onsets_per_beat(), score.opening_onsets(OPENING_BARS)]
+def tempo_entry(score, style: str = ANY_STYLE) -> list:
+    """A training song's line of tempos.json: [BPM, onsets per beat, onsets in its first
+    1..OPENING_BARS bars, its style (its artist where the model learned them, else "any")]."""
+    return [score.tempo_bpm, score.onsets_per_beat(), score.opening_onsets(OPENING_BARS), style]
 
 
 class Events:
@@ -202,15 +203,17 @@ class Events:
 
     def set_tempos(self, entries: list) -> None:
         """The training songs' tempi (BPM), each with how busy the song is where known: its onsets
-        per beat, and the onsets in its first bars (tempo_entry); older folders hold plain tempi
-        or [bpm, onsets] pairs. A generated piece is played at the tempo of songs whose opening
-        is about as busy as the piece's (musicgen.compose.fitting_tempo)."""
+        per beat, the onsets in its first bars, and its style (tempo_entry); older folders hold
+        plain tempi, [bpm, onsets] pairs or no styles. A generated piece is played at the tempo of
+        songs (of its style, where it has one) whose opening is about as busy as the piece's
+        (musicgen.compose.fitting_tempo)."""
         entries = [entry if isinstance(entry, (list, tuple)) else [entry] for entry in entries]
         self.tempos = [float(entry[0]) for entry in entries]
         self.onsets_per_beat = ([float(entry[1]) for entry in entries]
                                 if all(len(entry) > 1 and entry[1] is not None for entry in entries) else None)
         self.opening_onsets = ([[int(count) for count in entry[2]] for entry in entries]
                                if all(len(entry) > 2 and entry[2] for entry in entries) else None)
+        self.tempo_styles = [str(entry[3]) if len(entry) > 3 else ANY_STYLE for entry in entries]
 
     @classmethod
     def new(cls, tempos: list | None = None, styles: list[str] | None = None) -> Events:
@@ -235,8 +238,8 @@ class Events:
         folder = Path(folder)
         self.tokenizer.save(folder / TOKENIZER_FILE)
         if self.opening_onsets is not None:
-            tempos = [[round(tempo, 2), round(onsets, 4), opening]
-                      for tempo, onsets, opening in zip(self.tempos, self.onsets_per_beat, self.opening_onsets)]
+            tempos = [[round(tempo, 2), round(onsets, 4), opening, style] for tempo, onsets, opening, style
+                      in zip(self.tempos, self.onsets_per_beat, self.opening_onsets, self.tempo_styles)]
         elif self.onsets_per_beat is not None:
             tempos = [[round(tempo, 2), round(onsets, 4)] for tempo, onsets in zip(self.tempos, self.onsets_per_beat)]
         else:
@@ -258,10 +261,14 @@ class Events:
 
     def style_id(self, style: str) -> int:
         """The id of a style by name (case and spaces forgiven); ValueError listing the styles otherwise."""
+        return self.vocab[f"Style_{self.style_name(style)}"]
+
+    def style_name(self, style: str) -> str:
+        """A style as the model names it (case and spaces forgiven); ValueError listing the styles otherwise."""
         wanted = " ".join(style.split()).lower() or ANY_STYLE
         for name in self.styles or []:
             if name.lower() == wanted:
-                return self.vocab[f"Style_{name}"]
+                return name
         known = ", ".join(self.styles) if self.styles else "none (this model was trained without styles)"
         raise ValueError(f"unknown style {style!r}: this model knows {known}")
 
