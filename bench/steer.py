@@ -10,6 +10,8 @@ MODEL (default: the embedded one) must be steerable (chord and style tokens).
 - Style: held-out nats per second (network alone) of JJ Lin songs the model never trained on,
   read under "JJ Lin" and under "any": POP909's JJ Lin songs outside the model's training set
   (by hash) and, when present, the original study's jjlin-pool (songs never in any training set).
+  Beside the targets: the median tempo of N pieces under each style the model knows (a style's
+  pieces play at its own songs' tempi).
 Prints the figures against each target, then one JSON line.
 """
 from __future__ import annotations
@@ -44,6 +46,26 @@ def tempo_of_a_piece(music_model, bpm: float) -> float:
     written = io.BytesIO()
     piece.midi.write(written)
     return float(pretty_midi.PrettyMIDI(io.BytesIO(written.getvalue())).get_tempo_changes()[1][0])
+
+
+def style_tempi(music_model, pieces: int, seconds: float, seed: int) -> dict[str, float]:
+    """The median tempo (BPM) of `pieces` pieces from a random primer under each style."""
+    import numpy as np
+
+    from musicgen.compose import MAX_VARIATIONS, compose, make_primer
+    from musicgen.steering import Steering
+
+    tempi = {}
+    for style in music_model.vocab.styles:
+        steering = Steering.parse(style=style)
+        drawn = []
+        for batch in range(0, pieces, MAX_VARIATIONS):
+            variations = min(MAX_VARIATIONS, pieces - batch)
+            primer = make_primer(music_model, "random", seed + batch, variations, steering)
+            drawn += [piece.tempo_bpm for piece in compose(music_model, primer, seconds, 1.0, 0, 0.98, seed + batch,
+                                                           variations, steering=steering)]
+        tempi[style] = float(np.median(drawn))
+    return tempi
 
 
 def style_figures(music_model, data: Path, jjlin: Path) -> dict:
@@ -100,6 +122,9 @@ def main(argv=None) -> int:
         rows.append((f"JJ Lin nats/s, {name} ({figures['songs']} songs): JJ Lin / any",
                      figures["jj_lin"] / figures["any"], figures["jj_lin"] < figures["any"],
                      f"< 1 ({figures['jj_lin']:.2f} vs {figures['any']:.2f})"))
+    result["style_tempo_median_bpm"] = style_tempi(music_model, args.pieces, args.seconds, args.seed)
+    print("median tempo of the pieces under each style:",
+          ", ".join(f"{style} {bpm:.0f}" for style, bpm in result["style_tempo_median_bpm"].items()))
     print(f"{'target':62s} {'measured':>9s}  met  (target)")
     for name, value, met, words in rows:
         print(f"{name:62s} {value:9.3f}  {'yes' if met else 'NO ':3s}  {words}")
