@@ -155,12 +155,16 @@ class StepWeights:
         input from that token on, (rows, 3 units); None for a network without StyleEveryStep."""
         return None if self.style_inputs is None else self.style_inputs[np.asarray(style_ids, np.int64)]
 
+    def style_in(self, ids) -> np.ndarray | None:
+        """style_of() the sequence that ids begin, (1, 3 units); None while they stop short of its style."""
+        return self.style_of(np.asarray(ids[STYLE_POSITION:STYLE_POSITION + 1])) if len(ids) > STYLE_POSITION else None
+
 
 def read(weights: StepWeights, ids) -> tuple[np.ndarray, list[np.ndarray]]:
     """(logits after the last id, states) for one sequence of ids, read from the zero state."""
     states = weights.initial_states(1)
     ids = np.asarray(ids, np.int64)
-    style = weights.style_of(ids[STYLE_POSITION:STYLE_POSITION + 1]) if len(ids) > STYLE_POSITION else None
+    style = weights.style_in(ids)
     for position, token_id in enumerate(ids):  # the output layer only once, after the last
         states = weights.hidden_step(np.array([token_id]), states, style if position >= STYLE_POSITION else None)
     return weights.output(states[-1]) + weights.dense[1], states
@@ -170,7 +174,7 @@ def sequence_log_probabilities(weights: StepWeights, ids) -> np.ndarray:
     """log p(ids[t] | ids[:t]) for t >= 1, as the network gives them when read statefully."""
     states = weights.initial_states(1)
     ids = np.asarray(ids, np.int64)
-    style = weights.style_of(ids[STYLE_POSITION:STYLE_POSITION + 1]) if len(ids) > STYLE_POSITION else None
+    style = weights.style_in(ids)
     out = np.empty(len(ids) - 1)
     for position in range(len(ids) - 1):
         logits, states = weights.step(ids[position:position + 1], states, style if position >= STYLE_POSITION else None)
@@ -339,7 +343,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     states = read(weights, primer)[1]
     states = [np.repeat(state, rows, axis=0) for state in states]
     # The style every step reads (StyleEveryStep): the primer's, or the first token drawn after it.
-    style = weights.style_of(primer[STYLE_POSITION:STYLE_POSITION + 1]) if len(primer) > STYLE_POSITION else None
+    style = weights.style_in(primer)
     style_comes = style is None and weights.style_inputs is not None and len(primer) == STYLE_POSITION
     grammar_states = np.full(rows, table.state_of(grammar.state_after(primer)), np.int64)
     memories = [memory.copy() for _ in range(rows)] if memory is not None else None
