@@ -144,15 +144,36 @@ def two_sample_auc(generated: list[dict], real: list[dict], real_groups: list, f
     return float(roc_auc_score(labels, scores))
 
 
+def statistics(scores: list[Score], groups: list | None = None) -> tuple[list[dict], list]:
+    """(piece_statistics of each score that is not silent, the group of each)."""
+    groups = list(range(len(scores))) if groups is None else groups
+    kept = [(stats, group) for stats, group in zip(map(piece_statistics, scores), groups) if stats]
+    return [stats for stats, _ in kept], [group for _, group in kept]
+
+
+def openings_auc(openings: list[Score], real: list[Score], real_groups: list, seed: int = 0) -> float:
+    """The classifier AUC of songs' own openings against songs' segments, the songs split in two
+    halves (the openings of one half against every segment of the other, both ways, the mean):
+    what a model whose pieces were exactly like the songs' openings would score on
+    compare()'s classifier_auc. `openings` holds one per song, in the order of the songs whose
+    names real_groups gives."""
+    names = list(dict.fromkeys(real_groups))
+    opening_stats, opening_names = statistics(openings, names)
+    segment_stats, segment_groups = statistics(real, real_groups)
+    order = np.random.default_rng(seed).permutation(len(names))
+    halves = [set(np.array(names)[order[:len(names) // 2]]), set(np.array(names)[order[len(names) // 2:]])]
+    aucs = []
+    for mine, other in (halves, halves[::-1]):
+        generated = [stats for stats, name in zip(opening_stats, opening_names) if name in mine]
+        rows = [row for row, group in enumerate(segment_groups) if group in other]
+        aucs.append(two_sample_auc(generated, [segment_stats[row] for row in rows], [segment_groups[row] for row in rows]))
+    return float(np.nanmean(aucs))
+
+
 def compare(generated: list[Score], real: list[Score], real_groups: list, decoded_share: float = 1.0) -> dict:
     """The listening report: generated pieces against real segments of the same length."""
-    generated_stats = [s for s in (piece_statistics(score) for score in generated) if s]
-    real_stats, groups = [], []
-    for score, group in zip(real, real_groups):
-        statistics = piece_statistics(score)
-        if statistics:
-            real_stats.append(statistics)
-            groups.append(group)
+    generated_stats, _ = statistics(generated)
+    real_stats, groups = statistics(real, real_groups)
 
     def summary(stats: list[dict]) -> dict:
         if not stats:

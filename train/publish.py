@@ -264,7 +264,9 @@ def event_evaluation_rows(report: dict | None) -> str:
     rows += [f"| 60 s pieces holding a note 10 s or more | {generated['hold_10s_share']:.0%} (songs {real['hold_10s_share']:.0%}) |",
              f"| notes per second | {generated['notes_per_second']:.2f} (songs {real['notes_per_second']:.2f}) |",
              f"| smallest Yang & Lerch overlap | {heard['min_overlap']:.3f} |",
-             f"| classifier AUC, generated vs real (0.5 = cannot tell) | {heard['classifier_auc']:.3f} |"]
+             f"| classifier AUC, generated vs real (0.5 = cannot tell) | {heard['classifier_auc']:.3f}"
+             + (f" (mean of {len(heard['classifier_auc_by_draw'])} draws of pieces; against the songs' openings "
+                f"{heard['classifier_auc_against_openings']:.3f})" if "classifier_auc_by_draw" in heard else "") + " |"]
     return "\n".join(rows) + "\n"
 
 
