@@ -34,4 +34,4 @@ def test_songs_openings_unlike_their_bodies_are_told_apart_and_like_them_are_not
         openings, names = real_openings(songs, seconds)
         real, groups = real_segments(songs, seconds)
         assert names == [s.name for s in songs] and len(real) == 24 * 3
-        assert low <= listening.openings_auc(openings, real, groups) <= high
+        assert low <= listening.openings_auc(openings, names, real, groups) <= high

@@ -297,7 +297,7 @@ def classifier_over_draws(music_model, generated: list, songs: list, real: list,
         against_openings.append(listening.two_sample_auc(pieces_stats, opening_stats, opening_names))
     return {"classifier_auc": float(np.mean(against_segments)), "classifier_auc_by_draw": against_segments,
             "classifier_auc_against_openings": float(np.mean(against_openings)),
-            "songs_openings_auc": listening.openings_auc(openings, real, groups, seed)}
+            "songs_openings_auc": listening.openings_auc(openings, names, real, groups, seed)}
 
 
 def summary(report: dict) -> str:
@@ -325,7 +325,7 @@ def summary(report: dict) -> str:
                  + " ".join(f"{auc:.3f}" for auc in heard.get("classifier_auc_by_draw", [])) + ")")
     if "classifier_auc_against_openings" in heard:
         lines.append(f"  against the songs' openings: classifier AUC {heard['classifier_auc_against_openings']:.3f}; "
-                     f"the songs' own openings against their segments {heard['songs_openings_auc']:.3f}")
+                     f"the songs' own openings against the other songs' segments {heard['songs_openings_auc']:.3f}")
     if "chord_tones" in report:
         tones = report["chord_tones"]
         lines.append(f"  chord tones over {tones['progression']} ({tones['key']}): forced "

@@ -151,17 +151,17 @@ def statistics(scores: list[Score], groups: list | None = None) -> tuple[list[di
     return [stats for stats, _ in kept], [group for _, group in kept]
 
 
-def openings_auc(openings: list[Score], real: list[Score], real_groups: list, seed: int = 0) -> float:
+def openings_auc(openings: list[Score], opening_names: list, real: list[Score], real_groups: list,
+                 seed: int = 0) -> float:
     """The classifier AUC of songs' own openings against songs' segments, the songs split in two
     halves (the openings of one half against every segment of the other, both ways, the mean):
     what a model whose pieces were exactly like the songs' openings would score on
-    compare()'s classifier_auc. `openings` holds one per song, in the order of the songs whose
-    names real_groups gives."""
-    names = list(dict.fromkeys(real_groups))
-    opening_stats, opening_names = statistics(openings, names)
+    compare()'s classifier_auc. opening_names and real_groups name the song of each."""
+    opening_stats, opening_names = statistics(openings, opening_names)
     segment_stats, segment_groups = statistics(real, real_groups)
+    names = np.array(list(dict.fromkeys(real_groups)))
     order = np.random.default_rng(seed).permutation(len(names))
-    halves = [set(np.array(names)[order[:len(names) // 2]]), set(np.array(names)[order[len(names) // 2:]])]
+    halves = [set(names[order[:len(names) // 2]]), set(names[order[len(names) // 2:]])]
     aucs = []
     for mine, other in (halves, halves[::-1]):
         generated = [stats for stats, name in zip(opening_stats, opening_names) if name in mine]
