@@ -6,7 +6,8 @@ For each temperature,top-p[,memory smoothing] (the memory: what followed the las
 earlier in the piece, musicgen/memory.py) it generates the same number of 60 s pieces (half from random,
 half from one-note starts, as train/evaluate_events.py does) and compares them with the
 held-out songs' 60 s segments (train/listening.py): the smallest Yang & Lerch overlap, the
-two-sample classifier's AUC, and the means a listener notices. It picks the setting with the
+two-sample classifier's AUC (the mean over --draws draws of pieces, as the evaluation report's:
+one draw measures it to a few hundredths), and the means a listener notices. It picks the setting with the
 lowest classifier AUC among those whose notes/s stay within 35% of the songs' and that hold
 no note for 10 s in more than 2% of pieces; the last line is JSON.
 """
@@ -49,6 +50,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=POP909)
     parser.add_argument("--pieces", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--draws", type=int, default=evaluate_events.CLASSIFIER_DRAWS,
+                        help="draws of pieces the classifier's AUC is averaged over (seeds seed, seed + 1, ...)")
     parser.add_argument("--settings", nargs="+", default=DEFAULT_SETTINGS, help="temperature,top_p pairs")
     args = parser.parse_args(argv)
     model = load(args.model)
@@ -67,8 +70,11 @@ def main(argv=None) -> int:
         report = listening.compare(generated, real, groups, decoded)
         generated_stats = [s for s in (listening.piece_statistics(score) for score in generated) if s]
         separating = sorted(univariate_aucs(generated_stats, real_stats).items(), key=lambda item: -item[1])[:4]
+        report.update(evaluate_events.classifier_over_draws(model, generated, held_out, real, groups, args.pieces,
+                                                            60.0, args.seed, args.draws))
         row = {"temperature": temperature, "top_p": top_p, "memory_smoothing": smoothing or None,
-               "classifier_auc": report["classifier_auc"],
+               "classifier_auc": report["classifier_auc"], "classifier_auc_by_draw": report["classifier_auc_by_draw"],
+               "classifier_auc_against_openings": report["classifier_auc_against_openings"],
                "min_overlap": report["min_overlap"], "overlap": report["overlap"],
                "generated": report["generated"], "real": report["real"],
                "most_separating": dict((name, round(value, 3)) for name, value in separating)}
