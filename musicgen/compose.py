@@ -84,8 +84,8 @@ def check_steering(music_model: MusicModel, steering: Steering) -> None:
 
 
 def event_primer(music_model: MusicModel, kind: str, value: str, spec: str, steering: Steering) -> Primer:
-    """Events: random = the model's own opening (BOS and, when steerable, the style and mode),
-    a note = one melody note on beat 1, a MIDI = its last EVENT_PRIMER_BARS bars (both parts, on
+    """Events: random = the model's own opening (BOS and, when steerable, the style and mode, and
+    where in a song the piece starts: the config's `start`), a note = one melody note on beat 1, a MIDI = its last EVENT_PRIMER_BARS bars (both parts, on
     the beat grid), in C major / A minor when the model was trained so, the piece moved to the
     key asked for (else back to the file's key) afterwards."""
     events = music_model.vocab
@@ -94,6 +94,7 @@ def event_primer(music_model: MusicModel, kind: str, value: str, spec: str, stee
     if events.steerable:
         header = events.header(steering.style, key[1] if key else None)[1:]
         header += [] if key else [DRAW]  # the model picks the mode
+        header += events.start_ids(music_model.config.start)
     if kind == "random" and not value:
         return Primer(np.array([events.bos_id], np.int32), "random", opening=header, transpose=steering.shift())
     if kind == "note" and value:
@@ -118,7 +119,8 @@ def event_midi_primer(music_model: MusicModel, score, label: str, steering: Stee
     first_bar = max(0, last_bar - EVENT_PRIMER_BARS)
     tail = score.cropped(first_bar * bar_beats, last_bar * bar_beats + 1e-6)
     shift = tail.key_shift() if music_model.config.key_normalize else 0
-    ids = events.encode(tail.transposed(shift), steering.style)
+    # A file longer than the bars read is continued from its middle.
+    ids = events.encode(tail.transposed(shift), steering.style, "middle" if first_bar else "opening")
     back = -shift
     if steering.key is not None:
         back = steering.shift()

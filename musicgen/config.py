@@ -6,9 +6,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CONFIG_VERSION = 5
+CONFIG_VERSION = 6
 # Settings added since, with the values that older files meant.
-VERSION_4_MEANT = {"steering_tokens": False}
+VERSION_5_MEANT = {"start_tokens": False}
+VERSION_4_MEANT = {**VERSION_5_MEANT, "steering_tokens": False}
 VERSION_3_MEANT = {**VERSION_4_MEANT, "representation": "frames"}
 VERSION_2_MEANT = {**VERSION_3_MEANT, "memory_orders": [], "average_weights_over": 0.0}
 VERSION_1_MEANT = {**VERSION_2_MEANT, "key_normalize": False, "transpose_augment": 0, "bidirectional": True,
@@ -23,6 +24,7 @@ FRAMES_RECIPE = {"representation": "frames", "transpose_augment": 5, "rnn_units"
 REPRESENTATIONS = ("events", "frames")
 MAX_MEMORY_ORDER = 64
 TRACK_CHOICES = ("first", "piano", "all")
+STARTS = ("opening", "middle")  # where an event piece starts within a song (Config.start)
 
 
 class ConfigError(ValueError):
@@ -55,6 +57,11 @@ class Config:
     # ... and whether the style also joins the network's input at every step (musicgen.model.
     # StyleEveryStep). Off: fine-tuned so, held-out JJ Lin songs scored worse under "JJ Lin" (README).
     style_every_step: bool = False
+    # events, steerable: a header token after the mode that says whether the sequence starts at
+    # the song's beginning (Start_opening) or at a bar inside it (Start_middle). Without it, a
+    # training chunk cut from a song's middle reads the same header as the song's start, so
+    # the network learns one blend of the two, and its pieces sound like neither (README, Music v4).
+    start_tokens: bool = True
     # frames only
     frames_per_second: int = 5
     seq_len: int = 50  # frames of context that predict the next frame
@@ -94,6 +101,8 @@ class Config:
     # The piece's memory of itself (musicgen.memory): context lengths in frames, [] = off
     memory_orders: list[int] = field(default_factory=list)
     memory_smoothing: float = 100.0  # higher trusts the network longer; lower repeats more (and loops)
+    # events with start_tokens: where a piece starts by default, "opening" (as songs begin) or "middle"
+    start: str = "middle"
 
     def __post_init__(self):
         problems = []
@@ -120,6 +129,8 @@ class Config:
         if not isinstance(self.memory_orders, (list, tuple)) or not all(
                 isinstance(order, int) and 1 <= order <= MAX_MEMORY_ORDER for order in self.memory_orders):
             problems.append(f"memory_orders must be a list of context lengths from 1 to {MAX_MEMORY_ORDER} frames")
+        if self.start not in STARTS:
+            problems.append(f"start must be one of {', '.join(STARTS)}, not {self.start!r}")
         if not self.memory_smoothing > 0:
             problems.append("memory_smoothing must be above 0")
         if not 0 <= self.program <= 127 or not 1 <= self.velocity <= 127:
@@ -138,7 +149,8 @@ class Config:
             raise ConfigError(f"config.json is not valid JSON ({error})") from None
         if not isinstance(values, dict):
             raise ConfigError("config.json must hold one JSON object")
-        meant = {1: VERSION_1_MEANT, 2: VERSION_2_MEANT, 3: VERSION_3_MEANT, 4: VERSION_4_MEANT}.get(values.get("version"))
+        meant = {1: VERSION_1_MEANT, 2: VERSION_2_MEANT, 3: VERSION_3_MEANT, 4: VERSION_4_MEANT,
+                 5: VERSION_5_MEANT}.get(values.get("version"))
         if meant is not None:
             values = {**meant, **values, "version": CONFIG_VERSION}
         known = {field.name for field in dataclasses.fields(cls)}

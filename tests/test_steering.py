@@ -188,14 +188,14 @@ def test_the_cli_takes_chords_key_tempo_and_style(tiny_events_model_folder, tmp_
 
 
 def test_the_header_a_person_chooses_is_not_scored_as_music(tiny_events_model, pop_songs):
-    """nats/s under a style scores p(music | style, mode): the style and mode tokens are
+    """nats/s under a style scores p(music | style, mode, start): the header tokens are
     conditions, so a rare artist's songs are not charged for p(artist) (issue 14's measure)."""
     from train.data import prepared_ids
     from train.evaluate_events import music_only
 
     events, config = tiny_events_model.vocab, tiny_events_model.config
     ids = prepared_ids(load_score(pop_songs / "001" / "001.mid"), events, config, "any")
-    assert [events.grammar.kinds[i] for i in ids[:3]] == ["BOS", "Style", "Mode"]
+    assert [events.grammar.kinds[i] for i in ids[:4]] == ["BOS", "Style", "Mode", "Start"]
     probabilities = np.arange(1, len(ids), dtype=float)  # p[t] belongs to ids[t + 1]
     kept = music_only(events, [ids], [probabilities])[0]
-    assert len(kept) == len(ids) - 3 and kept[0] == probabilities[2]  # from the first music token on
+    assert len(kept) == len(ids) - 4 and kept[0] == probabilities[3]  # from the first music token on

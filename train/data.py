@@ -262,13 +262,17 @@ def song_ids(songs: list[Song], representation, config: Config, progress: bool =
 
 @dataclass
 class Header:
-    """A steerable sequence's first tokens (BOS, style, mode): every training chunk starts with its
-    song's, so each chunk knows what it is conditioned on; the style reads "any" with probability
-    dropout (any_id), so that "any" is learned from every artist."""
+    """A steerable sequence's first tokens (BOS, style, mode and, with start tokens, Start_opening):
+    every training chunk starts with its song's, so each chunk knows what it is conditioned on; the
+    style reads "any" with probability dropout (any_id), so that "any" is learned from every artist.
+    With middle_id (Start_middle), a chunk cut from inside a song says so in its header's last
+    token, and starts at a bar line (bar_id), as a piece sampled "from the middle" does."""
 
     length: int = 0
     any_id: int = -1
     dropout: float = 0.0
+    middle_id: int = -1
+    bar_id: int = -1
 
 
 def measure_for_sampling(events, songs: list[Song], songs_ids: list[np.ndarray], progress: bool = False) -> None:
@@ -316,10 +320,14 @@ def sequence_chunks(songs_ids: list[np.ndarray], chunk_tokens: int, rng: np.rand
             starts = [0, *range(offset, len(ids) - 1, body)]
         else:
             starts = [0, *range(chunk_tokens, len(ids) - 1, body)]
+        if header.middle_id >= 0:
+            starts = at_bar_lines(ids, starts, header)
         for start in starts:
             piece = ids[start:start + chunk_tokens + 1]
             if start and header.length:
                 piece = np.concatenate([ids[:header.length], ids[start:start + body + 1]])
+                if header.middle_id >= 0:
+                    piece[header.length - 1] = header.middle_id
             if len(piece) < 2:
                 continue
             if header.length and rng is not None and rng.random() < header.dropout:
@@ -339,6 +347,17 @@ def sequence_chunks(songs_ids: list[np.ndarray], chunk_tokens: int, rng: np.rand
         empty = np.zeros((0, chunk_tokens), np.int32)
         return empty, empty, np.zeros((0, chunk_tokens), np.float32)
     return np.stack(inputs).astype(np.int32), np.stack(targets).astype(np.int32), np.stack(weights)
+
+
+def at_bar_lines(ids: np.ndarray, starts: list[int], header: Header) -> list[int]:
+    """Each chunk start after the first moved back to the bar line at or before it, so a chunk
+    from the middle opens on a Bar; never to the song's first bar, which is its opening."""
+    bars = np.flatnonzero(ids == header.bar_id)
+    inside = bars[bars > header.length]  # the first bar comes right after the header, at header.length
+    if not len(inside):
+        return starts[:1]
+    moved = {int(inside[max(0, np.searchsorted(inside, start, side="right") - 1)]) for start in starts[1:]}
+    return [starts[0], *sorted(moved)]
 
 
 def make_sequence_dataset(songs_ids: list[np.ndarray], chunk_tokens: int, batch_size: int, seed: int,

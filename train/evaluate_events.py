@@ -90,14 +90,14 @@ def with_repeats(events, songs_ids, probabilities) -> list[np.ndarray]:
 
 
 def music_only(events, songs_ids, probabilities) -> list[np.ndarray]:
-    """Each song's token probabilities without its header's: a steerable model's style and mode
-    tokens are what a person chooses, the condition the music is scored under, not part of it
+    """Each song's token probabilities without its header's: a steerable model's style, mode and
+    start tokens are what a person chooses, the condition the music is scored under, not part of it
     (scored, p(style) would charge a rare artist's songs for the artist's rarity)."""
     kinds = events.grammar.kind_of
     out = []
     for ids, p in zip(songs_ids, probabilities):
         header = 1  # BOS
-        while header < len(ids) and kinds[ids[header]] in ("Style", "Mode"):
+        while header < len(ids) and kinds[ids[header]] in ("Style", "Mode", "Start"):
             header += 1
         out.append(np.asarray(p)[header - 1:])  # p[t] is the probability of ids[t + 1]
     return out

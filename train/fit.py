@@ -213,7 +213,7 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
         representation.repeats = None  # measured below, on these songs
     else:
         styles = styles_of(train_songs, config.style_min_songs) if config.steering_tokens else None
-        representation = Events.new(styles=styles)
+        representation = Events.new(styles=styles, starts=config.start_tokens)
     config.save(out_dir / "config.json")
 
     train_ids = song_ids(train_songs, representation, config, progress=bool(verbose))
@@ -223,7 +223,9 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     validation_ids = song_ids(validation_songs, representation, config)
     header = Header()
     if representation.steerable:
-        header = Header(3, representation.style_id("any"), config.style_dropout)
+        middle = representation.start_ids("middle")  # [] without start tokens
+        header = Header(3 + len(middle), representation.style_id("any"), config.style_dropout,
+                        middle[0] if middle else -1, representation.grammar.bar_id)
     shifts = range(-config.transpose_augment, config.transpose_augment + 1)
     transpositions = [representation.transposition(shift) for shift in shifts]
     dataset_summary = {

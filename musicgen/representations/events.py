@@ -12,6 +12,8 @@ Mode_minor, then at every bar line Position_0 Chord_<name> (the chord sounding t
 none) and a Position_p Chord_<name> wherever the chord changes inside the bar, before the notes it
 governs. The chords are POP909's annotations where a song has them, else estimated from its notes
 (musicgen.chords). So a person's progression can be forced bar by bar while the notes are sampled.
+Models trained with start tokens (conditions.json's "starts") end the header with Start_opening
+(the sequence begins where its song begins) or Start_middle (at a bar line inside the song).
 
 The grammar (`Grammar`) is the order above as data: sampling masks every token that would
 break it, so every sampled sequence decodes, positions only move forward within a bar, and a
@@ -31,10 +33,11 @@ from ..repeats import Repeats
 from ..score import ACCOMPANIMENT, MELODY, PART_PROGRAMS, Score
 
 TOKENIZER_FILE = "tokenizer.json"
-CONDITIONS_FILE = "conditions.json"  # {"styles": [...]}: present when the model is steerable
+CONDITIONS_FILE = "conditions.json"  # {"styles": [...], "starts": bool}: present when the model is steerable
 ANY_STYLE = "any"
 STYLE_POSITION = 1  # a steerable sequence opens BOS, its style, its mode (Events.header)
 MODES = ("major", "minor")
+STARTS = ("opening", "middle")  # Start_<where>: a sequence from its song's beginning, or from a bar inside it
 TICKS_PER_BEAT = 480
 PROGRAM_PARTS = {program: part for part, program in PART_PROGRAMS.items()}
 # What may follow each kind of token (the REMI order with one token stream for both parts).
@@ -47,11 +50,13 @@ FOLLOWERS = {
     "Velocity": ("Duration",),
     "Duration": ("Program", "Position", "Bar"),
 }
-# ... and in a steerable model: the header, and a chord after a position.
+# ... and in a steerable model: the header, and a chord after a position ...
 STEERABLE_FOLLOWERS = {**FOLLOWERS, "BOS": ("Style",), "Style": ("Mode",), "Mode": ("Bar",),
                        "Position": ("Program", "Chord"), "Chord": ("Program", "Position", "Bar")}
+# ... and with start tokens, where the sequence starts after the mode.
+STARTING_FOLLOWERS = {**STEERABLE_FOLLOWERS, "Mode": ("Start",), "Start": ("Bar",)}
 MIDITOK_KINDS = ("Bar", "Position", "Program", "Pitch", "Velocity", "Duration")
-COMPLETE = ("Duration", "Bar", "Position", "BOS", "Chord", "Style", "Mode")  # states after which a sequence may end
+COMPLETE = ("Duration", "Bar", "Position", "BOS", "Chord", "Style", "Mode", "Start")  # states after which a sequence may end
 
 
 def chord_token(chord: int) -> str:
@@ -76,7 +81,8 @@ class Grammar:
     def __init__(self, vocab: dict[str, int]):
         size = max(vocab.values()) + 1
         self.steerable = "Mode_major" in vocab
-        self.followers = STEERABLE_FOLLOWERS if self.steerable else FOLLOWERS
+        self.starts = "Start_middle" in vocab
+        self.followers = (STARTING_FOLLOWERS if self.starts else STEERABLE_FOLLOWERS) if self.steerable else FOLLOWERS
         self.kinds = [""] * size
         self.positions = np.full(size, -1)
         for token, index in vocab.items():
@@ -177,7 +183,7 @@ class Events:
 
     def __init__(self, tokenizer, tempos: list | None = None, styles: list[str] | None = None,
                  articulation: Articulation | None = None, melody_intervals: MelodyIntervals | None = None,
-                 repeats: Repeats | None = None):
+                 repeats: Repeats | None = None, starts: bool = False):
         self.tokenizer = tokenizer
         # The training songs' performed note lengths (musicgen.articulation); None: as written.
         self.articulation = articulation
@@ -192,6 +198,7 @@ class Events:
         if self.styles is not None:
             extra = [f"Style_{style}" for style in self.styles] + [f"Mode_{mode}" for mode in MODES]
             extra += list(CHORD_TOKENS)
+            extra += [f"Start_{where}" for where in STARTS] if starts else []
             self.vocab.update({token: self.miditok_size + index for index, token in enumerate(extra)})
         self.tokens = [token for token, _ in sorted(self.vocab.items(), key=lambda item: item[1])]
         self.grammar = Grammar(self.vocab)
@@ -216,10 +223,11 @@ class Events:
         self.tempo_styles = [str(entry[3]) if len(entry) > 3 else ANY_STYLE for entry in entries]
 
     @classmethod
-    def new(cls, tempos: list | None = None, styles: list[str] | None = None) -> Events:
+    def new(cls, tempos: list | None = None, styles: list[str] | None = None, starts: bool = False) -> Events:
+        """starts (steerable models only): the header says where in its song a sequence starts."""
         from miditok import REMI
 
-        return cls(REMI(tokenizer_config()), tempos, styles)
+        return cls(REMI(tokenizer_config()), tempos, styles, starts=starts and styles is not None)
 
     @classmethod
     def load(cls, folder: str | Path) -> Events:
@@ -230,9 +238,9 @@ class Events:
         extra = folder / "tempos.json"
         tempos = json.loads(extra.read_text(encoding="utf-8")) if extra.is_file() else None
         conditions = folder / CONDITIONS_FILE
-        styles = json.loads(conditions.read_text(encoding="utf-8"))["styles"] if conditions.is_file() else None
-        return cls(tokenizer, tempos, styles, Articulation.load(folder), MelodyIntervals.load(folder),
-                   Repeats.load(folder))
+        conditions = json.loads(conditions.read_text(encoding="utf-8")) if conditions.is_file() else {}
+        return cls(tokenizer, tempos, conditions.get("styles"), Articulation.load(folder), MelodyIntervals.load(folder),
+                   Repeats.load(folder), bool(conditions.get("starts")))
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
@@ -252,12 +260,23 @@ class Events:
         if self.repeats is not None:
             self.repeats.save(folder)
         if self.steerable:
-            (folder / CONDITIONS_FILE).write_text(json.dumps({"styles": self.styles}, ensure_ascii=False) + "\n",
-                                                  encoding="utf-8")
+            conditions = {"styles": self.styles, **({"starts": True} if self.starts else {})}
+            (folder / CONDITIONS_FILE).write_text(json.dumps(conditions, ensure_ascii=False) + "\n", encoding="utf-8")
 
     @property
     def steerable(self) -> bool:
         return self.styles is not None
+
+    @property
+    def starts(self) -> bool:
+        """Whether the header says where in its song a sequence starts (Start_opening / Start_middle)."""
+        return self.grammar.starts
+
+    def start_ids(self, where: str = "opening") -> list[int]:
+        """The header's last token, Start_<where>, for a model with start tokens; [] for others."""
+        if where not in STARTS:
+            raise ValueError(f"a piece starts at the song's {' or '.join(STARTS)}, not {where!r}")
+        return [self.vocab[f"Start_{where}"]] if self.starts else []
 
     def style_id(self, style: str) -> int:
         """The id of a style by name (case and spaces forgiven); ValueError listing the styles otherwise."""
@@ -299,9 +318,9 @@ class Events:
     def bos_id(self) -> int:
         return self.grammar.bos_id
 
-    def encode(self, score: Score, style: str = ANY_STYLE) -> np.ndarray:
-        """BOS (and a steerable model's header, under `style`), then the score's tokens (notes quantized to
-        sixteenths by miditok; chords, annotated or estimated, at bar lines and changes)."""
+    def encode(self, score: Score, style: str = ANY_STYLE, where: str = "opening") -> np.ndarray:
+        """BOS (and a steerable model's header, under `style`, starting at `where` in its song), then the score's tokens
+        (notes quantized to sixteenths by miditok; chords, annotated or estimated, at bar lines and changes)."""
         import symusic
 
         midi = symusic.Score(TICKS_PER_BEAT)
@@ -314,7 +333,7 @@ class Events:
             for start, end, pitch, velocity in zip(starts, ends, notes[:, 2].astype(int), notes[:, 3].astype(int)):
                 track.notes.append(symusic.Note(int(start), int(end - start), int(pitch), max(1, min(127, int(velocity)))))
             midi.tracks.append(track)
-        header = self.header(style, score.key()[1]) if self.steerable else [self.bos_id]
+        header = [*self.header(style, score.key()[1]), *self.start_ids(where)] if self.steerable else [self.bos_id]
         if not midi.tracks:
             return np.array(header, np.int32)
         sequence = self.tokenizer.encode(midi)
