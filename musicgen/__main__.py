@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from .config import STARTS
 from .midi import MidiError
 
 
@@ -44,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     steer.add_argument("--tempo", type=float,
                        help="beats per minute, 30-300 (default: that of training songs about as busy as the piece)")
     steer.add_argument("--style", default="any", help="an artist the model learned (e.g. \"JJ Lin\"), or any")
+    steer.add_argument("--start", choices=STARTS, help="begin as songs begin, or as from a bar inside a song "
+                       "(default: the model's; needs a model trained with start tokens)")
     gen.add_argument("--out", type=Path, required=True, help="the .mid to write")
     gen.add_argument("--wav", type=Path, help="also write audio here")
     gen.add_argument("--png", type=Path, help="also write a piano-roll picture here")
@@ -67,6 +70,10 @@ def generate_command(args) -> int:
     music_model = load(args.model)
     if args.no_memory:
         music_model.config = music_model.config.replace(memory_orders=[])
+    if args.start:
+        if not getattr(music_model.vocab, "starts", False):
+            raise ValueError("--start needs a model trained with start tokens (this version's python -m train)")
+        music_model.config = music_model.config.replace(start=args.start)
     config = music_model.config
     if args.frames is not None and args.seconds is not None:
         raise ValueError("give --seconds or --frames, not both")

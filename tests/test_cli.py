@@ -49,6 +49,7 @@ def test_the_memory_of_the_file_changes_the_continuation_unless_turned_off(tiny_
     (["--top-p", "1.5"], "top-p"),
     (["--program", "300"], "program must be 0-127"),
     (["--primer", "midi:/no/such.mid"], "cannot be read"),
+    (["--start", "middle"], "needs a model trained with start tokens"),
 ])
 def test_bad_arguments_give_one_line_and_exit_code_2(tiny_model_folder, tmp_path, capsys, args, words):
     code = main(["generate", "--model", str(tiny_model_folder), "--out", str(tmp_path / "x.mid"), *args])
@@ -77,3 +78,14 @@ def test_no_room_to_write_is_one_clear_line(tiny_model_folder, capsys):
     error = capsys.readouterr().err.strip()
     assert error == "error: cannot write full: No space left on device"
     assert Path("/dev/full").is_char_device()  # a half-written file is removed, never the device
+
+
+def test_a_piece_can_begin_as_songs_begin_or_from_a_bar_inside_one(tiny_events_model_folder, tmp_path, capsys):
+    for start in ("opening", "middle"):
+        out = tmp_path / f"{start}.mid"
+        assert main(["generate", "--model", str(tiny_events_model_folder), "--primer", "random", "--seconds", "8",
+                     "--seed", "2", "--start", start, "--out", str(out)]) == 0
+        assert load_midi(out).get_end_time() > 0
+    with pytest.raises(SystemExit) as exit:
+        main(["generate", "--model", str(tiny_events_model_folder), "--start", "chorus", "--out", str(tmp_path / "x.mid")])
+    assert exit.value.code == 2 and "invalid choice: 'chorus'" in capsys.readouterr().err

@@ -77,3 +77,14 @@ def test_bad_configs_are_refused_with_a_reason(change, words):
     values = json.loads(Config().to_json()) | change
     with pytest.raises(ConfigError, match=words):
         Config.from_json(json.dumps(values))
+
+
+def test_a_version_5_config_has_no_start_tokens_as_when_it_was_written():
+    values = json.loads(Config().to_json())
+    del values["start_tokens"], values["start"]
+    values["version"] = 5
+    config = Config.from_json(json.dumps(values))
+    assert not config.start_tokens and config.version == CONFIG_VERSION
+    assert Config().start_tokens and Config().start == "middle"
+    with pytest.raises(ConfigError, match="start must be one of opening, middle"):
+        Config(start="chorus")

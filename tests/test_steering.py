@@ -1,4 +1,6 @@
 """Steering: chord names and keys, chord tokens in the stream, forced progressions, key, tempo, style."""
+import dataclasses
+
 import numpy as np
 import pretty_midi
 import pytest
@@ -199,3 +201,61 @@ def test_the_header_a_person_chooses_is_not_scored_as_music(tiny_events_model, p
     probabilities = np.arange(1, len(ids), dtype=float)  # p[t] belongs to ids[t + 1]
     kept = music_only(events, [ids], [probabilities])[0]
     assert len(kept) == len(ids) - 4 and kept[0] == probabilities[3]  # from the first music token on
+
+
+def test_chunks_from_a_songs_middle_say_so_and_open_on_a_bar_line(pop_songs):
+    """With start tokens, the song's own first chunk reads Start_opening and every other chunk
+    Start_middle then a Bar: the network can tell a song's start from its middle, as a sampled
+    piece asks for one or the other."""
+    from train.data import Header, sequence_chunks
+
+    events = Events.new(styles=["JJ Lin"], starts=True)
+    ids = events.encode(load_score(pop_songs / "001" / "001.mid"), "JJ Lin")
+    opening, middle = events.start_ids("opening")[0], events.start_ids("middle")[0]
+    assert list(ids[:5]) == [*events.header("JJ Lin", "major"), opening, events.grammar.bar_id]
+    header = Header(4, events.style_id("any"), 0.0, middle, events.grammar.bar_id)
+    for rng in (np.random.default_rng(0), None):
+        inputs, targets, weights = sequence_chunks([ids], 48, rng, header=header)
+        assert len(inputs) > 3 and inputs[0, 3] == opening and (inputs[1:, 3] == middle).all()
+        assert (inputs[1:, 4] == events.grammar.bar_id).all()
+        assert (weights[1:, :4] == 0).all() and (weights[1:, 4:].sum(axis=1) > 0).all()
+        # no chunk from the middle is the song's opening again
+        assert not any(np.array_equal(row[4:20], ids[4:20]) for row in inputs[1:])
+    # a model without start tokens keeps its three-token header
+    plain = Events.new(styles=["JJ Lin"])
+    assert plain.start_ids("middle") == [] and len(plain) == len(events) - 2
+    assert [plain.tokens[i] for i in plain.encode(load_score(pop_songs / "001" / "001.mid"))[:4]] == [
+        "BOS_None", "Style_any", "Mode_major", "Bar_None"]
+    with pytest.raises(ValueError, match="opening or middle"):
+        events.start_ids("chorus")
+
+
+def test_the_start_follows_the_mode_and_survives_saving(tmp_path):
+    events = Events.new(styles=["JJ Lin"], starts=True)
+    grammar = events.grammar
+    after_mode = grammar.allowed(("Mode", -1))
+    assert {events.tokens[i] for i in np.flatnonzero(after_mode)} == {"Start_opening", "Start_middle"}
+    after_start = grammar.advance(("Mode", -1), events.start_ids("middle")[0])
+    assert [events.tokens[i] for i in np.flatnonzero(grammar.allowed(after_start))] == ["Bar_None"]
+    events.save(tmp_path)
+    loaded = Events.load(tmp_path)
+    assert loaded.starts and loaded.vocab == events.vocab
+    assert not Events.new(styles=["JJ Lin"]).starts and not Events.new(starts=True).starts  # steerable only
+
+
+def test_a_piece_starts_where_the_config_says_and_a_long_file_is_continued_from_its_middle(tiny_events_model,
+                                                                                            tmp_path):
+    events = tiny_events_model.vocab
+    assert events.starts and tiny_events_model.config.start in ("opening", "middle")
+    for start in ("opening", "middle"):
+        model = dataclasses.replace(tiny_events_model, config=tiny_events_model.config.replace(start=start))
+        piece = compose(model, make_primer(model, "random", 1), 10, 1.0, 0, 1.0, 1)[0]
+        assert events.tokens[piece.ids[3]] == f"Start_{start}" and piece.note_count > 0
+    for bars, where in ((8, "opening"), (24, "middle")):  # the primer reads the last 16 bars
+        song = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+        piano = pretty_midi.Instrument(0)
+        piano.notes = [pretty_midi.Note(90, 60 + beat % 5, beat * 0.5, beat * 0.5 + 0.4) for beat in range(bars * 4)]
+        song.instruments.append(piano)
+        song.write(str(tmp_path / f"{bars}.mid"))
+        primer = make_primer(tiny_events_model, f"midi:{tmp_path / f'{bars}.mid'}", 1)
+        assert events.tokens[primer.ids[3]] == f"Start_{where}"
