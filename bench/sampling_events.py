@@ -1,9 +1,11 @@
 """Sampling settings of an event model by generated-vs-real, on songs it never trained on, one run.
 
     python bench/sampling_events.py [MODEL] [--data DIR] [--pieces 64] [--settings 1.0,0.98 0.9,0.95,100 ...]
+                                    [--starts opening middle]
 
 For each temperature,top-p[,memory smoothing] (the memory: what followed the last 1-32 tokens
-earlier in the piece, musicgen/memory.py) it generates the same number of 60 s pieces (half from random,
+earlier in the piece, musicgen/memory.py), and for each of --starts (a model with start tokens: pieces
+begun as songs begin, or as from a bar inside a song; default the model's) it generates the same number of 60 s pieces (half from random,
 half from one-note starts, as train/evaluate_events.py does) and compares them with the
 held-out songs' 60 s segments (train/listening.py): the smallest Yang & Lerch overlap, the
 two-sample classifier's AUC (the mean over --draws draws of pieces, as the evaluation report's:
@@ -24,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import musicgen  # noqa: E402,F401
+from musicgen.config import STARTS  # noqa: E402
 from musicgen.hub import load  # noqa: E402
 from train import evaluate_events, listening  # noqa: E402
 from train.data import load_corpus  # noqa: E402
@@ -53,18 +56,22 @@ def main(argv=None) -> int:
     parser.add_argument("--draws", type=int, default=evaluate_events.CLASSIFIER_DRAWS,
                         help="draws of pieces the classifier's AUC is averaged over (seeds seed, seed + 1, ...)")
     parser.add_argument("--settings", nargs="+", default=DEFAULT_SETTINGS, help="temperature,top_p pairs")
+    parser.add_argument("--starts", nargs="+", choices=STARTS, help="where pieces start (default: the model's)")
     args = parser.parse_args(argv)
     model = load(args.model)
     corpus = load_corpus(args.data, model.config, progress=False)
     held_out, _ = evaluate_events.split_held_out(corpus, evaluate_events.training_digests(model.folder))
     real, groups = evaluate_events.real_segments(held_out, 60.0)
     real_stats = [s for s in (listening.piece_statistics(score) for score in real) if s]
+    starts = getattr(model.vocab, "starts", False)
+    if args.starts and not starts:
+        parser.error("--starts needs a model trained with start tokens")
     results = []
-    for setting in args.settings:
+    for setting, start in [(setting, start) for start in args.starts or [model.config.start] for setting in args.settings]:
         values = [float(value) for value in setting.split(",")]
         temperature, top_p, smoothing = values[0], values[1], (values[2] if len(values) > 2 else 0.0)
         memory = dict(memory_orders=MEMORY_ORDERS, memory_smoothing=smoothing) if smoothing else dict(memory_orders=[])
-        model.config = model.config.replace(temperature=temperature, top_p=top_p, **memory)
+        model.config = model.config.replace(temperature=temperature, top_p=top_p, start=start, **memory)
         generated, decoded = evaluate_events.generated_scores(model, args.pieces, 60.0, args.seed)
         generated = [listening.in_c(score) for score in generated]
         report = listening.compare(generated, real, groups, decoded)
@@ -73,6 +80,7 @@ def main(argv=None) -> int:
         report.update(evaluate_events.classifier_over_draws(model, generated, held_out, real, groups, args.pieces,
                                                             60.0, args.seed, args.draws))
         row = {"temperature": temperature, "top_p": top_p, "memory_smoothing": smoothing or None,
+               "start": start if starts else None,
                "classifier_auc": report["classifier_auc"], "classifier_auc_by_draw": report["classifier_auc_by_draw"],
                "classifier_auc_against_openings": report["classifier_auc_against_openings"],
                "min_overlap": report["min_overlap"], "overlap": report["overlap"],
@@ -84,16 +92,16 @@ def main(argv=None) -> int:
     fair = [row for row in results if abs(row["generated"]["notes_per_second"] / real_rate - 1) <= 0.35
             and row["generated"]["hold_10s_share"] <= 0.02] or results
     best = min(fair, key=lambda row: row["classifier_auc"])
-    print("\n| temperature | top-p | memory | classifier AUC | smallest overlap | notes/s (songs) | "
+    print("\n| temperature | top-p | memory | start | classifier AUC | smallest overlap | notes/s (songs) | "
           "longest note median s (songs) |")
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for row in results:
         g, r = row["generated"], row["real"]
-        print(f"| {row['temperature']} | {row['top_p']} | {row['memory_smoothing'] or 'off'} | {row['classifier_auc']:.3f} | {row['min_overlap']:.2f} | "
+        print(f"| {row['temperature']} | {row['top_p']} | {row['memory_smoothing'] or 'off'} | {row['start'] or '-'} | {row['classifier_auc']:.3f} | {row['min_overlap']:.2f} | "
               f"{g['notes_per_second']:.2f} ({r['notes_per_second']:.2f}) | "
               f"{g['longest_note_median_seconds']:.2f} ({r['longest_note_median_seconds']:.2f}) |")
     print(json.dumps({"best": {"temperature": best["temperature"], "top_p": best["top_p"],
-                               "memory_smoothing": best["memory_smoothing"]},
+                               "memory_smoothing": best["memory_smoothing"], "start": best["start"]},
                       "classifier_auc": best["classifier_auc"], "min_overlap": best["min_overlap"],
                       "held_out_songs": len(held_out), "pieces": args.pieces}))
     return 0
