@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import musicgen  # noqa: F401  (quiets TensorFlow before anything imports it)
-from musicgen.config import FRAMES_RECIPE, ORIGINAL_RECIPE, TRACK_CHOICES, Config, ConfigError
+from musicgen.config import FRAMES_RECIPE, ORIGINAL_RECIPE, STARTS, TRACK_CHOICES, Config, ConfigError
 from musicgen.hub import ModelError
 
 from .data import NoUsableFiles, load_corpus
@@ -59,7 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         ("bidirectional", "read each window both ways, as the original"),
                         ("pitch_input", "show the network each frame's pitches besides its token"),
                         ("steering_tokens", "events: style, mode and chord tokens, so pieces can be steered"),
-                        ("style_every_step", "events: the style joins the network's input at every step")):
+                        ("style_every_step", "events: the style joins the network's input at every step"),
+                        ("start_tokens", "events: the header says whether a sequence starts where its song starts "
+                                         "or at a bar inside it")):
         hyper.add_argument("--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction,
                            default=getattr(DEFAULTS, name), help=f"{words} (default {getattr(DEFAULTS, name)})")
     hyper.add_argument("--recipe", choices=tuple(RECIPES), default="ours",
@@ -68,12 +70,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                             "recipe. Flags given beside it still apply")
     hyper.add_argument("--representation", choices=("events", "frames"), default=DEFAULTS.representation,
                        help=f"token scheme (default {DEFAULTS.representation})")
+    hyper.add_argument("--start", choices=STARTS, default=DEFAULTS.start,
+                       help=f"events with start tokens: where generated pieces start by default (default {DEFAULTS.start})")
     hyper.add_argument("--fps", dest="frames_per_second", type=int, help="same as --frames-per-second")
     hyper.add_argument("--tracks", choices=TRACK_CHOICES, default=DEFAULTS.tracks,
                        help=f"which tracks make the piano roll (default {DEFAULTS.tracks})")
     args = parser.parse_args(argv)
     args.config_fields = list(flags) + ["tracks", "key_normalize", "bidirectional", "pitch_input", "representation",
-                                        "steering_tokens", "style_every_step"]
+                                        "steering_tokens", "style_every_step", "start_tokens", "start"]
     args.given = {token.split("=")[0] for token in (argv if argv is not None else sys.argv[1:])}
     if args.recipe != "ours":
         take_unless_given(args, RECIPES[args.recipe])

@@ -226,7 +226,10 @@ def steering_words(folder: Path, repo_id: str, report: dict | None) -> str:
     conditions = folder / "conditions.json"
     if not conditions.exists():
         return ""
-    styles = json.loads(conditions.read_text(encoding="utf-8"))["styles"]
+    conditions = json.loads(conditions.read_text(encoding="utf-8"))
+    styles = conditions["styles"]
+    starts = (" and where in a song the piece starts (`--start opening` as songs begin, `--start middle` as from a bar "
+              "inside one)" if conditions.get("starts") else "")
     tones = (report or {}).get("chord_tones")
     measured = ""
     if tones:
@@ -235,7 +238,7 @@ def steering_words(folder: Path, repo_id: str, report: dict | None) -> str:
                     f"(left free: {tones['free'].get('Accompaniment', 0):.0%} and {tones['free'].get('Melody', 0):.0%}).")
     return f"""
 It can be steered: every bar opens with a chord token, so a progression can be forced bar by bar,
-and a header names the style ({', '.join(styles)}) and the mode.{measured} Try:
+and a header names the style ({', '.join(styles)}), the mode{starts}.{measured} Try:
 `python -m musicgen generate --model {repo_id} --chords "C G Am F" --key "Eb major" --tempo 96 --out idea.mid`.
 """
 
