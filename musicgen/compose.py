@@ -213,8 +213,9 @@ def sample_draft(music_model: MusicModel, primer: Primer, seconds: float, temper
         if fit_tempo:
             def bars_at_fitting_tempo(row, ids):  # each row draws from its own stream
                 beats = BEATS_PER_BAR * int(np.sum(np.asarray(ids) == events.grammar.bar_id))  # not a held tail
+                # A piece begun inside a song is matched with the songs as a whole, not their openings.
                 tempo = fitting_tempo(events, events.decode(ids, 120.0), np.random.default_rng([seed, 3, row]), beats,
-                                      steering.style)
+                                      steering.style, opening=not events.starts_inside(ids))
                 draft.tempi[row] = min(fastest, tempo)
                 return bars_for(seconds, draft.tempi[row] * speed)
 
@@ -305,10 +306,11 @@ def bars_for(seconds: float, tempo_bpm: float, beats_per_bar: int = 4) -> int:
 
 
 def fitting_tempo(events, score: Score, rng: np.random.Generator, beats: float | None = None,
-                  style: str = ANY_STYLE) -> float:
+                  style: str = ANY_STYLE, opening: bool = True) -> float:
     """A tempo for a piece, drawn from the training songs whose onsets per beat are nearest the
     piece's (the square root of their number, on a log scale); over the same opening bars where
-    the table has them (the piece's `beats` so far, else its whole length); under a style, from
+    the table has them (the piece's `beats` so far, else its whole length), or over the whole
+    songs for a piece that is no opening (begun inside a song); under a style, from
     that style's songs where the table names them (POP909's JJ Lin plays at a median 67 BPM,
     Teresa Teng at 92: the style is heard in the tempo even where the notes hardly change).
 
@@ -319,7 +321,7 @@ def fitting_tempo(events, score: Score, rng: np.random.Generator, beats: float |
     a fast song's (pieces played at 91 BPM on average, the songs' segments at 79; README).
     """
     tempos = np.asarray(events.tempos)
-    if events.opening_onsets is not None and beats:
+    if events.opening_onsets is not None and beats and opening:
         bars = max(1, round(beats / BEATS_PER_BAR))
         onsets = np.array([opening[min(bars, len(opening)) - 1] / (BEATS_PER_BAR * min(bars, len(opening)))
                            for opening in events.opening_onsets])

@@ -232,3 +232,17 @@ def test_a_fitted_tempo_and_its_piece_do_not_depend_on_the_other_variations(tiny
     for piece in together:
         assert piece.tempo_bpm in {round(tempo) for tempo in model.vocab.tempos}
         assert int(np.sum(piece.ids == model.vocab.grammar.bar_id)) == bars_for(20.0, piece.tempo_bpm)
+
+
+def test_a_piece_begun_inside_a_song_is_matched_against_the_songs_as_a_whole():
+    from musicgen.compose import fitting_tempo
+    from musicgen.representations.events import Events
+    from musicgen.score import MELODY, Score
+
+    fast = [130.0, 2.0, [1, 2, 3, 4]]  # sparse openings, 2 onsets a beat over the whole song
+    slow = [70.0, 4.0, [4, 8, 12, 16]]  # 1 onset a beat at first, 4 over the whole song
+    events = Events.new([slow] * 8 + [fast] * 8)
+    body = Score({MELODY: np.array([[beat / 2, beat / 2 + 0.5, 60, 90] for beat in range(32)])})  # 2 a beat
+    rng = np.random.default_rng(0)
+    assert {fitting_tempo(events, body, rng, beats=16) for _ in range(20)} == {70.0}  # like a slow song's opening
+    assert {fitting_tempo(events, body, rng, beats=16, opening=False) for _ in range(20)} == {130.0}

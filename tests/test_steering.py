@@ -251,6 +251,7 @@ def test_a_piece_starts_where_the_config_says_and_a_long_file_is_continued_from_
         model = dataclasses.replace(tiny_events_model, config=tiny_events_model.config.replace(start=start))
         piece = compose(model, make_primer(model, "random", 1), 10, 1.0, 0, 1.0, 1)[0]
         assert events.tokens[piece.ids[3]] == f"Start_{start}" and piece.note_count > 0
+        assert events.starts_inside(piece.ids) == (start == "middle")
     for bars, where in ((8, "opening"), (24, "middle")):  # the primer reads the last 16 bars
         song = pretty_midi.PrettyMIDI(initial_tempo=120.0)
         piano = pretty_midi.Instrument(0)

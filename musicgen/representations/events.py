@@ -300,6 +300,11 @@ class Events:
                 ids.append(self.vocab[f"Mode_{mode}"])
         return ids
 
+    def starts_inside(self, ids) -> bool:
+        """Whether a sequence's header says it starts at a bar inside its song (Start_middle)."""
+        middle = self.start_ids("middle")
+        return bool(middle) and middle[0] in np.asarray(ids[:8])
+
     def chord_id(self, chord: int) -> int:
         return self.vocab[chord_token(chord)]
 
