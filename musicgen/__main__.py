@@ -70,10 +70,6 @@ def generate_command(args) -> int:
     music_model = load(args.model)
     if args.no_memory:
         music_model.config = music_model.config.replace(memory_orders=[])
-    if args.start:
-        if not getattr(music_model.vocab, "starts", False):
-            raise ValueError("--start needs a model trained with start tokens (this version's python -m train)")
-        music_model.config = music_model.config.replace(start=args.start)
     config = music_model.config
     if args.frames is not None and args.seconds is not None:
         raise ValueError("give --seconds or --frames, not both")
@@ -87,7 +83,7 @@ def generate_command(args) -> int:
     top_p = config.top_p if args.top_p is None else args.top_p
     check_request(1, args.variations, temperature, top_k, top_p)
     seed = random.randrange(2**31) if args.seed is None else args.seed
-    steering = Steering.parse(args.chords, args.key, args.tempo, args.style)
+    steering = Steering.parse(args.chords, args.key, args.tempo, args.style, args.start)
     primer = make_primer(music_model, args.primer, seed, args.variations, steering)
     for note in [music_model.note, *primer.notes]:
         if note:

@@ -73,19 +73,22 @@ def check_steering(music_model: MusicModel, steering: Steering) -> None:
     if steering.is_free:
         return
     if music_model.config.representation != "events":
-        raise ValueError("chords, key, tempo and style need an event model; this one uses the original study's "
+        raise ValueError("chords, key, tempo, style and start need an event model; this one uses the original study's "
                          "frames (pick the default model, or train one with python -m train)")
     events = music_model.vocab
     if (steering.chords or steering.style != ANY_STYLE) and not events.steerable:
         raise ValueError("this model was trained without chord and style tokens: leave chords and style empty, "
                          "or retrain it with this version (python -m train)")
+    if steering.start and not events.starts:
+        raise ValueError("this model was trained without start tokens, so it cannot be asked where in a song to "
+                         "start: leave the start to the model, or retrain it with this version (python -m train)")
     if events.steerable:
         events.style_id(steering.style)
 
 
 def event_primer(music_model: MusicModel, kind: str, value: str, spec: str, steering: Steering) -> Primer:
     """Events: random = the model's own opening (BOS and, when steerable, the style and mode, and
-    where in a song the piece starts: the config's `start`), a note = one melody note on beat 1, a MIDI = its last EVENT_PRIMER_BARS bars (both parts, on
+    where in a song the piece starts: steering's, else the config's `start`), a note = one melody note on beat 1, a MIDI = its last EVENT_PRIMER_BARS bars (both parts, on
     the beat grid), in C major / A minor when the model was trained so, the piece moved to the
     key asked for (else back to the file's key) afterwards."""
     events = music_model.vocab
@@ -94,7 +97,7 @@ def event_primer(music_model: MusicModel, kind: str, value: str, spec: str, stee
     if events.steerable:
         header = events.header(steering.style, key[1] if key else None)[1:]
         header += [] if key else [DRAW]  # the model picks the mode
-        header += events.start_ids(music_model.config.start)
+        header += events.start_ids(steering.start or music_model.config.start)
     if kind == "random" and not value:
         return Primer(np.array([events.bos_id], np.int32), "random", opening=header, transpose=steering.shift())
     if kind == "note" and value:

@@ -1,4 +1,5 @@
-"""What a person asks of a piece beyond its length: a chord progression, a key, a tempo, a style.
+"""What a person asks of a piece beyond its length: a chord progression, a key, a tempo, a style,
+where in a song it starts.
 
 `Steering.parse` turns the words of the CLI, the app and the API into checked values (bad
 words raise ValueError naming them and what is accepted); compose turns them into forced
@@ -14,6 +15,7 @@ import numpy as np
 
 from .chords import (chord_name, chord_pitch_classes, chord_root, key_name, parse_key, parse_progression,
                      progression_name, transpose_chord)
+from .config import STARTS
 from .midi import key_of
 from .representations.events import ANY_STYLE
 
@@ -42,10 +44,11 @@ class Steering:
     key: tuple[int, str] | None = None  # (tonic pitch class, "major" | "minor")
     tempo_bpm: float | None = None
     style: str = ANY_STYLE
+    start: str | None = None  # "opening" | "middle"; None: the model's default (Config.start)
 
     @classmethod
     def parse(cls, chords: str | None = None, key: str | None = None, tempo: float | str | None = None,
-              style: str | None = None) -> Steering:
+              style: str | None = None, start: str | None = None) -> Steering:
         """Checked choices from words; ValueError with what is wrong and what is accepted."""
         tempo_bpm = None
         if tempo not in (None, "", 0):
@@ -58,11 +61,15 @@ class Steering:
                                  f"not {tempo_bpm:g}")
         style = " ".join((style or "").split())
         style = ANY_STYLE if style.lower() in ("", ANY_STYLE) else style
-        return cls(tuple(parse_progression(chords)), parse_key(key), tempo_bpm, style)
+        start = (start or "").strip().lower() or None
+        if start is not None and start not in STARTS:
+            raise ValueError(f"a piece starts at the song's {' or '.join(STARTS)}, not {start!r}")
+        return cls(tuple(parse_progression(chords)), parse_key(key), tempo_bpm, style, start)
 
     @property
     def is_free(self) -> bool:
-        return not self.chords and self.key is None and self.tempo_bpm is None and self.style == ANY_STYLE
+        return (not self.chords and self.key is None and self.tempo_bpm is None and self.style == ANY_STYLE
+                and self.start is None)
 
     def target_key(self) -> tuple[int, str] | None:
         """The key asked for, or the one the progression implies, or None (the model's own)."""
@@ -98,15 +105,17 @@ class Steering:
             words.append(f"{self.tempo_bpm:g} BPM")
         if self.style != ANY_STYLE:
             words.append(f"style {self.style}")
+        if self.start:
+            words.append("as songs begin" if self.start == "opening" else "from inside a song")
         return ", ".join(words)
 
     def to_json(self) -> dict:
         return {"chords": list(self.chords), "key": list(self.key) if self.key else None,
-                "tempo_bpm": self.tempo_bpm, "style": self.style}
+                "tempo_bpm": self.tempo_bpm, "style": self.style, "start": self.start}
 
     @classmethod
     def from_json(cls, data: dict | None) -> Steering:
         data = data or {}
         key = data.get("key")
         return cls(tuple(data.get("chords") or ()), (int(key[0]), str(key[1])) if key else None,
-                   data.get("tempo_bpm"), data.get("style") or ANY_STYLE)
+                   data.get("tempo_bpm"), data.get("style") or ANY_STYLE, data.get("start"))

@@ -49,7 +49,7 @@ def test_the_memory_of_the_file_changes_the_continuation_unless_turned_off(tiny_
     (["--top-p", "1.5"], "top-p"),
     (["--program", "300"], "program must be 0-127"),
     (["--primer", "midi:/no/such.mid"], "cannot be read"),
-    (["--start", "middle"], "needs a model trained with start tokens"),
+    (["--start", "middle"], "start need an event model"),
 ])
 def test_bad_arguments_give_one_line_and_exit_code_2(tiny_model_folder, tmp_path, capsys, args, words):
     code = main(["generate", "--model", str(tiny_model_folder), "--out", str(tmp_path / "x.mid"), *args])

@@ -260,3 +260,17 @@ def test_a_piece_starts_where_the_config_says_and_a_long_file_is_continued_from_
         song.write(str(tmp_path / f"{bars}.mid"))
         primer = make_primer(tiny_events_model, f"midi:{tmp_path / f'{bars}.mid'}", 1)
         assert events.tokens[primer.ids[3]] == f"Start_{where}"
+
+
+def test_a_model_without_start_tokens_says_it_cannot_be_asked_where_to_start(tiny_events_model):
+    from musicgen.compose import check_steering
+
+    older = dataclasses.replace(tiny_events_model, vocab=Events.new(styles=["JJ Lin"]))
+    check_steering(older, Steering.parse())  # the model's own start: fine
+    with pytest.raises(ValueError, match="trained without start tokens"):
+        check_steering(older, Steering.parse(start="middle"))
+    with pytest.raises(ValueError, match="starts at the song's opening or middle, not 'chorus'"):
+        Steering.parse(start="chorus")
+    asked = Steering.parse(start="Opening ")
+    assert asked.start == "opening" and Steering.from_json(asked.to_json()) == asked
+    assert "as songs begin" in asked.describe() and not asked.is_free

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..articulation import Articulation
 from ..chords import CHORD_COUNT, NO_CHORD, chord_at, chord_name, estimate_chords
+from ..config import STARTS  # Start_<where>: from its song's beginning, or from a bar inside it
 from ..melody import MelodyIntervals
 from ..repeats import Repeats
 from ..score import ACCOMPANIMENT, MELODY, PART_PROGRAMS, Score
@@ -37,7 +38,6 @@ CONDITIONS_FILE = "conditions.json"  # {"styles": [...], "starts": bool}: presen
 ANY_STYLE = "any"
 STYLE_POSITION = 1  # a steerable sequence opens BOS, its style, its mode (Events.header)
 MODES = ("major", "minor")
-STARTS = ("opening", "middle")  # Start_<where>: a sequence from its song's beginning, or from a bar inside it
 TICKS_PER_BEAT = 480
 PROGRAM_PARTS = {program: part for part, program in PART_PROGRAMS.items()}
 # What may follow each kind of token (the REMI order with one token stream for both parts).
