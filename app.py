@@ -43,6 +43,9 @@ INSTRUMENTS = [(f"{program}: {pretty_midi.program_to_instrument_name(program)}",
                for program in range(128)]
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "musicgen-app"
 KEYS = ["any"] + [f"{root} {mode}" for mode in ("major", "minor") for root in ROOT_NAMES]
+# Where in a song a piece starts (models with start tokens): an intro, or the song's body.
+BEGINNINGS = [("the model's choice", ""), ("as songs begin (an intro)", "opening"),
+              ("from inside a song", "middle")]
 KEEP_OUTPUTS_SECONDS = 3600
 SWEEP_EVERY_SECONDS = 60
 _last_sweep = -float("inf")
@@ -170,7 +173,7 @@ def generate_music(primer_kind: str = "a single note", note: str = "C4", upload:
                    seconds: float = 30, variations: int = 1, temperature: float | None = None,
                    top_p: float | None = None, seed: str = "", speed: float = 1.0, program: int | None = None,
                    model_source: str = "", chords: str = "", key: str = "any", tempo: float | None = None,
-                   style: str = "any", history: list | None = None):
+                   style: str = "any", start: str = "", history: list | None = None):
     """(audio, .mid, picture) for each of MAX_VARIATIONS slots, facts, the seed used, and the history.
 
     Every choice has a default (the API can be called with none); None = the model's own."""
@@ -181,7 +184,7 @@ def generate_music(primer_kind: str = "a single note", note: str = "C4", upload:
     temperature = config.temperature if temperature is None else temperature
     top_p = config.top_p if top_p is None else top_p
     program = config.program if program is None else program
-    steering = Steering.parse(chords, key, tempo, style)
+    steering = Steering.parse(chords, key, tempo, style, start)
     seed = int(seed) if str(seed or "").strip() else random.randrange(2**31)
     if primer_kind == "continue my MIDI":
         if not upload:
@@ -273,7 +276,7 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
                 seconds = gr.Slider(*SECONDS_RANGE, value=30, step=5, label="Length (seconds)")
                 variations = gr.Slider(1, MAX_VARIATIONS, value=1, step=1, label="Variations")
                 generate_button = gr.Button("Generate", variant="primary")
-                with gr.Accordion("Chords, key, tempo, style", open=True):
+                with gr.Accordion("Chords, key, tempo, style, beginning", open=True):
                     preset = gr.Dropdown(["(type your own)", *PROGRESSIONS], value="(type your own)",
                                          label="Progression preset")
                     chords = gr.Textbox(value="", label="Chords, one per bar (empty = the model chooses)",
@@ -282,6 +285,7 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
                     # No minimum here: the page sends 0 for an empty box; Steering.parse checks 30-300.
                     tempo = gr.Number(value=None, label="Tempo (BPM, 30-300; empty = the model's choice)")
                     style = gr.Dropdown(styles, value="any", label="Style", allow_custom_value=True)
+                    start = gr.Dropdown(BEGINNINGS, value="", label="Begin")
                 with gr.Accordion("Settings", open=False):
                     temperature = gr.Slider(0, 1.5, value=defaults.temperature, step=0.05,
                                             label="Temperature (0 = greedy)")
@@ -308,7 +312,7 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
         used_seed = gr.Number(visible=False)
         history = gr.State([])
         inputs = [primer_kind, note, upload, seconds, variations, temperature, top_p, seed, speed,
-                  program, model_source, chords, key, tempo, style]
+                  program, model_source, chords, key, tempo, style, start]
         preset.change(fill_preset, [preset, key], chords, api_visibility="private")
         results = [*outputs, facts, used_seed, history]
         events = [
@@ -321,11 +325,11 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
             event.then(slot_visibility, [history], outputs, api_visibility="private")
         # The model's own sampling defaults, chosen by generated-vs-real measurements (README).
         sampling = [defaults.temperature, defaults.top_p]
-        free = ["", "any", None, "any"]
+        free = ["", "any", None, "any", ""]
         gr.Examples([["random", "C4", None, 30, 1, *sampling, "7", 1.0, 0, "", *free],
                      ["a single note", "A3", None, 20, 2, *sampling, "", 1.0, 0, "", *free],
                      ["random", "C4", None, 30, 1, *sampling, "", 1.0, 0, "", "Eb Bb Cm Ab", "Eb major", 96,
-                      "any"]],
+                      "any", ""]],
                     inputs, label="Try one")
     page.queue(default_concurrency_limit=concurrency(defaults), max_size=64)
     return page

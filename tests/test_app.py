@@ -47,7 +47,7 @@ def call(url, **choices):
 
     values = dict(primer_kind="random", note="C4", upload=None, seconds=10, variations=1,
                   temperature=0.9, top_p=0.95, seed="3", speed=1.0, program=0, model_source="", chords="",
-                  key="any", tempo=None, style="any")
+                  key="any", tempo=None, style="any", start="")
     values.update(choices)
     return Client(url, verbose=False).predict(*values.values(), api_name="/generate")
 
@@ -115,6 +115,20 @@ def test_chords_key_tempo_and_style_steer_the_piece(app_url, app_model):
         call(app_url, chords="C Q7")
     with pytest.raises(AppError, match="unknown style 'Nobody'.*JJ Lin"):
         call(app_url, style="Nobody")
+
+
+def test_a_piece_can_begin_as_songs_begin_or_inside_one(app_url, app_model):
+    from gradio_client.exceptions import AppError
+
+    if app_model[0] == "frames":
+        with pytest.raises(AppError, match="start need an event model"):
+            call(app_url, start="opening", seconds=5)
+        return
+    for start, words in (("opening", "as songs begin"), ("middle", "from inside a song")):
+        result = call(app_url, start=start, seconds=5)
+        assert load_midi(midi_of(result)).get_end_time() > 0 and f"asked for: {words}" in result[-2]
+    with pytest.raises(AppError, match="chorus is not in the list of choices"):  # Gradio checks the API's words
+        call(app_url, start="chorus")
 
 
 def test_an_unreachable_hub_model_falls_back_to_the_built_in_one_and_says_so(app_url):
