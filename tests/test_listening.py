@@ -1,9 +1,9 @@
-"""The two-sample test's reference: songs' own openings against songs' segments."""
+"""The two-sample test's references: songs' own openings, and their later segments, against songs' segments."""
 import numpy as np
 
 from musicgen.score import ACCOMPANIMENT, MELODY, Score
 from train import listening
-from train.evaluate_events import real_openings, real_segments
+from train.evaluate_events import later_segments, real_openings, real_segments
 
 
 class Song:
@@ -34,4 +34,11 @@ def test_songs_openings_unlike_their_bodies_are_told_apart_and_like_them_are_not
         openings, names = real_openings(songs, seconds)
         real, groups = real_segments(songs, seconds)
         assert names == [s.name for s in songs] and len(real) == 24 * 3
-        assert low <= listening.openings_auc(openings, names, real, groups) <= high
+        openings_auc = listening.songs_segments_auc(openings, names, real, groups)
+        assert low <= openings_auc <= high
+        # The later segments are like two thirds of all segments: much harder to tell apart
+        later, later_names = later_segments(real, groups)
+        assert len(later) == 48 and sorted(set(later_names)) == sorted(names)
+        assert not any(segment is opening for segment in later for opening in real[::3])
+        middles = listening.songs_segments_auc(later, later_names, real, groups)
+        assert middles < openings_auc - 0.1 if opening_step == 2.0 else middles <= 0.7

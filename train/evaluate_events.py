@@ -142,6 +142,12 @@ def real_openings(songs: list, seconds: float) -> tuple[list, list]:
     return [listening.in_c(first[0]) for first, _ in openings if first], [name for first, name in openings if first]
 
 
+def later_segments(real: list, groups: list) -> tuple[list, list]:
+    """(the segments of real_segments() that are not their song's first, the song of each)."""
+    later = [index for index, group in enumerate(groups) if index and groups[index - 1] == group]
+    return [real[index] for index in later], [groups[index] for index in later]
+
+
 def real_segments(songs: list, seconds: float) -> tuple[list, list]:
     """(the songs' segments of about `seconds`, each in C major / A minor, the song each came from)."""
     real, groups = [], []
@@ -276,14 +282,15 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
 def classifier_over_draws(music_model, generated: list, songs: list, real: list, groups: list, pieces: int,
                           seconds: float, seed: int, draws: int) -> dict:
     """The classifier's AUC over `draws` draws of pieces (the first is `generated`), against the
-    songs' segments and against the songs' openings, and the AUC of the songs' own openings
-    against their segments.
+    songs' segments and against the songs' openings, and the AUC of the songs' own openings, and
+    of their other segments, against all their segments.
 
-    The pieces begin where songs begin, and a song's first 60 s (an intro, often without the
-    melody) is easy to tell from its other segments: POP909's held-out openings against the
-    segments of the other held-out songs score 0.69-0.79 (five splits). So against every segment
-    even a model whose pieces were exactly song openings would score about that
-    (`songs_openings_auc`); `classifier_auc_against_openings` compares like with like.
+    A song's first 60 s (an intro, often without the melody) is easy to tell from its other
+    segments: POP909's held-out openings against the segments of the other held-out songs score
+    0.69-0.79 (five splits). So against every segment even a model whose pieces were exactly song
+    openings would score about that (`songs_openings_auc`), and one whose pieces were exactly
+    the songs' later segments `songs_middles_auc`; `classifier_auc_against_openings` compares
+    pieces begun as songs begin with song openings.
     """
     real_stats, real_groups = listening.statistics(real, groups)
     openings, names = real_openings(songs, seconds)
@@ -297,7 +304,8 @@ def classifier_over_draws(music_model, generated: list, songs: list, real: list,
         against_openings.append(listening.two_sample_auc(pieces_stats, opening_stats, opening_names))
     return {"classifier_auc": float(np.mean(against_segments)), "classifier_auc_by_draw": against_segments,
             "classifier_auc_against_openings": float(np.mean(against_openings)),
-            "songs_openings_auc": listening.openings_auc(openings, names, real, groups, seed)}
+            "songs_openings_auc": listening.songs_segments_auc(openings, names, real, groups, seed),
+            "songs_middles_auc": listening.songs_segments_auc(*later_segments(real, groups), real, groups, seed)}
 
 
 def summary(report: dict) -> str:
@@ -325,7 +333,8 @@ def summary(report: dict) -> str:
                  + " ".join(f"{auc:.3f}" for auc in heard.get("classifier_auc_by_draw", [])) + ")")
     if "classifier_auc_against_openings" in heard:
         lines.append(f"  against the songs' openings: classifier AUC {heard['classifier_auc_against_openings']:.3f}; "
-                     f"the songs' own openings against the other songs' segments {heard['songs_openings_auc']:.3f}")
+                     f"the songs' own openings against the other songs' segments {heard['songs_openings_auc']:.3f}"
+                     + (f", their later segments {heard['songs_middles_auc']:.3f}" if "songs_middles_auc" in heard else ""))
     if "chord_tones" in report:
         tones = report["chord_tones"]
         lines.append(f"  chord tones over {tones['progression']} ({tones['key']}): forced "

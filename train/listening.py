@@ -151,13 +151,13 @@ def statistics(scores: list[Score], groups: list | None = None) -> tuple[list[di
     return [stats for stats, _ in kept], [group for _, group in kept]
 
 
-def openings_auc(openings: list[Score], opening_names: list, real: list[Score], real_groups: list,
-                 seed: int = 0) -> float:
-    """The classifier AUC of songs' own openings against songs' segments, the songs split in two
-    halves (the openings of one half against every segment of the other, both ways, the mean):
-    what a model whose pieces were exactly like the songs' openings would score on
-    compare()'s classifier_auc. opening_names and real_groups name the song of each."""
-    opening_stats, opening_names = statistics(openings, opening_names)
+def songs_segments_auc(chosen: list[Score], chosen_names: list, real: list[Score], real_groups: list,
+                       seed: int = 0) -> float:
+    """The classifier AUC of some of the songs' own segments (their openings, say) against songs'
+    segments, the songs split in two halves (the chosen segments of one half against every segment
+    of the other, both ways, the mean): what a model whose pieces were exactly like the chosen
+    segments would score on compare()'s classifier_auc. chosen_names and real_groups name the song of each."""
+    opening_stats, opening_names = statistics(chosen, chosen_names)
     segment_stats, segment_groups = statistics(real, real_groups)
     names = np.array(list(dict.fromkeys(real_groups)))
     order = np.random.default_rng(seed).permutation(len(names))
