@@ -102,7 +102,9 @@ class Config:
     memory_orders: list[int] = field(default_factory=list)
     memory_smoothing: float = 100.0  # higher trusts the network longer; lower repeats more (and loops)
     # events with start_tokens: where a piece starts by default, "opening" (as songs begin) or "middle"
-    start: str = "middle"
+    # (from a bar inside a song). Measured (README, Music v4): the classifier tells "middle" pieces
+    # from the songs more easily (AUC 0.881 against 0.823 over 10 draws).
+    start: str = "opening"
 
     def __post_init__(self):
         problems = []

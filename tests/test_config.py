@@ -85,6 +85,6 @@ def test_a_version_5_config_has_no_start_tokens_as_when_it_was_written():
     values["version"] = 5
     config = Config.from_json(json.dumps(values))
     assert not config.start_tokens and config.version == CONFIG_VERSION
-    assert Config().start_tokens and Config().start == "middle"
+    assert Config().start_tokens and Config().start == "opening"
     with pytest.raises(ConfigError, match="start must be one of opening, middle"):
         Config(start="chorus")
