@@ -47,7 +47,8 @@ def measured(report: dict) -> dict:
         "min_overlap": heard["min_overlap"],
         "classifier_auc": heard["classifier_auc"],  # the mean over the report's draws of pieces
     }
-    for reference in ("classifier_auc_against_openings", "songs_openings_auc", "songs_middles_auc"):  # not targets: see evaluate_events
+    # References, not targets: see train/evaluate_events.py, classifier_over_draws.
+    for reference in ("classifier_auc_against_openings", "songs_openings_auc", "songs_middles_auc"):
         if reference in heard:
             figures[reference] = heard[reference]
     figures.update({f"overlap_{name}": value for name, value in heard["overlap"].items()})

@@ -4,10 +4,10 @@
                                     [--starts opening middle]
 
 For each temperature,top-p[,memory smoothing] (the memory: what followed the last 1-32 tokens
-earlier in the piece, musicgen/memory.py), and for each of --starts (a model with start tokens: pieces
-begun as songs begin, or as from a bar inside a song; default the model's) it generates the same number of 60 s pieces (half from random,
-half from one-note starts, as train/evaluate_events.py does) and compares them with the
-held-out songs' 60 s segments (train/listening.py): the smallest Yang & Lerch overlap, the
+earlier in the piece, musicgen/memory.py), and for each of --starts (a model with start tokens:
+pieces begun as songs begin, or as from a bar inside a song; default the model's) it generates
+the same number of 60 s pieces (half from random, half from one-note starts, as
+train/evaluate_events.py does) and compares them with the held-out songs' 60 s segments (train/listening.py): the smallest Yang & Lerch overlap, the
 two-sample classifier's AUC (the mean over --draws draws of pieces, as the evaluation report's:
 one draw measures it to a few hundredths), and the means a listener notices. It picks the setting with the
 lowest classifier AUC among those whose notes/s stay within 35% of the songs' and that hold

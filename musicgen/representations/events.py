@@ -303,7 +303,7 @@ class Events:
     def starts_inside(self, ids) -> bool:
         """Whether a sequence's header says it starts at a bar inside its song (Start_middle)."""
         middle = self.start_ids("middle")
-        return bool(middle) and middle[0] in np.asarray(ids[:8])
+        return bool(middle) and middle[0] in np.asarray(ids[:8])  # the header: BOS, style, mode, start
 
     def chord_id(self, chord: int) -> int:
         return self.vocab[chord_token(chord)]
@@ -324,8 +324,9 @@ class Events:
         return self.grammar.bos_id
 
     def encode(self, score: Score, style: str = ANY_STYLE, where: str = "opening") -> np.ndarray:
-        """BOS (and a steerable model's header, under `style`, starting at `where` in its song), then the score's tokens
-        (notes quantized to sixteenths by miditok; chords, annotated or estimated, at bar lines and changes)."""
+        """BOS (and a steerable model's header, under `style`, starting at `where` in its song), then the
+        score's tokens (notes quantized to sixteenths by miditok; chords, annotated or estimated, at bar
+        lines and changes)."""
         import symusic
 
         midi = symusic.Score(TICKS_PER_BEAT)
