@@ -223,10 +223,10 @@ Loading uses only JSON and Keras' `safe_mode=True`: no code from this repository
 
 def steering_words(folder: Path, repo_id: str, report: dict | None) -> str:
     """The card's paragraph on steering, for a model with chord and style tokens ("" otherwise)."""
-    conditions = folder / "conditions.json"
-    if not conditions.exists():
+    conditions_file = folder / "conditions.json"
+    if not conditions_file.exists():
         return ""
-    conditions = json.loads(conditions.read_text(encoding="utf-8"))
+    conditions = json.loads(conditions_file.read_text(encoding="utf-8"))
     styles = conditions["styles"]
     starts = (" and where in a song the piece starts (`--start opening` as songs begin, `--start middle` as from a bar "
               "inside one)" if conditions.get("starts") else "")
