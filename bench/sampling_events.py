@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     corpus = load_corpus(args.data, model.config, progress=False)
     held_out, _ = evaluate_events.split_held_out(corpus, evaluate_events.training_digests(model.folder))
     real, groups = evaluate_events.real_segments(held_out, 60.0)
-    real_stats = [s for s in (listening.piece_statistics(score) for score in real) if s]
+    real_stats, _ = listening.statistics(real)
     starts = getattr(model.vocab, "starts", False)
     if args.starts and not starts:
         parser.error("--starts needs a model trained with start tokens")
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
         generated, decoded = evaluate_events.generated_scores(model, args.pieces, 60.0, args.seed)
         generated = [listening.in_c(score) for score in generated]
         report = listening.compare(generated, real, groups, decoded)
-        generated_stats = [s for s in (listening.piece_statistics(score) for score in generated) if s]
+        generated_stats, _ = listening.statistics(generated)
         separating = sorted(univariate_aucs(generated_stats, real_stats).items(), key=lambda item: -item[1])[:4]
         report.update(evaluate_events.classifier_over_draws(model, generated, held_out, real, groups, args.pieces,
                                                             60.0, args.seed, args.draws))

@@ -157,14 +157,14 @@ def songs_segments_auc(chosen: list[Score], chosen_names: list, real: list[Score
     segments, the songs split in two halves (the chosen segments of one half against every segment
     of the other, both ways, the mean): what a model whose pieces were exactly like the chosen
     segments would score on compare()'s classifier_auc. chosen_names and real_groups name the song of each."""
-    opening_stats, opening_names = statistics(chosen, chosen_names)
+    chosen_stats, chosen_names = statistics(chosen, chosen_names)
     segment_stats, segment_groups = statistics(real, real_groups)
     names = np.array(list(dict.fromkeys(real_groups)))
     order = np.random.default_rng(seed).permutation(len(names))
     halves = [set(names[order[:len(names) // 2]]), set(names[order[len(names) // 2:]])]
     aucs = []
     for mine, other in (halves, halves[::-1]):
-        generated = [stats for stats, name in zip(opening_stats, opening_names) if name in mine]
+        generated = [stats for stats, name in zip(chosen_stats, chosen_names) if name in mine]
         rows = [row for row, group in enumerate(segment_groups) if group in other]
         aucs.append(two_sample_auc(generated, [segment_stats[row] for row in rows], [segment_groups[row] for row in rows]))
     return float(np.nanmean(aucs))
