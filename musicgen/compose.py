@@ -93,11 +93,9 @@ def event_primer(music_model: MusicModel, kind: str, value: str, spec: str, stee
     key asked for (else back to the file's key) afterwards."""
     events = music_model.vocab
     key = steering.target_key()
-    header = []
-    if events.steerable:
-        header = events.header(steering.style, key[1] if key else None)[1:]
-        header += [] if key else [DRAW]  # the model picks the mode
-        header += events.start_ids(steering.start or music_model.config.start)
+    # After the primer's BOS; with no key asked, the model draws the mode.
+    header = events.header(steering.style, key[1] if key else None, steering.start or music_model.config.start,
+                           unnamed_mode=DRAW)[1:]
     if kind == "random" and not value:
         return Primer(np.array([events.bos_id], np.int32), "random", opening=header, transpose=steering.shift())
     if kind == "note" and value:

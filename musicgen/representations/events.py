@@ -291,13 +291,20 @@ class Events:
         known = ", ".join(self.styles) if self.styles else "none (this model was trained without styles)"
         raise ValueError(f"unknown style {style!r}: this model knows {known}")
 
-    def header(self, style: str = ANY_STYLE, mode: str | None = None) -> list[int]:
-        """BOS, the style and (when given) the mode: how a steerable piece opens."""
+    def header(self, style: str = ANY_STYLE, mode: str | None = None, where: str | None = None,
+               unnamed_mode: int | None = None) -> list[int]:
+        """How a piece opens: BOS, then for a steerable model the style, the mode (when given; else
+        `unnamed_mode` when given, e.g. the sampler's placeholder for a token it draws) and, for a
+        model with start tokens, where in its song the piece starts (when given)."""
         ids = [self.bos_id]
         if self.steerable:
             ids.append(self.style_id(style))
             if mode is not None:
                 ids.append(self.vocab[f"Mode_{mode}"])
+            elif unnamed_mode is not None:
+                ids.append(unnamed_mode)
+            if where is not None:
+                ids += self.start_ids(where)
         return ids
 
     def starts_inside(self, ids) -> bool:
@@ -339,7 +346,7 @@ class Events:
             for start, end, pitch, velocity in zip(starts, ends, notes[:, 2].astype(int), notes[:, 3].astype(int)):
                 track.notes.append(symusic.Note(int(start), int(end - start), int(pitch), max(1, min(127, int(velocity)))))
             midi.tracks.append(track)
-        header = [*self.header(style, score.key()[1]), *self.start_ids(where)] if self.steerable else [self.bos_id]
+        header = self.header(style, score.key()[1], where)
         if not midi.tracks:
             return np.array(header, np.int32)
         sequence = self.tokenizer.encode(midi)
