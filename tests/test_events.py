@@ -157,6 +157,26 @@ def test_the_numpy_step_gives_what_keras_gives(tiny_events_model):
     assert np.allclose(sequence_log_probabilities(tiny_events_model.steps, ids), expected, atol=1e-4)
 
 
+def test_a_stack_of_grus_reads_as_keras_reads_it_from_the_network_and_from_its_file(tmp_path):
+    """Two GRU layers (--rnn-layers 2): the numpy step, with weights taken from the network or read
+    straight from its .keras file, gives Keras' own log-probabilities."""
+    import keras
+
+    from musicgen.model import build_sequence_model
+    from musicgen.stateful import StepWeights, sequence_log_probabilities
+
+    keras.utils.set_random_seed(1)
+    network = build_sequence_model(Config(embedding_dim=8, rnn_units=16, rnn_layers=2), 40)
+    network.save(tmp_path / "model.keras")
+    ids = np.random.default_rng(0).integers(0, 40, 25)
+    logits = network.predict(ids[None, :-1], verbose=0)[0].astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    expected = logits[np.arange(24), ids[1:]] - np.log(np.exp(logits).sum(axis=1))
+    for weights in (StepWeights.of(network), StepWeights.from_keras_file(tmp_path / "model.keras")):
+        assert weights.units == [16, 16]
+        assert np.allclose(sequence_log_probabilities(weights, ids), expected, atol=1e-4)
+
+
 def test_the_sampler_reads_the_style_at_every_step_as_keras_does():
     """Greedy sampling from a network with StyleEveryStep (its projection made to matter) picks,
     at every step, the grammar-allowed id that the Keras network ranks first on the whole prefix;
