@@ -89,8 +89,9 @@ def check_steering(music_model: MusicModel, steering: Steering) -> None:
 def event_primer(music_model: MusicModel, kind: str, value: str, spec: str, steering: Steering) -> Primer:
     """Events: random = the model's own opening (BOS and, when steerable, the style and mode, and
     where in a song the piece starts: steering's, else the config's `start`), a note = one melody
-    note on beat 1, a MIDI = its last EVENT_PRIMER_BARS bars (both parts, on the beat grid), in C major / A minor when the model was trained so, the piece moved to the
-    key asked for (else back to the file's key) afterwards."""
+    note on beat 1, a MIDI = its last EVENT_PRIMER_BARS bars (both parts, on the beat grid); in
+    C major / A minor when the model was trained so, the piece moved to the key asked for (else
+    back to the file's key) afterwards."""
     events = music_model.vocab
     key = steering.target_key()
     # After the primer's BOS; with no key asked, the model draws the mode.

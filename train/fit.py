@@ -224,7 +224,8 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     header = Header()
     if representation.steerable:
         middle = representation.start_ids("middle")  # [] without start tokens
-        header = Header(3 + len(middle), representation.style_id("any"), config.style_dropout,
+        full_header = representation.header("any", "major", "middle")  # every song's header is this long
+        header = Header(len(full_header), representation.style_id("any"), config.style_dropout,
                         middle[0] if middle else -1, representation.grammar.bar_id)
     shifts = range(-config.transpose_augment, config.transpose_augment + 1)
     transpositions = [representation.transposition(shift) for shift in shifts]
