@@ -27,6 +27,13 @@ TRACK_CHOICES = ("first", "piano", "all")
 STARTS = ("opening", "middle")  # where an event piece starts within a song (Config.start)
 
 
+def check_start(where: str) -> str:
+    """where, if it names one of STARTS; ValueError in words otherwise."""
+    if where not in STARTS:
+        raise ValueError(f"a piece starts at the song's {' or '.join(STARTS)}, not {where!r}")
+    return where
+
+
 class ConfigError(ValueError):
     """A config.json that cannot be used, with the reason in words."""
 

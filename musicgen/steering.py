@@ -15,7 +15,7 @@ import numpy as np
 
 from .chords import (chord_name, chord_pitch_classes, chord_root, key_name, parse_key, parse_progression,
                      progression_name, transpose_chord)
-from .config import STARTS
+from .config import check_start
 from .midi import key_of
 from .representations.events import ANY_STYLE
 
@@ -62,8 +62,8 @@ class Steering:
         style = " ".join((style or "").split())
         style = ANY_STYLE if style.lower() in ("", ANY_STYLE) else style
         start = (start or "").strip().lower() or None
-        if start is not None and start not in STARTS:
-            raise ValueError(f"a piece starts at the song's {' or '.join(STARTS)}, not {start!r}")
+        if start is not None:
+            check_start(start)
         return cls(tuple(parse_progression(chords)), parse_key(key), tempo_bpm, style, start)
 
     @property

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..articulation import Articulation
 from ..chords import CHORD_COUNT, NO_CHORD, chord_at, chord_name, estimate_chords
-from ..config import STARTS  # Start_<where>: from its song's beginning, or from a bar inside it
+from ..config import STARTS, check_start  # Start_<where>: from its song's beginning, or from a bar inside it
 from ..melody import MelodyIntervals
 from ..repeats import Repeats
 from ..score import ACCOMPANIMENT, MELODY, PART_PROGRAMS, Score
@@ -274,9 +274,7 @@ class Events:
 
     def start_ids(self, where: str = "opening") -> list[int]:
         """The header's last token, Start_<where>, for a model with start tokens; [] for others."""
-        if where not in STARTS:
-            raise ValueError(f"a piece starts at the song's {' or '.join(STARTS)}, not {where!r}")
-        return [self.vocab[f"Start_{where}"]] if self.starts else []
+        return [self.vocab[f"Start_{check_start(where)}"]] if self.starts else []
 
     def style_id(self, style: str) -> int:
         """The id of a style by name (case and spaces forgiven); ValueError listing the styles otherwise."""
