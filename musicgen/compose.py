@@ -207,9 +207,11 @@ def sample_draft(music_model: MusicModel, primer: Primer, seconds: float, temper
         # double the bars sampled) and ends at the bar line nearest `seconds` at that tempo.
         fit_tempo = not steering.tempo_bpm and not primer.tempo_bpm and events.onsets_per_beat is not None
         fastest = float(np.round(np.percentile(events.tempos, 95)))
-        draft.tempi = ([steering.tempo_bpm] * variations if steering.tempo_bpm
-                       else [fastest] * variations if fit_tempo
-                       else piece_tempi(music_model, primer, seed, variations))
+        # With a song-likeness, each piece is kept from `candidates` rows sampled for it.
+        candidates = events.likeness.candidates_for(variations) if events.likeness else 1
+        draft.tempi = ([steering.tempo_bpm] * variations * candidates if steering.tempo_bpm
+                       else [fastest] * variations * candidates if fit_tempo
+                       else list(np.repeat(piece_tempi(music_model, primer, seed, variations), candidates)))
         bars = [bars_for(seconds, tempo * speed) for tempo in draft.tempi]
         refit = None
         if fit_tempo:
@@ -228,12 +230,33 @@ def sample_draft(music_model: MusicModel, primer: Primer, seconds: float, temper
                       melody=melody_bias(events), repeats=events.repeats)
         draft.rows = [np.concatenate([primer.ids, row]).tolist() for row in rows]
         draft.skip_bars = primer.skip_bars
-        return draft
+        return most_song_like(music_model, draft, candidates) if candidates > 1 else draft
     frames = max(1, round(float(seconds) * config.frames_per_second * speed))
     check_request(frames, variations, temperature, top_k, top_p)
     sampler = frame_sampler or (lambda *args: generate(music_model.network, *args))
     draft.rows = sampler(primer.ids, frames, temperature, top_k, top_p, seed, variations, memory).tolist()
     return draft
+
+
+def most_song_like(music_model: MusicModel, draft: Draft, candidates: int) -> Draft:
+    """The draft with one row of each `candidates` kept (rows v * candidates ... are piece v's),
+    drawn by the model's song-likeness (musicgen.likeness), seeded by the draft's seed and v.
+    Each candidate is heard as piece v will be (its articulation drawn with v's seed)."""
+    rows, tempi = [], []
+    for variation in range(len(draft.rows) // candidates):
+        first = variation * candidates
+        scores = [event_piece(music_model, np.asarray(row, np.int32), tempo * draft.speed, draft.skip_bars,
+                              bars_of_piece(music_model, row, draft.skip_bars), seed=(draft.seed, variation)).score
+                  for row, tempo in zip(draft.rows[first:first + candidates], draft.tempi[first:first + candidates])]
+        kept = first + music_model.vocab.likeness.choose(scores, np.random.default_rng([draft.seed, 6, variation]))
+        rows.append(draft.rows[kept])
+        tempi.append(draft.tempi[kept])
+    return dataclasses.replace(draft, rows=rows, tempi=tempi)
+
+
+def bars_of_piece(music_model: MusicModel, row, skip_bars: int) -> int:
+    """The bars of an event piece's row after the primer's skipped ones."""
+    return int(np.sum(np.asarray(row) == music_model.vocab.grammar.bar_id)) - skip_bars
 
 
 def extend_draft(music_model: MusicModel, draft: Draft, index: int, seconds: float, temperature: float,
@@ -285,9 +308,9 @@ def pieces_of(music_model: MusicModel, draft: Draft) -> list[Piece]:
     for index, row in enumerate(draft.rows):
         ids = np.asarray(row, np.int32)
         if music_model.config.representation == "events":
-            bars = int(np.sum(ids == music_model.vocab.grammar.bar_id)) - draft.skip_bars
-            piece = event_piece(music_model, ids, draft.tempi[index] * draft.speed, draft.skip_bars, bars,
-                                draft.transpose, seed=(draft.seed, index))
+            piece = event_piece(music_model, ids, draft.tempi[index] * draft.speed, draft.skip_bars,
+                                bars_of_piece(music_model, ids, draft.skip_bars), draft.transpose,
+                                seed=(draft.seed, index))
             for instrument in piece.midi.instruments:
                 if draft.program is not None and instrument.name == ACCOMPANIMENT:
                     instrument.program = int(draft.program)

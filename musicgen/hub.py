@@ -16,7 +16,7 @@ MODEL_FILES = ("model.keras", "config.json")  # and the representation's: vocab.
 # The representation's files beside the weights (a frame model's vocab.json; an event model's
 # tokenizer and what training measured for the sampler: tempi, styles, articulation, melody, repeats).
 REPRESENTATION_FILES = ("vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "articulation.json",
-                        "melody_intervals.json", "repeats.json")
+                        "melody_intervals.json", "repeats.json", "likeness.json")
 DOWNLOADED = [*MODEL_FILES, *REPRESENTATION_FILES]
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
 MAX_MODEL_BYTES = 50_000_000  # a Hub model's files, from the Hub's metadata, before anything is fetched

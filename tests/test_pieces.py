@@ -56,7 +56,8 @@ def test_extending_a_draft_adds_bars_and_keeps_the_beginning(tiny_events_model):
     assert longer.rows[0][:len(draft.rows[0])] == draft.rows[0]
     assert longer.rows[1] == draft.rows[1]
     notes = lambda piece: sorted((n.start, n.pitch) for i in piece.midi.instruments for n in i.notes)  # noqa: E731
-    assert notes(after[0])[:5] == notes(before[0])[:5]
+    first = notes(before[0])[:5]  # the piece kept may be sparse
+    assert first and notes(after[0])[:len(first)] == first
     with pytest.raises(ValueError, match="no piece 3"):
         extend_draft(model, draft, 2, 4.0, 1.0, 0, 1.0, seed=4)
 

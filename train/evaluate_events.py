@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from musicgen.listening import in_c
 from musicgen.memory import PieceMemory
 
 from . import listening
@@ -139,7 +140,7 @@ def real_openings(songs: list, seconds: float) -> tuple[list, list]:
     """(each song's first segment of about `seconds`, in C major / A minor; the song's name), for
     the songs at least that long."""
     openings = [(listening.segments(song.score, seconds)[:1], song.name) for song in songs]
-    return [listening.in_c(first[0]) for first, _ in openings if first], [name for first, name in openings if first]
+    return [in_c(first[0]) for first, _ in openings if first], [name for first, name in openings if first]
 
 
 def later_segments(real: list, groups: list) -> tuple[list, list]:
@@ -153,7 +154,7 @@ def real_segments(songs: list, seconds: float) -> tuple[list, list]:
     real, groups = [], []
     for song in songs:
         for segment in listening.segments(song.score, seconds):
-            real.append(listening.in_c(segment))
+            real.append(in_c(segment))
             groups.append(song.name)
     return real, groups
 
@@ -262,10 +263,11 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
         report["ngram_note"] = ("the model's training songs are not at hand (give --baseline-data): "
                                 "no n-gram baselines")
 
-    generated = [listening.in_c(score) for score in generated]
+    generated = [in_c(score) for score in generated]
     real, groups = real_segments(held_out, seconds)
     report["listening"] = listening.compare(generated, real, groups, decoded_share)
-    report["listening"].update(seconds=seconds, seed=seed, temperature=config.temperature, top_p=config.top_p)
+    report["listening"].update(seconds=seconds, seed=seed, temperature=config.temperature, top_p=config.top_p,
+                               candidates=events.likeness.candidates if events.likeness else 1)
     report["listening"].update(classifier_over_draws(music_model, generated, held_out, real, groups, pieces,
                                                      seconds, seed, classifier_draws))
     # The same songs as the tokens can write them (onsets and lengths on sixteenths): what is
@@ -297,7 +299,7 @@ def classifier_over_draws(music_model, generated: list, songs: list, real: list,
     opening_stats, opening_names = listening.statistics(openings, names)
     against_segments, against_openings = [], []
     for draw in range(max(1, draws)):
-        scores = generated if draw == 0 else [listening.in_c(score) for score in
+        scores = generated if draw == 0 else [in_c(score) for score in
                                               generated_scores(music_model, pieces, seconds, seed + draw)[0]]
         pieces_stats, _ = listening.statistics(scores)
         against_segments.append(listening.two_sample_auc(pieces_stats, real_stats, real_groups))

@@ -211,6 +211,7 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     elif warm_start:  # its ids, and what they are conditioned on, as that network learned them
         representation = Events.load(warm_start)
         representation.repeats = None  # measured below, on these songs
+        representation.likeness = None  # fitted again once trained
     else:
         styles = styles_of(train_songs, config.style_min_songs) if config.steering_tokens else None
         representation = Events.new(styles=styles, starts=config.start_tokens)
@@ -267,6 +268,9 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     metrics = fit_with_checkpoints(model, config, train_data, validation_data, out_dir, resume, epochs_done,
                                    dataset_summary, verbose)
     fit_melody_intervals(out_dir, representation, train_ids)
+    from .likeness import fit_likeness  # it samples the trained network: after the weights are saved
+
+    fit_likeness(out_dir, train_songs)
     return metrics
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from ..articulation import Articulation
 from ..chords import CHORD_COUNT, NO_CHORD, chord_at, chord_name, estimate_chords
 from ..config import STARTS, check_start  # Start_<where>: from its song's beginning, or from a bar inside it
+from ..likeness import Likeness
 from ..melody import MelodyIntervals
 from ..repeats import Repeats
 from ..score import ACCOMPANIMENT, MELODY, PART_PROGRAMS, Score
@@ -183,7 +184,7 @@ class Events:
 
     def __init__(self, tokenizer, tempos: list | None = None, styles: list[str] | None = None,
                  articulation: Articulation | None = None, melody_intervals: MelodyIntervals | None = None,
-                 repeats: Repeats | None = None, starts: bool = False):
+                 repeats: Repeats | None = None, starts: bool = False, likeness: Likeness | None = None):
         self.tokenizer = tokenizer
         # The training songs' performed note lengths (musicgen.articulation); None: as written.
         self.articulation = articulation
@@ -191,6 +192,8 @@ class Events:
         self.melody_intervals = melody_intervals
         # How often the training songs play a bar again (musicgen.repeats); None: never copied.
         self.repeats = repeats
+        # How song-like a piece sounds (musicgen.likeness); None: each piece is the first drawn.
+        self.likeness = likeness
         self.vocab: dict[str, int] = dict(tokenizer.vocab)
         self.miditok_size = len(self.vocab)
         # Steerable: the styles a model learned ("any" first); None for a model without conditions.
@@ -240,7 +243,7 @@ class Events:
         conditions = folder / CONDITIONS_FILE
         conditions = json.loads(conditions.read_text(encoding="utf-8")) if conditions.is_file() else {}
         return cls(tokenizer, tempos, conditions.get("styles"), Articulation.load(folder), MelodyIntervals.load(folder),
-                   Repeats.load(folder), bool(conditions.get("starts")))
+                   Repeats.load(folder), bool(conditions.get("starts")), Likeness.load(folder))
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
@@ -259,6 +262,8 @@ class Events:
             self.melody_intervals.save(folder)
         if self.repeats is not None:
             self.repeats.save(folder)
+        if self.likeness is not None:
+            self.likeness.save(folder)
         if self.steerable:
             conditions = {"styles": self.styles, **({"starts": True} if self.starts else {})}
             (folder / CONDITIONS_FILE).write_text(json.dumps(conditions, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,83 @@
+"""Song-likeness: each piece kept from a few candidates, in proportion to how song-like it sounds."""
+import json
+
+import numpy as np
+import pytest
+
+from musicgen.likeness import FEATURE_COUNT, Likeness
+from musicgen.listening import CLASSIFIER_FEATURES, in_c, piece_statistics
+
+
+def drafts(model, likeness, seed=3, variations=4):
+    from musicgen.compose import make_primer, sample_draft
+
+    model.vocab.likeness = likeness
+    try:
+        return sample_draft(model, make_primer(model, "random", seed), 8.0, 1.0, 0, 1.0, seed, variations)
+    finally:
+        model.vocab.likeness = Likeness.load(model.folder)
+
+
+def leaning_on(feature: str, coefficient: float, candidates: int) -> Likeness:
+    """A song-likeness that only hears one feature (standardized to about one unit)."""
+    size = FEATURE_COUNT
+    coefficients = np.zeros(size)
+    coefficients[CLASSIFIER_FEATURES.index(feature)] = coefficient
+    return Likeness(np.zeros(size), np.ones(size), coefficients, candidates)
+
+
+def mean_notes_per_second(model, draft) -> float:
+    from musicgen.compose import pieces_of
+
+    return float(np.mean([piece_statistics(in_c(piece.score))["notes_per_second"] for piece in pieces_of(model, draft)]))
+
+
+def test_training_fits_it_and_a_folder_keeps_it(tiny_events_model_folder, tmp_path):
+    fitted = Likeness.load(tiny_events_model_folder)
+    assert fitted is not None and fitted.candidates >= 1
+    assert fitted.coefficients.shape == fitted.mean.shape == fitted.scale.shape and np.abs(fitted.coefficients).sum() > 0
+    fitted.save(tmp_path)
+    again = Likeness.load(tmp_path)
+    assert np.allclose(again.coefficients, fitted.coefficients, atol=1e-5) and again.candidates == fitted.candidates
+    good = json.loads((tmp_path / "likeness.json").read_text())
+    for damaged in ({**good, "candidates": 0}, {**good, "scale": [0.0] * len(good["scale"])},
+                    {**good, "mean": good["mean"][:3]}, {"candidates": 8}, [1, 2]):
+        (tmp_path / "likeness.json").write_text(json.dumps(damaged))
+        with pytest.raises(ValueError, match="candidates of at least 1"):
+            Likeness.load(tmp_path)
+    (tmp_path / "likeness.json").write_text("{not json")
+    with pytest.raises(ValueError, match="candidates of at least 1"):
+        Likeness.load(tmp_path)
+    assert Likeness.load(tmp_path / "nowhere") is None
+
+
+def test_one_candidate_samples_exactly_as_a_model_without_one(tiny_events_model):
+    without = drafts(tiny_events_model, None)
+    one = drafts(tiny_events_model, leaning_on("notes_per_second", 5.0, candidates=1))
+    assert one.rows == without.rows and one.tempi == without.tempi
+
+
+def test_the_pieces_kept_lean_the_way_the_songs_do(tiny_events_model):
+    model = tiny_events_model
+    first = drafts(model, None, variations=8)
+    busier = drafts(model, leaning_on("notes_per_second", 5.0, candidates=8), variations=8)
+    sparser = drafts(model, leaning_on("notes_per_second", -5.0, candidates=8), variations=8)
+    assert len(busier.rows) == len(sparser.rows) == 8 == len(busier.tempi)
+    rates = [mean_notes_per_second(model, draft) for draft in (sparser, first, busier)]
+    assert rates[0] < rates[1] < rates[2], rates
+    # Seeded: the same request keeps the same pieces.
+    assert drafts(model, leaning_on("notes_per_second", 5.0, candidates=8), variations=8).rows == busier.rows
+
+
+def test_a_kept_piece_is_one_of_its_own_candidates(tiny_events_model):
+    model = tiny_events_model
+    candidates = 4
+    every = drafts(model, None, variations=2 * candidates)  # the rows sample_draft draws for 2 pieces of 4
+    kept = drafts(model, leaning_on("polyphony", 3.0, candidates=candidates), variations=2)
+    for variation, row in enumerate(kept.rows):
+        assert row in every.rows[variation * candidates:(variation + 1) * candidates]
+
+
+def test_many_variations_share_the_rows_sampled_at_once():
+    likeness = leaning_on("polyphony", 1.0, candidates=8)
+    assert likeness.candidates_for(1) == 8 and likeness.candidates_for(16) == 4 and likeness.candidates_for(100) == 1
