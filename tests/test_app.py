@@ -238,8 +238,8 @@ def test_continue_extends_a_piece_and_undo_takes_it_back(app_url, app_model):
     slack = slack_seconds(app_model)
     assert original.get_end_time() < extended.get_end_time() <= 15.0 + 2 * slack
     # The piece keeps its beginning; the second piece is untouched.
-    def onsets(midi, before):
-        return {i.name: [(n.pitch, n.start) for n in i.notes if n.start < before] for i in midi.instruments}
+    def onsets(midi, before):  # sorted: a MIDI file's notes are read back in the order they end
+        return {i.name: sorted((n.start, n.pitch) for n in i.notes if n.start < before) for i in midi.instruments}
     assert onsets(extended, original.get_end_time() - 1e-6) == onsets(original, original.get_end_time())
     assert Path(midi_of(longer, 1)).read_bytes() == Path(midi_of(first, 1)).read_bytes()
     back = client.predict(api_name="/undo")
