@@ -1,6 +1,7 @@
 """Shared fixtures: MIDI files the tests write themselves, and the reference corpus when present."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -158,3 +159,15 @@ def tiny_events_model(tiny_events_model_folder):
     from musicgen.hub import load
 
     return load(str(tiny_events_model_folder))
+
+
+def assert_refuses_damaged(folder: Path, file_name: str, load, damaged_contents: list, match: str) -> None:
+    """load(folder) raises ValueError matching `match` for each damaged content of folder/file_name,
+    written as JSON, and for a file that is not JSON at all."""
+    for damaged in damaged_contents:
+        (folder / file_name).write_text(json.dumps(damaged))
+        with pytest.raises(ValueError, match=match):
+            load(folder)
+    (folder / file_name).write_text("{not json")
+    with pytest.raises(ValueError, match=match):
+        load(folder)

@@ -2,8 +2,8 @@
 import json
 
 import numpy as np
-import pytest
 
+from conftest import assert_refuses_damaged
 from musicgen.likeness import FEATURE_COUNT, Likeness
 from musicgen.listening import CLASSIFIER_FEATURES, in_c, piece_statistics
 
@@ -40,14 +40,9 @@ def test_training_fits_it_and_a_folder_keeps_it(tiny_events_model_folder, tmp_pa
     again = Likeness.load(tmp_path)
     assert np.allclose(again.coefficients, fitted.coefficients, atol=1e-5) and again.candidates == fitted.candidates
     good = json.loads((tmp_path / "likeness.json").read_text())
-    for damaged in ({**good, "candidates": 0}, {**good, "scale": [0.0] * len(good["scale"])},
-                    {**good, "mean": good["mean"][:3]}, {"candidates": 8}, [1, 2]):
-        (tmp_path / "likeness.json").write_text(json.dumps(damaged))
-        with pytest.raises(ValueError, match="candidates of at least 1"):
-            Likeness.load(tmp_path)
-    (tmp_path / "likeness.json").write_text("{not json")
-    with pytest.raises(ValueError, match="candidates of at least 1"):
-        Likeness.load(tmp_path)
+    damaged = [{**good, "candidates": 0}, {**good, "scale": [0.0] * len(good["scale"])},
+               {**good, "mean": good["mean"][:3]}, {"candidates": 8}, [1, 2]]
+    assert_refuses_damaged(tmp_path, "likeness.json", Likeness.load, damaged, "candidates of at least 1")
     assert Likeness.load(tmp_path / "nowhere") is None
 
 

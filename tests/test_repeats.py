@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import assert_refuses_damaged
 from musicgen.repeats import DISTANCES, Repeats, bars_of
 
 
@@ -65,13 +66,8 @@ def test_training_measures_them_and_a_folder_keeps_them(tiny_events_model_folder
     repeats.save(tmp_path)
     again = Repeats.load(tmp_path).chances
     assert all(again[distance] == pytest.approx(repeats.chances[distance], abs=1e-4) for distance in DISTANCES)
-    for damaged in ({"8": [1.5, 0.2]}, {"0": [0.1, 0.2]}, [0.1, 0.2], {"8": 0.1}, {"eight": [0.1, 0.2]}):
-        (tmp_path / "repeats.json").write_text(json.dumps(damaged))
-        with pytest.raises(ValueError, match="between 0 and 1"):
-            Repeats.load(tmp_path)
-    (tmp_path / "repeats.json").write_text("{not json")
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        Repeats.load(tmp_path)
+    assert_refuses_damaged(tmp_path, "repeats.json", Repeats.load, [{"8": [1.5, 0.2]}, {"0": [0.1, 0.2]}, [0.1, 0.2],
+                                                                    {"8": 0.1}, {"eight": [0.1, 0.2]}], "between 0 and 1")
     assert Repeats.load(tmp_path / "nowhere") is None
 
 
