@@ -211,7 +211,8 @@ def sample_draft(music_model: MusicModel, primer: Primer, seconds: float, temper
         candidates = events.likeness.candidates_for(variations) if events.likeness else 1
         draft.tempi = ([steering.tempo_bpm] * variations * candidates if steering.tempo_bpm
                        else [fastest] * variations * candidates if fit_tempo
-                       else list(np.repeat(piece_tempi(music_model, primer, seed, variations), candidates)))
+                       else [tempo for tempo in piece_tempi(music_model, primer, seed, variations)
+                             for _ in range(candidates)])
         bars = [bars_for(seconds, tempo * speed) for tempo in draft.tempi]
         refit = None
         if fit_tempo:
