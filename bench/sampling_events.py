@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 import musicgen  # noqa: E402,F401
 from musicgen.config import STARTS  # noqa: E402
 from musicgen.hub import load  # noqa: E402
-from musicgen.listening import CLASSIFIER_FEATURES, LENGTH_EDGES_BEATS, classifier_vector, in_c  # noqa: E402
+from musicgen.listening import CLASSIFIER_VECTOR_NAMES, classifier_vector, in_c  # noqa: E402
 from train import evaluate_events, listening  # noqa: E402
 from train.data import load_corpus  # noqa: E402
 
@@ -43,8 +43,7 @@ def univariate_aucs(generated: list[dict], real: list[dict]) -> dict[str, float]
     """How well each classifier feature alone separates the two sets (0.5 = not at all)."""
     from sklearn.metrics import roc_auc_score
 
-    names = [*CLASSIFIER_FEATURES, "pitch_class_entropy", "top_pitch_class", "second", "third", "fourth",
-             *[f"length_bin_{i}" for i in range(len(LENGTH_EDGES_BEATS) - 1)]]
+    names = CLASSIFIER_VECTOR_NAMES
     vectors = np.array([classifier_vector(s) for s in (*generated, *real)])
     labels = np.array([1] * len(generated) + [0] * len(real))
     return {name: float(max(auc := roc_auc_score(labels, vectors[:, i]), 1 - auc)) for i, name in enumerate(names)}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .listening import CLASSIFIER_FEATURES, LENGTH_EDGES_BEATS, classifier_vector, in_c, piece_statistics
+from .listening import CLASSIFIER_VECTOR_NAMES, classifier_vector, in_c, piece_statistics
 from .score import Score
 
 LIKENESS_FILE = "likeness.json"
@@ -33,7 +33,6 @@ class Likeness:
     scale: np.ndarray
     coefficients: np.ndarray  # of the standardized features; positive = more like the songs
     candidates: int = CANDIDATES
-    features: tuple[str, ...] = CLASSIFIER_FEATURES  # the named ones; the pitch-class and length shares follow
 
     def logits(self, scores: list[Score]) -> np.ndarray:
         """log of each piece's song-likeness ratio (up to a constant); -inf for a silent piece."""
@@ -71,8 +70,7 @@ class Likeness:
         return cls(mean, scale, regression.coef_[0], candidates)
 
     def save(self, folder: str | Path) -> None:
-        data = {"features": [*self.features, "pitch_class_entropy", "pitch_class_shares_top4",
-                             "note_length_shares"],
+        data = {"features": list(CLASSIFIER_VECTOR_NAMES),
                 "mean": [round(float(v), 6) for v in self.mean], "scale": [round(float(v), 6) for v in self.scale],
                 "coefficients": [round(float(v), 6) for v in self.coefficients], "candidates": self.candidates}
         (Path(folder) / LIKENESS_FILE).write_text(json.dumps(data) + "\n", encoding="utf-8")
@@ -83,21 +81,18 @@ class Likeness:
         path = Path(folder) / LIKENESS_FILE
         if not path.is_file():
             return None
-        size = FEATURE_COUNT
+        size = len(CLASSIFIER_VECTOR_NAMES)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             arrays = [np.asarray(data[name], float) for name in ("mean", "scale", "coefficients")]
-            candidates = int(data["candidates"])
+            candidates, features = int(data["candidates"]), data.get("features")
         except (ValueError, TypeError, KeyError):
-            arrays, candidates = [], 0
+            arrays, candidates, features = [], 0, None
+        if features != list(CLASSIFIER_VECTOR_NAMES) and len(arrays) == 3:
+            raise ValueError(f"{path} was fitted on other features than this version hears: fit it again "
+                             f"(python -m train.likeness MODEL_FOLDER)")
         if len(arrays) != 3 or any(array.shape != (size,) or not np.isfinite(array).all() for array in arrays) \
                 or not candidates >= 1 or not (arrays[1] > 0).all():
             raise ValueError(f"{path} should hold mean, scale (above 0) and coefficients of {size} numbers each, "
                              f"and candidates of at least 1")
         return cls(*arrays, candidates)
-
-
-# The shape classifier_vector reads, to know its length without a piece.
-_EMPTY_STATISTICS = {**{name: 0.0 for name in CLASSIFIER_FEATURES}, "pitch_class_histogram": [0.0] * 12,
-                     "note_length_histogram": [0.0] * (len(LENGTH_EDGES_BEATS) - 1)}
-FEATURE_COUNT = len(classifier_vector(_EMPTY_STATISTICS))  # the numbers a piece is heard by

@@ -99,7 +99,14 @@ CLASSIFIER_FEATURES = ("notes_per_second", "polyphony", "mean_length_beats", "si
                        "repetition", "melody_share", "average_pitch_interval")
 
 
+# Each number of classifier_vector, in order: the pitch-class profile's entropy and its four largest
+# shares (largest first), then the share of notes in each length bin.
+CLASSIFIER_VECTOR_NAMES = (*CLASSIFIER_FEATURES, "pitch_class_entropy", "top_pitch_class", "second", "third", "fourth",
+                           *[f"length_bin_{i}" for i in range(len(LENGTH_EDGES_BEATS) - 1)])
+
+
 def classifier_vector(statistics: dict) -> list[float]:
+    """The numbers the classifiers hear a piece by, named in CLASSIFIER_VECTOR_NAMES."""
     profile = np.asarray(statistics["pitch_class_histogram"])
     entropy = float(-(profile[profile > 0] * np.log(profile[profile > 0])).sum())
     return [statistics[name] for name in CLASSIFIER_FEATURES] + [entropy, *sorted(profile)[::-1][:4],

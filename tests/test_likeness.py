@@ -2,10 +2,11 @@
 import json
 
 import numpy as np
+import pytest
 
 from conftest import assert_refuses_damaged
-from musicgen.likeness import FEATURE_COUNT, Likeness
-from musicgen.listening import CLASSIFIER_FEATURES, in_c, piece_statistics
+from musicgen.likeness import Likeness
+from musicgen.listening import CLASSIFIER_FEATURES, CLASSIFIER_VECTOR_NAMES, in_c, piece_statistics
 
 
 def drafts(model, likeness, seed=3, variations=4):
@@ -20,7 +21,7 @@ def drafts(model, likeness, seed=3, variations=4):
 
 def leaning_on(feature: str, coefficient: float, candidates: int) -> Likeness:
     """A song-likeness that only hears one feature (standardized to about one unit)."""
-    size = FEATURE_COUNT
+    size = len(CLASSIFIER_VECTOR_NAMES)
     coefficients = np.zeros(size)
     coefficients[CLASSIFIER_FEATURES.index(feature)] = coefficient
     return Likeness(np.zeros(size), np.ones(size), coefficients, candidates)
@@ -43,6 +44,10 @@ def test_training_fits_it_and_a_folder_keeps_it(tiny_events_model_folder, tmp_pa
     damaged = [{**good, "candidates": 0}, {**good, "scale": [0.0] * len(good["scale"])},
                {**good, "mean": good["mean"][:3]}, {"candidates": 8}, [1, 2]]
     assert_refuses_damaged(tmp_path, "likeness.json", Likeness.load, damaged, "candidates of at least 1")
+    # Fitted on another version's features: named, with what to do.
+    (tmp_path / "likeness.json").write_text(json.dumps({**good, "features": good["features"][::-1]}))
+    with pytest.raises(ValueError, match="other features .*python -m train.likeness"):
+        Likeness.load(tmp_path)
     assert Likeness.load(tmp_path / "nowhere") is None
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from musicgen.hub import load_folder
 from musicgen.likeness import LIKENESS_FILE, Likeness
-from musicgen.listening import in_c
+from musicgen.listening import CLASSIFIER_VECTOR_NAMES, in_c
 
 from .measure import on_training_songs
 
@@ -49,9 +49,7 @@ def fit(folder: Path, config, songs: list, listed: int) -> None:
     if likeness is None:
         print(f"no {LIKENESS_FILE} written: the songs or the network's pieces are silent")
         return
-    names = [*likeness.features, "pitch_class_entropy", "top_pitch_class", "second", "third", "fourth",
-             *[f"length_bin_{i}" for i in range(len(likeness.coefficients) - len(likeness.features) - 5)]]
-    leaning = sorted(zip(names, likeness.coefficients), key=lambda item: -abs(item[1]))[:6]
+    leaning = sorted(zip(CLASSIFIER_VECTOR_NAMES, likeness.coefficients), key=lambda item: -abs(item[1]))[:6]
     print(f"wrote {folder / LIKENESS_FILE} from {len(songs)} of its {listed} training songs and its own pieces; "
           f"each piece is kept from {likeness.candidates} candidates. Songs have more (+) or less (-) of: "
           + ", ".join(f"{name} {value:+.2f}" for name, value in leaning))
