@@ -23,7 +23,7 @@ from .listening import CLASSIFIER_VECTOR_NAMES, classifier_vector, in_c, piece_s
 from .score import Score
 
 LIKENESS_FILE = "likeness.json"
-CANDIDATES = 8  # for each piece asked; at 8 the classifier's AUC fell 0.82 -> 0.69 (README)
+CANDIDATES = 8  # for each piece asked; held out, the classifier's AUC fell 0.82 -> 0.67-0.68 (README)
 MAX_ROWS = 64  # candidates are fewer where many variations are asked at once
 
 
@@ -64,7 +64,8 @@ class Likeness:
         labels = np.array([1] * len(songs) + [0] * len(pieces))
         mean, scale = vectors.mean(axis=0), vectors.std(axis=0)
         scale[scale < 1e-9] = 1.0
-        # Balanced, so that the logit is the log ratio of the two densities up to a constant.
+        # The logit is the log ratio of the two densities up to a constant whatever the class sizes;
+        # balanced, the fit does not lean on the larger side (about ten song segments a piece).
         regression = LogisticRegression(max_iter=2000, C=1.0, class_weight="balanced")
         regression.fit((vectors - mean) / scale, labels)
         return cls(mean, scale, regression.coef_[0], candidates)
