@@ -43,10 +43,10 @@ def univariate_aucs(generated: list[dict], real: list[dict]) -> dict[str, float]
     """How well each classifier feature alone separates the two sets (0.5 = not at all)."""
     from sklearn.metrics import roc_auc_score
 
-    names = CLASSIFIER_VECTOR_NAMES
     vectors = np.array([classifier_vector(s) for s in (*generated, *real)])
     labels = np.array([1] * len(generated) + [0] * len(real))
-    return {name: float(max(auc := roc_auc_score(labels, vectors[:, i]), 1 - auc)) for i, name in enumerate(names)}
+    return {name: float(max(auc := roc_auc_score(labels, vectors[:, i]), 1 - auc))
+            for i, name in enumerate(CLASSIFIER_VECTOR_NAMES)}
 
 
 def main(argv=None) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .listening import CLASSIFIER_VECTOR_NAMES, classifier_vector, in_c, piece_statistics
+from .listening import CLASSIFIER_VECTOR_NAMES, classifier_vector, piece_statistics
 from .score import Score
 
 LIKENESS_FILE = "likeness.json"
@@ -35,10 +35,11 @@ class Likeness:
     candidates: int = CANDIDATES
 
     def logits(self, scores: list[Score]) -> np.ndarray:
-        """log of each piece's song-likeness ratio (up to a constant); -inf for a silent piece."""
+        """log of each piece's song-likeness ratio (up to a constant); -inf for a silent piece.
+        Heard in its own key: nothing classifier_vector reads changes when a piece is transposed."""
         out = np.full(len(scores), -np.inf)
         for index, score in enumerate(scores):
-            statistics = piece_statistics(in_c(score))
+            statistics = piece_statistics(score)
             if statistics:
                 vector = (np.asarray(classifier_vector(statistics), float) - self.mean) / self.scale
                 out[index] = float(vector @ self.coefficients)

@@ -16,6 +16,7 @@ HOLD_SECONDS = 10.0
 # Note lengths in beats: up to a sixteenth, eighth, dotted eighth, quarter, half, whole, longer.
 LENGTH_EDGES_BEATS = np.array([0, 0.26, 0.51, 0.76, 1.01, 2.01, 4.01, 1e9])
 
+
 def in_c(score: Score) -> Score:
     """The piece moved to C major / A minor by its own key estimate.
 
@@ -97,8 +98,6 @@ def bar_repetition(notes: np.ndarray, bar_beats: int) -> float:
 CLASSIFIER_FEATURES = ("notes_per_second", "polyphony", "mean_length_beats", "silence_share",
                        "melody_step_share", "melody_leap_share", "pitch_range", "pitch_count",
                        "repetition", "melody_share", "average_pitch_interval")
-
-
 # Each number of classifier_vector, in order: the pitch-class profile's entropy and its four largest
 # shares (largest first), then the share of notes in each length bin.
 CLASSIFIER_VECTOR_NAMES = (*CLASSIFIER_FEATURES, "pitch_class_entropy", "top_pitch_class", "second", "third", "fourth",

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import assert_refuses_damaged
 from musicgen.likeness import Likeness
-from musicgen.listening import CLASSIFIER_FEATURES, CLASSIFIER_VECTOR_NAMES, in_c, piece_statistics
+from musicgen.listening import CLASSIFIER_FEATURES, CLASSIFIER_VECTOR_NAMES, piece_statistics
 
 
 def drafts(model, likeness, seed=3, variations=4):
@@ -30,13 +30,14 @@ def leaning_on(feature: str, coefficient: float, candidates: int) -> Likeness:
 def mean_notes_per_second(model, draft) -> float:
     from musicgen.compose import pieces_of
 
-    return float(np.mean([piece_statistics(in_c(piece.score))["notes_per_second"] for piece in pieces_of(model, draft)]))
+    return float(np.mean([piece_statistics(piece.score)["notes_per_second"] for piece in pieces_of(model, draft)]))
 
 
 def test_training_fits_it_and_a_folder_keeps_it(tiny_events_model_folder, tmp_path):
     fitted = Likeness.load(tiny_events_model_folder)
     assert fitted is not None and fitted.candidates >= 1
-    assert fitted.coefficients.shape == fitted.mean.shape == fitted.scale.shape and np.abs(fitted.coefficients).sum() > 0
+    assert fitted.coefficients.shape == fitted.mean.shape == fitted.scale.shape
+    assert np.abs(fitted.coefficients).sum() > 0
     fitted.save(tmp_path)
     again = Likeness.load(tmp_path)
     assert np.allclose(again.coefficients, fitted.coefficients, atol=1e-5) and again.candidates == fitted.candidates
@@ -81,3 +82,12 @@ def test_a_kept_piece_is_one_of_its_own_candidates(tiny_events_model):
 def test_many_variations_share_the_rows_sampled_at_once():
     likeness = leaning_on("polyphony", 1.0, candidates=8)
     assert likeness.candidates_for(1) == 8 and likeness.candidates_for(16) == 4 and likeness.candidates_for(100) == 1
+
+
+def test_a_piece_is_heard_alike_in_every_key(tiny_events_model):
+    from musicgen.compose import pieces_of
+
+    fitted = Likeness.load(tiny_events_model.folder)
+    scores = [piece.score for piece in pieces_of(tiny_events_model, drafts(tiny_events_model, None))]
+    for semitones in (-5, 3, 7):
+        assert np.allclose(fitted.logits([score.transposed(semitones) for score in scores]), fitted.logits(scores))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from musicgen.hub import load_folder
 from musicgen.likeness import LIKENESS_FILE, Likeness
-from musicgen.listening import CLASSIFIER_VECTOR_NAMES, in_c
+from musicgen.listening import CLASSIFIER_VECTOR_NAMES
 
 from .measure import on_training_songs
 
@@ -32,11 +32,11 @@ def fit_likeness(folder: Path, songs: list, pieces: int = LIKENESS_PIECES, seed:
 
     music_model = load_folder(folder)
     music_model.vocab.likeness = None  # the network's own pieces, as it writes them
-    # Songs shorter than a segment count whole.
-    song_statistics, _ = statistics([in_c(segment) for song in songs
+    # Songs shorter than a segment count whole; every key alike (Likeness.logits).
+    song_statistics, _ = statistics([segment for song in songs
                                      for segment in segments(song.score, SECONDS) or [song.score]])
     pieces = min(pieces, max(16, 2 * len(song_statistics)))  # a small folder: about as many pieces as segments
-    piece_statistics, _ = statistics([in_c(score) for score in generated_scores(music_model, pieces, SECONDS, seed)[0]])
+    piece_statistics, _ = statistics(generated_scores(music_model, pieces, SECONDS, seed)[0])
     if not song_statistics or not piece_statistics:
         return None
     likeness = Likeness.fit(song_statistics, piece_statistics)
