@@ -26,18 +26,22 @@ import gradio as gr  # noqa: E402
 import pretty_midi  # noqa: E402
 
 import musicgen  # noqa: F401  (quiets TensorFlow)
-from musicgen.batching import batcher_for
-from musicgen.config import Config
-from musicgen.compose import (Draft, OutputError, extend_draft, make_primer, pieces_of, sample_draft,
-                              write_piece)
-from musicgen.hub import HubUnreachable, ModelError, MusicModel, load, resolve_source
-from musicgen.midi import MAX_MIDI_BYTES, MidiError
 from musicgen import stateful
-from musicgen.steering import PROGRESSIONS, Steering, preset_chords
+from musicgen.batching import batcher_for
 from musicgen.chords import ROOT_NAMES
+from musicgen.config import Config
+from musicgen.errors import HubUnreachable, ModelError
+from musicgen.generate import extend_draft, make_primer, pieces_of, sample_draft
+from musicgen.hub import MusicModel, load, resolve_source
+from musicgen.midi import MAX_MIDI_BYTES, MidiError
+from musicgen.output import OutputError, write_piece
+from musicgen.piece import Draft
+from musicgen.request import WEB_PAGE, Request
+from musicgen.schemes import scheme_for
+from musicgen.steering import PROGRESSIONS, Steering, preset_chords
 
-MAX_VARIATIONS = 4
-SECONDS_RANGE = (5, 120)
+MAX_VARIATIONS = WEB_PAGE.max_variations  # the page's players
+SECONDS_RANGE = (round(WEB_PAGE.min_seconds), round(WEB_PAGE.max_seconds))
 NOTE_CHOICES = [pretty_midi.note_number_to_name(pitch) for pitch in range(36, 97)]
 INSTRUMENTS = [(f"{program}: {pretty_midi.program_to_instrument_name(program)}", program)
                for program in range(128)]
@@ -80,7 +84,7 @@ def get_model(source: str | None) -> MusicModel:
                     raise
                 # Not kept: the next request tries the Hub again.
                 return dataclasses.replace(get_model(None), note=f"{error}; using the built-in model instead")
-            if music_model.config.representation == "frames":  # event models need no compiling
+            if music_model.scheme.shares_batches:  # compiled before the first visitor asks
                 batcher_for(music_model.network).warm_up(music_model.config.seq_len)
             _models[key] = music_model
             while len(_models) > MAX_MODELS_HELD:
@@ -110,15 +114,6 @@ def request_folder() -> Path:
     return Path(tempfile.mkdtemp(dir=OUTPUT_ROOT))
 
 
-def check_choices(seconds: float, variations: int, speed: float) -> None:
-    if not SECONDS_RANGE[0] <= float(seconds) <= SECONDS_RANGE[1]:
-        raise ValueError(f"length must be between {SECONDS_RANGE[0]} and {SECONDS_RANGE[1]} seconds")
-    if not 1 <= int(variations) <= MAX_VARIATIONS:
-        raise ValueError(f"variations must be between 1 and {MAX_VARIATIONS}")
-    if not 0.25 <= float(speed) <= 4:
-        raise ValueError("tempo must be between 0.25x and 4x")
-
-
 def show(snapshot: dict, started: float, remarks: list[str]) -> list:
     """Files and facts for a snapshot (a compose.Draft as a dict)."""
     draft = Draft(**snapshot)
@@ -126,8 +121,8 @@ def show(snapshot: dict, started: float, remarks: list[str]) -> list:
     folder, slots, notes, seconds, keys = request_folder(), [], 0, 0.0, set()
     for index, piece in enumerate(pieces_of(music_model, draft)):
         stem = folder / piece_name(draft, piece, index)
-        write_piece(piece, music_model.config.frames_per_second * draft.speed, f"{stem}.mid", f"{stem}.wav",
-                    f"{stem}.png", title=f"seed {draft.seed}, piece {index + 1}", ogg_path=f"{stem}.ogg")
+        write_piece(piece, f"{stem}.mid", f"{stem}.wav", f"{stem}.png", title=f"seed {draft.seed}, piece {index + 1}",
+                    ogg_path=f"{stem}.ogg")
         # The player streams the small Ogg; the .mid and the full-quality WAV are the downloads.
         slots += [f"{stem}.ogg", [f"{stem}.mid", f"{stem}.wav"], f"{stem}.png"]
         notes += piece.note_count
@@ -172,55 +167,49 @@ def user_message(function):
 def generate_music(primer_kind: str = "a single note", note: str = "C4", upload: str | None = None,
                    seconds: float = 30, variations: int = 1, temperature: float | None = None,
                    top_p: float | None = None, seed: str = "", speed: float = 1.0, program: int | None = None,
-                   model_source: str = "", chords: str = "", key: str = "any", tempo: float | None = None,
+                   model_source: str = "", chords: str = "", key: str = "any", tempo: str | float | None = "",
                    style: str = "any", start: str = "", history: list | None = None):
     """(audio, .mid, picture) for each of MAX_VARIATIONS slots, facts, the seed used, and the history.
 
-    Every choice has a default (the API can be called with none); None = the model's own."""
+    Every choice has a default (the API can be called with none); None or empty = the model's own."""
     started = time.perf_counter()
     music_model = get_model(model_source)
-    check_choices(seconds, variations, speed)
-    config = music_model.config
-    temperature = config.temperature if temperature is None else temperature
-    top_p = config.top_p if top_p is None else top_p
-    program = config.program if program is None else program
-    steering = Steering.parse(chords, key, tempo, style, start)
-    seed = int(seed) if str(seed or "").strip() else random.randrange(2**31)
     if primer_kind == "continue my MIDI":
         if not upload:
             raise ValueError("upload a MIDI file to continue, or pick another primer")
-        primer = make_primer(music_model, f"midi:{upload}", seed, steering=steering)
-        primer.description = f"continuation of {Path(upload).name}"
-    elif primer_kind == "a single note":
-        primer = make_primer(music_model, f"note:{note}", seed, steering=steering)
+        spec = f"midi:{upload}"
     else:
-        primer = make_primer(music_model, "random", seed, int(variations), steering=steering)
-    draft = sample_draft(music_model, primer, float(seconds), float(temperature), 0, float(top_p), seed,
-                         int(variations), int(program), float(speed), frame_sampler(music_model), steering)
+        spec = f"note:{note}" if primer_kind == "a single note" else "random"
+    steering = Steering.parse(chords, key, tempo, style, start)
+    request = Request.build(music_model.config, primer=spec, seconds=seconds, variations=variations,
+                            temperature=temperature, top_p=top_p, seed=seed, steering=steering, program=program,
+                            speed=speed, limits=WEB_PAGE)
+    primer = make_primer(music_model, request.primer, request.seed, request.variations, steering)
+    if upload and primer_kind == "continue my MIDI":
+        primer.description = f"continuation of {Path(upload).name}"
+    draft = sample_draft(music_model, request, frame_sampler(music_model), primer)
     snapshot = dataclasses.asdict(draft)
     return [*show(snapshot, started, [f"started from: {primer.description}", music_model.note, *primer.notes]),
             [snapshot]]
 
 
 def frame_sampler(music_model: MusicModel):
-    """Frame models sample beside other visitors (musicgen.batching); event models need none."""
-    if music_model.config.representation == "frames":
-        return batcher_for(music_model.network).generate
-    return None
+    """Models whose scheme shares batches sample beside other visitors (musicgen.batching)."""
+    return batcher_for(music_model.network).generate if music_model.scheme.shares_batches else None
 
 
 @user_message
-def continue_music(history: list | None, piece_number: int, seconds: float, temperature: float,
-                   top_p: float):
+def continue_music(history: list | None, piece_number: int, seconds: float, temperature: float | None = None,
+                   top_p: float | None = None):
     """Extend one piece of the latest result by `seconds`; the previous result stays for Undo."""
     started = time.perf_counter()
     if not history:
         raise ValueError("generate a piece first, then continue it")
     draft = Draft(**history[-1])
     music_model = get_model(draft.source)
-    check_choices(seconds, 1, draft.speed)
-    longer = extend_draft(music_model, draft, int(piece_number) - 1, float(seconds), float(temperature), 0,
-                          float(top_p), seed=draft.seed + len(history), frame_sampler=frame_sampler(music_model))
+    request = Request.build(music_model.config, seconds=seconds, temperature=temperature, top_p=top_p,
+                            seed=draft.seed + len(history), speed=draft.speed, limits=WEB_PAGE)
+    longer = extend_draft(music_model, draft, int(piece_number) - 1, request, frame_sampler=frame_sampler(music_model))
     snapshot = dataclasses.asdict(longer)
     return [*show(snapshot, started, []), [*history, snapshot]]
 
@@ -253,7 +242,7 @@ def concurrency(defaults: Config) -> int:
     if os.environ.get("MUSICGEN_CONCURRENCY"):
         return max(1, int(os.environ["MUSICGEN_CONCURRENCY"]))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 2)
-    return 8 if defaults.representation == "frames" else max(2, cores)
+    return 8 if scheme_for(defaults).shares_batches else max(2, cores)
 
 
 def build_page(defaults: Config | None = None, styles: list[str] | None = None) -> gr.Blocks:
@@ -282,8 +271,9 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
                     chords = gr.Textbox(value="", label="Chords, one per bar (empty = the model chooses)",
                                         placeholder="e.g. C G Am F  (C, Cm, C7, Cmaj7, Cm7, Cdim, Csus2, Csus4)")
                     key = gr.Dropdown(KEYS, value="any", label="Key")
-                    # No minimum here: the page sends 0 for an empty box; Steering.parse checks 30-300.
-                    tempo = gr.Number(value=None, label="Tempo (BPM, 30-300; empty = the model's choice)")
+                    # A text box: a number box shows 0 when empty. Steering.parse checks 30-300.
+                    tempo = gr.Textbox(value="", label="Tempo (BPM, 30-300; empty = the model's choice)",
+                                       placeholder="e.g. 96")
                     style = gr.Dropdown(styles, value="any", label="Style", allow_custom_value=True)
                     start = gr.Dropdown(BEGINNINGS, value="", label="Begin")
                 with gr.Accordion("Settings", open=False):
@@ -323,12 +313,12 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
         ]
         for event in events:  # a page-only step: the API returns plain files
             event.then(slot_visibility, [history], outputs, api_visibility="private")
-        # The model's own sampling defaults, chosen by generated-vs-real measurements (README).
+        # The model's own sampling defaults, chosen by generated-vs-real measurements (docs/measurements/pop909-held-out.md).
         sampling = [defaults.temperature, defaults.top_p]
-        free = ["", "any", None, "any", ""]
+        free = ["", "any", "", "any", ""]
         gr.Examples([["random", "C4", None, 30, 1, *sampling, "7", 1.0, 0, "", *free],
                      ["a single note", "A3", None, 20, 2, *sampling, "", 1.0, 0, "", *free],
-                     ["random", "C4", None, 30, 1, *sampling, "", 1.0, 0, "", "Eb Bb Cm Ab", "Eb major", 96,
+                     ["random", "C4", None, 30, 1, *sampling, "", 1.0, 0, "", "Eb Bb Cm Ab", "Eb major", "96",
                       "any", ""]],
                     inputs, label="Try one")
     page.queue(default_concurrency_limit=concurrency(defaults), max_size=64)

@@ -27,6 +27,7 @@ two through the API: api_end_to_end_seconds, api_realtime_factor.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -36,10 +37,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import musicgen  # noqa: E402,F401
-from musicgen.hub import load  # noqa: E402
+import musicgen  # noqa: F401
+from musicgen.hub import load
 
 REFERENCE = ROOT.parent / "shared" / "datasets" / "jjlin-pool"
 
@@ -64,9 +64,9 @@ def study_network():
     config = Config(**ORIGINAL_RECIPE)
     tokens = [REST_TOKEN, *(str(pitch) for pitch in range(299))]
     if REFERENCE.is_dir():
-        from train.data import load_folder
+        from train.data import load_midi_folder
 
-        corpus = load_folder(REFERENCE, config.tracks, config.frames_per_second, progress=False)
+        corpus = load_midi_folder(REFERENCE, config.tracks, config.frames_per_second, progress=False)
         tokens = [token for song in corpus.songs for token in song.tokens]
     vocab = Vocab.build([tokens], config.min_count)
     return build_model(config, vocab), config.seq_len, config.frames_per_second
@@ -108,27 +108,25 @@ PIECES = 8  # batch-1 pieces (seeds 0-7): a piece's token count varies with how 
 def ours(music_model, seconds: float) -> dict:
     """The sampler alone (one candidate a piece), then a piece as shipped (kept from the song-likeness's
     candidates) per second of music."""
-    likeness = music_model.vocab.likeness
-    music_model.vocab.likeness = None
-    try:
-        alone = sampled(music_model, seconds)
-    finally:
-        music_model.vocab.likeness = likeness
+    likeness = music_model.corrections.likeness
+    alone = sampled(dataclasses.replace(music_model, corrections=music_model.corrections.without("among candidates")),
+                    seconds)
     shipped = sampled(music_model, seconds, with_batch=False) if likeness is not None else alone
     return {**alone, "shipped_ms_per_music_second": shipped["ms_per_music_second"],
             "candidates": likeness.candidates if likeness is not None else 1}
 
 
 def sampled(music_model, seconds: float, with_batch: bool = True) -> dict:
-    from musicgen.compose import make_primer, sample_draft
+    from musicgen.generate import sample_draft
+    from musicgen.request import Request
 
-    settings = (music_model.config.temperature, music_model.config.top_k, music_model.config.top_p)
-    sample_draft(music_model, make_primer(music_model, "random", 0), 4.0, *settings, 0)  # warm-up
+    config = music_model.config
+    sample_draft(music_model, Request.build(config, primer="random", seconds=4.0, seed=0))  # warm-up
     drafts = {}
 
     def run(seed, variations):
-        drafts[seed, variations] = sample_draft(music_model, make_primer(music_model, "random", seed, variations),
-                                                seconds, *settings, seed, variations)
+        drafts[seed, variations] = sample_draft(music_model, Request.build(config, primer="random", seconds=seconds,
+                                                                          seed=seed, variations=variations))
 
     single = [best_of(lambda: run(seed, 1)) for seed in range(PIECES)]
     wall_8 = best_of(lambda: run(0, 8)) if with_batch else float("nan")
@@ -141,14 +139,14 @@ def sampled(music_model, seconds: float, with_batch: bool = True) -> dict:
 def end_to_end(music_model, seconds: float, pieces: int = 4) -> float:
     """Seconds from a request to a playable audio file (sampling, FluidSynth, the file the page
     gets), the median over a few seeds."""
-    from musicgen.compose import compose, make_primer, write_piece
+    from musicgen.generate import compose
+    from musicgen.output import write_piece
+    from musicgen.request import Request
 
     def request(seed):
-        piece = compose(music_model, make_primer(music_model, "random", seed), seconds,
-                        music_model.config.temperature, music_model.config.top_k, music_model.config.top_p, seed)[0]
+        piece = compose(music_model, Request.build(music_model.config, primer="random", seconds=seconds, seed=seed))[0]
         with tempfile.TemporaryDirectory() as folder:  # what the page gets: the .mid and the Ogg it plays
-            write_piece(piece, music_model.config.frames_per_second, Path(folder) / "piece.mid",
-                        ogg_path=Path(folder) / "piece.ogg")
+            write_piece(piece, Path(folder) / "piece.mid", ogg_path=Path(folder) / "piece.ogg")
 
     request(0)
     return float(np.median([best_of(lambda: request(seed)) for seed in range(pieces)]))
@@ -181,7 +179,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
     music_model = load(args.model)
-    if music_model.config.representation != "events":
+    if not music_model.scheme.whole_sequences:
         sys.exit("bench/generation.py times event models (the default); frame models: see git history")
     study = study_ms_per_music_second()
     measured = ours(music_model, args.seconds)

@@ -5,7 +5,7 @@
 
 MODEL is scored on the songs of DIR (default ../shared/datasets/pop909) that it never trained on
 (known by hash from its metrics.json), with n-grams fitted on its own training songs
-(train/evaluate_events.py). With --folds, K models are trained, each holding out one K-th of
+(evaluate/events.py). With --folds, K models are trained, each holding out one K-th of
 the songs, and each is scored on its own held-out fold; the table gives mean +- spread.
 Prints the figures against each target, then one JSON line.
 """
@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import musicgen  # noqa: E402,F401
-from musicgen.config import Config  # noqa: E402
-from musicgen.hub import load  # noqa: E402
-from train import evaluate_events  # noqa: E402
-from train.data import load_corpus  # noqa: E402
+import musicgen  # noqa: F401
+from musicgen.config import Config
+from musicgen.hub import load
+from evaluate import events as evaluate_events
+from train.data import split_held_out, training_digests
+from train.data import load_corpus
 
 POP909 = ROOT.parent / "shared" / "datasets" / "pop909"
 
@@ -47,7 +47,7 @@ def measured(report: dict) -> dict:
         "min_overlap": heard["min_overlap"],
         "classifier_auc": heard["classifier_auc"],  # the mean over the report's draws of pieces
     }
-    # References, not targets: see train/evaluate_events.py, classifier_over_draws.
+    # References, not targets: see evaluate/events.py, classifier_over_draws.
     for reference in ("classifier_auc_against_openings", "songs_openings_auc", "songs_middles_auc"):
         if reference in heard:
             figures[reference] = heard[reference]
@@ -113,8 +113,8 @@ def main(argv=None) -> int:
     else:
         model = load(args.model)
         corpus = load_corpus(args.data, model.config)
-        trained_on = evaluate_events.training_digests(model.folder)
-        held_out, seen = evaluate_events.split_held_out(corpus, trained_on)
+        trained_on = training_digests(model.folder)
+        held_out, seen = split_held_out(corpus, trained_on)
         baseline = seen if len(seen) == len(trained_on) and seen else None
         reports = [evaluate_events.evaluate(model, held_out, baseline, args.pieces, 60.0, args.seed)]
         print(evaluate_events.summary(reports[0]))

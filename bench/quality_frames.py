@@ -22,14 +22,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import musicgen  # noqa: E402,F401
-from musicgen.config import ORIGINAL_RECIPE, Config  # noqa: E402
-from musicgen.hub import load_folder  # noqa: E402
-from train.data import load_folder as load_corpus  # noqa: E402
-from train.evaluate import evaluate_folder, write  # noqa: E402
-from train.fit import train  # noqa: E402
+import musicgen  # noqa: F401
+from musicgen.config import ORIGINAL_RECIPE, Config
+from musicgen.hub import load_folder
+from train.data import load_midi_folder as load_corpus
+from evaluate.frames import evaluate_folder, write
+from train.fit import train
 
 REFERENCE = ROOT.parent / "shared" / "datasets" / "jjlin-pool"
 

@@ -4,11 +4,11 @@
                              [--frames 300] [--primer note]
 
 For each setting, every model folder (e.g. the k-fold runs of bench/quality.py) generates pieces
-(with --seeds different seeds) and compares them with its own held-out songs (train/features.py,
+(with --seeds different seeds) and compares them with its own held-out songs (evaluate/features.py,
 after Yang & Lerch). The memory (musicgen/memory.py) is off, or on at the default context lengths
 with a smoothing; it also changes the held-out NLL, which is measured too. Prints one JSON line
 per setting with the means over the folders and seeds, and a final JSON line naming the chosen
-setting: among those that meet issue 6's targets (every feature's mean overlap at least 0.7, the
+setting: among those that meet the frame models' targets (every feature's mean overlap at least 0.7, the
 one-frame-note share within 25% of the songs'), the lowest held-out NLL; when none does, the one
 whose weakest feature is strongest.
 """
@@ -23,15 +23,14 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import musicgen  # noqa: E402,F401
-from musicgen.config import Config  # noqa: E402
-from musicgen.hub import load_folder  # noqa: E402
-from train import features  # noqa: E402
-from train.data import load_folder as load_corpus, prepared_tokens  # noqa: E402
-from musicgen.memory import PieceMemory  # noqa: E402
-from train.evaluate import PRIMER_KINDS, generated_pieces, network_scores, songs_for  # noqa: E402
+import musicgen  # noqa: F401
+from musicgen.config import Config
+from musicgen.hub import load_folder
+from evaluate import features
+from train.data import load_midi_folder as load_corpus, prepared_tokens
+from musicgen.memory import PieceMemory
+from evaluate.frames import PRIMER_KINDS, generated_pieces, network_scores, songs_for
 
 REFERENCE = ROOT.parent / "shared" / "datasets" / "jjlin-pool"
 MEMORY_OFF = None

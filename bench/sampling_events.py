@@ -9,7 +9,7 @@ pieces begun as songs begin, or as from a bar inside a song; default the model's
 --candidates (a model with a song-likeness: how many pieces are sampled for each one kept,
 musicgen/likeness.py; 1 = the network's first draw; default the model's) it generates
 the same number of 60 s pieces (half from random, half from one-note starts, as
-train/evaluate_events.py does) and compares them with the held-out songs' 60 s segments (train/listening.py): the smallest Yang & Lerch overlap, the
+evaluate/events.py does) and compares them with the held-out songs' 60 s segments (evaluate/listening.py): the smallest Yang & Lerch overlap, the
 two-sample classifier's AUC (the mean over --draws draws of pieces, as the evaluation report's:
 one draw measures it to a few hundredths), and the means a listener notices. It picks the setting with the
 lowest classifier AUC among those whose notes/s stay within 35% of the songs' and that hold
@@ -25,14 +25,16 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import musicgen  # noqa: E402,F401
-from musicgen.config import STARTS  # noqa: E402
-from musicgen.hub import load  # noqa: E402
-from musicgen.listening import CLASSIFIER_VECTOR_NAMES, classifier_vector, in_c  # noqa: E402
-from train import evaluate_events, listening  # noqa: E402
-from train.data import load_corpus  # noqa: E402
+import musicgen  # noqa: F401
+from musicgen.config import STARTS
+from musicgen.hub import load
+from musicgen.listening import CLASSIFIER_VECTOR_NAMES, classifier_vector, in_c
+from evaluate import events as evaluate_events, listening
+from musicgen.generate import sample_scores
+from musicgen.listening import segments, statistics
+from train.data import split_held_out, training_digests
+from train.data import load_corpus
 
 POP909 = ROOT.parent / "shared" / "datasets" / "pop909"
 DEFAULT_SETTINGS = ["1.0,1.0", "1.0,0.98", "1.0,0.95", "0.9,0.95", "0.8,1.0", "1.0,1.0,100", "1.0,0.98,100"]
@@ -64,15 +66,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     model = load(args.model)
     corpus = load_corpus(args.data, model.config, progress=False)
-    held_out, _ = evaluate_events.split_held_out(corpus, evaluate_events.training_digests(model.folder))
+    held_out, _ = split_held_out(corpus, training_digests(model.folder))
     real, groups = evaluate_events.real_segments(held_out, 60.0)
-    real_stats, _ = listening.statistics(real)
+    real_stats, _ = statistics(real)
     starts = getattr(model.vocab, "starts", False)
     if args.starts and not starts:
         parser.error("--starts needs a model trained with start tokens")
-    likeness = model.vocab.likeness
+    likeness = model.corrections.likeness
     if args.candidates and (likeness is None or min(args.candidates) < 1):
-        parser.error("--candidates needs a model with a song-likeness (python -m train.likeness), and 1 or more")
+        parser.error("--candidates needs a model with a song-likeness (python -m train.calibrate), and 1 or more")
     results = []
     for setting, start, candidates in [(setting, start, candidates) for start in args.starts or [model.config.start]
                                        for candidates in args.candidates or [likeness and likeness.candidates]
@@ -83,10 +85,10 @@ def main(argv=None) -> int:
         temperature, top_p, smoothing = values[0], values[1], (values[2] if len(values) > 2 else 0.0)
         memory = dict(memory_orders=MEMORY_ORDERS, memory_smoothing=smoothing) if smoothing else dict(memory_orders=[])
         model.config = model.config.replace(temperature=temperature, top_p=top_p, start=start, **memory)
-        generated, decoded = evaluate_events.generated_scores(model, args.pieces, 60.0, args.seed)
+        generated, decoded = sample_scores(model, args.pieces, 60.0, args.seed)
         generated = [in_c(score) for score in generated]
         report = listening.compare(generated, real, groups, decoded)
-        generated_stats, _ = listening.statistics(generated)
+        generated_stats, _ = statistics(generated)
         separating = sorted(univariate_aucs(generated_stats, real_stats).items(), key=lambda item: -item[1])[:4]
         report.update(evaluate_events.classifier_over_draws(model, generated, held_out, real, groups, args.pieces,
                                                             60.0, args.seed, args.draws))

@@ -23,12 +23,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import musicgen  # noqa: E402,F401
-from musicgen.hub import load  # noqa: E402
-from train import evaluate_events  # noqa: E402
-from train.data import load_scores  # noqa: E402
+import musicgen  # noqa: F401
+from musicgen.hub import load
+from evaluate import events as evaluate_events
+from train.data import split_held_out, training_digests
+from train.data import load_scores
 
 SHARED = ROOT.parent / "shared" / "datasets"
 PROGRESSIONS = {"C major": "C G Am F", "Eb major": "Eb Bb Cm Ab"}
@@ -37,12 +37,13 @@ PROGRESSIONS = {"C major": "C G Am F", "Eb major": "Eb Bb Cm Ab"}
 def tempo_of_a_piece(music_model, bpm: float) -> float:
     import pretty_midi
 
-    from musicgen.compose import compose, make_primer
+    from musicgen.generate import compose
+    from musicgen.request import Request
     from musicgen.steering import Steering
 
-    steering = Steering.parse(tempo=bpm)
-    piece = compose(music_model, make_primer(music_model, "random", 1, 1, steering), 10, 1.0, 0, 1.0, 1,
-                    steering=steering)[0]
+    request = Request.build(music_model.config, primer="random", seconds=10, temperature=1.0, top_k=0, top_p=1.0,
+                            seed=1, steering=Steering.parse(tempo=bpm))
+    piece = compose(music_model, request)[0]
     written = io.BytesIO()
     piece.midi.write(written)
     return float(pretty_midi.PrettyMIDI(io.BytesIO(written.getvalue())).get_tempo_changes()[1][0])
@@ -52,18 +53,19 @@ def style_tempi(music_model, pieces: int, seconds: float, seed: int) -> dict[str
     """The median tempo (BPM) of `pieces` pieces from a random primer under each style."""
     import numpy as np
 
-    from musicgen.compose import MAX_VARIATIONS, compose, make_primer
+    from musicgen.generate import compose
+    from musicgen.request import LIBRARY, Request
     from musicgen.steering import Steering
 
     tempi = {}
     for style in music_model.vocab.styles:
         steering = Steering.parse(style=style)
         drawn = []
-        for batch in range(0, pieces, MAX_VARIATIONS):
-            variations = min(MAX_VARIATIONS, pieces - batch)
-            primer = make_primer(music_model, "random", seed + batch, variations, steering)
-            drawn += [piece.tempo_bpm for piece in compose(music_model, primer, seconds, 1.0, 0, 0.98, seed + batch,
-                                                           variations, steering=steering)]
+        for batch in range(0, pieces, LIBRARY.max_variations):
+            request = Request.build(music_model.config, primer="random", seconds=seconds, temperature=1.0, top_k=0,
+                                    top_p=0.98, seed=seed + batch, steering=steering,
+                                    variations=min(LIBRARY.max_variations, pieces - batch))
+            drawn += [piece.tempo_bpm for piece in compose(music_model, request)]
         tempi[style] = float(np.median(drawn))
     return tempi
 
@@ -71,9 +73,9 @@ def style_tempi(music_model, pieces: int, seconds: float, seed: int) -> dict[str
 def style_figures(music_model, data: Path, jjlin: Path) -> dict:
     """nats/s under "JJ Lin" and "any" on JJ Lin songs the model never trained on."""
     figures = {}
-    trained_on = evaluate_events.training_digests(music_model.folder)
+    trained_on = training_digests(music_model.folder)
     corpus = load_scores(data, progress=False)
-    held, _ = evaluate_events.split_held_out(corpus, trained_on)
+    held, _ = split_held_out(corpus, trained_on)
     pop_jj = [song for song in held if song.artist == "JJ Lin"]
     sets = {"pop909_held_out": pop_jj}
     if jjlin.is_dir():

@@ -19,19 +19,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import musicgen  # noqa: E402,F401
-from musicgen.config import ORIGINAL_RECIPE, Config  # noqa: E402
-from musicgen.model import build_model, build_sequence_model, compile_model, has_gpu  # noqa: E402
-from musicgen.vocab import Vocab  # noqa: E402
+import musicgen  # noqa: F401
+from musicgen.config import ORIGINAL_RECIPE, Config
+from musicgen.model import build_model, build_sequence_model, compile_model, has_gpu
+from musicgen.vocab import Vocab
 
 SHARED = ROOT.parent / "shared" / "datasets"
 WARM_UP_STEPS = 3
@@ -41,11 +39,11 @@ def study_targets_per_s(steps: int) -> float:
     """The study's loop: Python windows of frames, one tf.function step per batch of 64."""
     import tensorflow as tf
 
-    from train.data import load_bach_chorales, load_folder
+    from train.data import load_bach_chorales, load_midi_folder
 
     config = Config(**ORIGINAL_RECIPE)
     reference = SHARED / "jjlin-pool"
-    corpus = (load_folder(reference, config.tracks, config.frames_per_second, progress=False) if reference.is_dir()
+    corpus = (load_midi_folder(reference, config.tracks, config.frames_per_second, progress=False) if reference.is_dir()
               else load_bach_chorales(config.tracks, config.frames_per_second, limit=40, progress=False))
     songs = [song.tokens for song in corpus.songs]
     vocab = Vocab.build(songs)
@@ -89,7 +87,7 @@ def event_ids(limit: int = 60) -> list[np.ndarray]:
     folder = SHARED / "pop909"
     corpus = load_corpus(folder if folder.is_dir() else None, config, limit=limit, progress=False)
     songs = corpus.songs[:limit]
-    return song_ids(songs, Events.new([120.0], ["any"]), config)
+    return song_ids(songs, Events.new(["any"]), config)
 
 
 def timed_fit(model, dataset, steps: int, targets_per_batch: float) -> float:

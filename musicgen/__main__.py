@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     gen.add_argument("--primer", default="note:C4", help="random | note:C4 | midi:PATH (default note:C4, "
                      "which measured closer to real songs than random tokens)")
     gen.add_argument("--seconds", type=float, default=None,
-                     help="length of each piece in seconds (default 60); event models end on the bar line nearest to it")
+                     help="length of each piece in seconds, above 0 and at most 600 (default 60); event models end on "
+                     "the bar line nearest to it")
     gen.add_argument("--frames", type=int, help="frame models only: frames to generate (instead of --seconds)")
     gen.add_argument("--temperature", type=float, help="0 = greedy (default: the model's)")
     gen.add_argument("--top-k", type=int, help="keep the k likeliest tokens, 0 = off (default: the model's)")
@@ -61,44 +61,36 @@ def numbered(path: Path | None, index: int, count: int) -> Path | None:
 
 
 def generate_command(args) -> int:
-    from .compose import check_request, compose, make_primer, write_piece
+    from .generate import compose, make_primer
     from .hub import load
+    from .output import write_piece
+    from .request import Request
     from .steering import Steering
 
-    if args.program is not None and not 0 <= args.program <= 127:
-        raise ValueError(f"program must be 0-127, not {args.program}")
     music_model = load(args.model)
-    if args.no_memory:
-        music_model.config = music_model.config.replace(memory_orders=[])
-    config = music_model.config
     if args.frames is not None and args.seconds is not None:
         raise ValueError("give --seconds or --frames, not both")
-    if args.frames is not None and config.representation != "frames":
+    if args.frames is not None and music_model.scheme.whole_sequences:
         raise ValueError("--frames is for frame models; this model's length is set with --seconds")
-    seconds = args.frames / config.frames_per_second if args.frames is not None else (args.seconds or 60.0)
-    if not 0 < seconds <= 600:
-        raise ValueError(f"--seconds must be above 0 and at most 600, not {seconds:g}")
-    temperature = config.temperature if args.temperature is None else args.temperature
-    top_k = config.top_k if args.top_k is None else args.top_k
-    top_p = config.top_p if args.top_p is None else args.top_p
-    check_request(1, args.variations, temperature, top_k, top_p)
-    seed = random.randrange(2**31) if args.seed is None else args.seed
+    seconds = args.frames / music_model.config.frames_per_second if args.frames is not None else args.seconds
     steering = Steering.parse(args.chords, args.key, args.tempo, args.style, args.start)
-    primer = make_primer(music_model, args.primer, seed, args.variations, steering)
+    request = Request.build(music_model.config, primer=args.primer, seconds=seconds, variations=args.variations,
+                            temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                            steering=steering, program=args.program, memory=not args.no_memory)
+    primer = make_primer(music_model, request.primer, request.seed, request.variations, steering)
     for note in [music_model.note, *primer.notes]:
         if note:
             print(f"note: {note}")
     started = time.perf_counter()
-    pieces = compose(music_model, primer, seconds, temperature, top_k, top_p, seed,
-                     args.variations, args.program, steering=steering)
-    print(f"sampled {seconds:g} s x {len(pieces)} in {time.perf_counter() - started:.2f} s "
-          f"(seed {seed}, model {music_model.source})")
+    pieces = compose(music_model, request, primer)
+    print(f"sampled {request.seconds:g} s x {len(pieces)} in {time.perf_counter() - started:.2f} s "
+          f"(seed {request.seed}, model {music_model.source})")
     for index, piece in enumerate(pieces):
         paths = [numbered(path, index, len(pieces)) for path in (args.out, args.wav, args.png)]
         for path in paths:
             if path:
                 path.parent.mkdir(parents=True, exist_ok=True)
-        rendered = write_piece(piece, config.frames_per_second, *paths, title=f"seed {seed}")
+        rendered = write_piece(piece, *paths, title=f"seed {request.seed}")
         written = ", ".join(str(path) for path in paths if path)
         tempo = f", {piece.tempo_bpm:g} BPM" if piece.tempo_bpm else ""
         tempo += f", {piece.key}" if piece.key else ""
@@ -109,8 +101,8 @@ def generate_command(args) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from .compose import OutputError
-    from .hub import ModelError
+    from .errors import ModelError
+    from .output import OutputError
 
     try:
         return generate_command(args)

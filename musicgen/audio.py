@@ -205,7 +205,7 @@ OGG_BLOCK_FRAMES = 16384  # libsndfile's Vorbis encoder crashes on one very larg
 
 def _ogg_file(path: str | Path, sample_rate: int):
     """Ogg Vorbis (libsndfile through soundfile): what the page's player gets, about a tenth of
-    the WAV (README, "The web demo")."""
+    the WAV (docs/measurements/web-demo.md)."""
     import soundfile
 
     try:

@@ -17,13 +17,14 @@ VERSION_1_MEANT = {**VERSION_2_MEANT, "key_normalize": False, "transpose_augment
 # The original study's recipe (every setting where our defaults differ).
 ORIGINAL_RECIPE = {**VERSION_1_MEANT, "rnn_units": 128, "rnn_layers": 3, "dropout": 0.3, "epochs": 20, "top_p": 1.0,
                    "embedding_dim": 100, "learning_rate": 0.002, "batch_size": 64}
-# Our earlier frame recipe (session 4's measured best on the reference corpus), for comparison.
+# Our earlier frame recipe (the measured best on the reference corpus), for comparison.
 FRAMES_RECIPE = {"representation": "frames", "transpose_augment": 5, "rnn_units": 256, "rnn_layers": 1, "embedding_dim": 100,
                  "dropout": 0.5, "epochs": 3, "learning_rate": 0.002, "batch_size": 64,
                  "memory_orders": [1, 2, 4, 8, 16], "top_p": 0.98, "average_weights_over": 0.0}
 REPRESENTATIONS = ("events", "frames")
 MAX_MEMORY_ORDER = 64
 TRACK_CHOICES = ("first", "piano", "all")
+ANY_STYLE = "any"  # a piece in no particular style (steering, the tempo table, the tokens' header)
 STARTS = ("opening", "middle")  # where an event piece starts within a song (Config.start)
 
 
@@ -42,8 +43,8 @@ class ConfigError(ValueError):
 class Config:
     """Everything needed to rebuild the data, the model and the sampler.
 
-    The defaults are the settings measured best on the reference corpus (README, "Music
-    quality"); `Config(**ORIGINAL_RECIPE)` is the original study's recipe.
+    The defaults are the settings measured best on the reference corpus 
+    (docs/measurements/frames-quality.md); `Config(**ORIGINAL_RECIPE)` is the original study's recipe.
     """
 
     version: int = CONFIG_VERSION
@@ -52,7 +53,7 @@ class Config:
     # chord per 5 fps frame, read through windows of seq_len frames).
     representation: str = "events"
     # events: tokens per training sequence (each predicts the next). 1024 (about 30 s of music)
-    # against 512: validation loss 0.958 against 1.025 nats/token after 4 epochs (README).
+    # against 512: validation loss 0.958 against 1.025 nats/token after 4 epochs (docs/measurements/pop909-network.md).
     chunk_tokens: int = 1024
     # events: a style and mode header and chord tokens, so pieces can be steered (musicgen.steering).
     # Styles are the artists (a folder's index.csv) with at least style_min_songs training songs;
@@ -62,22 +63,22 @@ class Config:
     style_min_songs: int = 8
     style_dropout: float = 0.5
     # ... and whether the style also joins the network's input at every step (musicgen.model.
-    # StyleEveryStep). Off: fine-tuned so, held-out JJ Lin songs scored worse under "JJ Lin" (README).
+    # StyleEveryStep). Off: fine-tuned so, held-out JJ Lin songs scored worse under "JJ Lin" (docs/measurements/steering.md).
     style_every_step: bool = False
     # events, steerable: a header token after the mode that says whether the sequence starts at
     # the song's beginning (Start_opening) or at a bar inside it (Start_middle), so that a person
     # can ask for an intro or a song's body. Without it, a chunk cut from a song's middle reads the
-    # same header as the song's start. Measured (README, Music v4): pieces begun as songs begin are
+    # same header as the song's start. Measured (docs/measurements/pop909-network.md): pieces begun as songs begin are
     # level with those of a model without it; pieces begun inside a song are told apart more easily.
     start_tokens: bool = True
     # frames only
     frames_per_second: int = 5
     seq_len: int = 50  # frames of context that predict the next frame
-    tracks: str = "first"  # which tracks make the piano roll: first | piano | all (measured: README)
+    tracks: str = "first"  # which tracks make the piano roll: first | piano | all (docs/measurements/frames-quality.md)
     min_count: int = 1  # chords seen fewer times are mapped to the nearest frequent one
     key_normalize: bool = True  # transpose every song to C major / A minor (estimated key)
-    # Also train on each song moved by up to this many semitones. Events: 0, measured (README,
-    # "Music v4"): with +-5 the network learns every key and its pieces wander (pitch-count
+    # Also train on each song moved by up to this many semitones. Events: 0, measured
+    # (docs/measurements/pop909-held-out.md): with +-5 the network learns every key and its pieces wander (pitch-count
     # overlap 0.61 against 0.96 without).
     transpose_augment: int = 0
     # Model
@@ -102,7 +103,7 @@ class Config:
     # Playback written into generated MIDI
     velocity: int = 90
     program: int = 0  # General MIDI program, 0 = Acoustic Grand Piano
-    # Sampling defaults used by the app and the CLI (measured: README, "Music quality")
+    # Sampling defaults used by the app and the CLI (docs/measurements/frames-sampling.md)
     temperature: float = 1.0
     top_k: int = 0  # 0 = off
     top_p: float = 0.98  # 1.0 = off
@@ -110,7 +111,7 @@ class Config:
     memory_orders: list[int] = field(default_factory=list)
     memory_smoothing: float = 100.0  # higher trusts the network longer; lower repeats more (and loops)
     # events with start_tokens: where a piece starts by default, "opening" (as songs begin) or "middle"
-    # (from a bar inside a song). Measured (README, Music v4): the classifier tells "middle" pieces
+    # (from a bar inside a song). Measured (docs/measurements/pop909-network.md): the classifier tells "middle" pieces
     # from the songs more easily (AUC 0.881 against 0.823 over 10 draws).
     start: str = "opening"
 

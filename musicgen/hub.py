@@ -3,31 +3,27 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .calibration import FILES as CORRECTION_FILES
+from .calibration import Corrections
 from .config import Config, ConfigError
-from . import representations
-from .representations import TABLE_FILES
+from .errors import HubUnreachable, ModelError
+from .representations.events import CONDITIONS_FILE
+from .schemes import Scheme, scheme_for
 from .vocab import VocabError
 
-EMBEDDED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "model"
-MODEL_FILES = ("model.keras", "config.json")  # and the representation's: vocab.json or tokenizer.json
-# The representation's files beside the weights (a frame model's vocab.json; an event model's
-# tokenizer and what training measured for the sampler: tempi, styles, articulation, melody, repeats).
-REPRESENTATION_FILES = ("vocab.json", "tokenizer.json", "tempos.json", "conditions.json", "articulation.json",
-                        "melody_intervals.json", "repeats.json", "likeness.json")
+# The default model: inside the package where musicgen is installed, else in the source tree's assets/.
+_INSTALLED_MODEL = Path(__file__).resolve().parent / "assets" / "model"
+EMBEDDED_MODEL = _INSTALLED_MODEL if _INSTALLED_MODEL.is_dir() else Path(__file__).resolve().parents[1] / "assets" / "model"
+MODEL_FILES = ("model.keras", "config.json")  # and the scheme's token table: vocab.json or tokenizer.json
+# Beside the weights: the token tables (a frame model's vocab.json; an event model's tokenizer and
+# its styles) and the fitted corrections (musicgen.calibration).
+REPRESENTATION_FILES = ("vocab.json", "tokenizer.json", CONDITIONS_FILE, *CORRECTION_FILES)
 DOWNLOADED = [*MODEL_FILES, *REPRESENTATION_FILES]
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
 MAX_MODEL_BYTES = 50_000_000  # a Hub model's files, from the Hub's metadata, before anything is fetched
-
-
-class ModelError(ValueError):
-    """A model that cannot be loaded, with the reason in words."""
-
-
-class HubUnreachable(ModelError):
-    """The Hub could not be reached (or a download broke off) and no cached copy exists."""
 
 
 @dataclass
@@ -35,32 +31,26 @@ class MusicModel:
     """A network with the vocabulary and config it was trained with."""
 
     loaded_network: object  # keras.Model; None for an event model until `network` is first asked for
-    vocab: object  # frames: a Vocab; events: the Events representation (tokenizer + grammar)
+    vocab: object  # the scheme's token table: frames: a Vocab; events: Events (tokenizer + grammar)
     config: Config
     source: str  # what the user asked for: a folder, a Hub id, or "default"
     folder: Path  # where its files are on this machine
     note: str = ""  # e.g. that it came from the cache because the Hub was unreachable
     steps: object = None  # events: the network's weights as NumPy arrays (musicgen.stateful.StepWeights)
+    corrections: Corrections = field(default_factory=Corrections)  # fitted beside the weights
+
+    @property
+    def scheme(self) -> Scheme:
+        return scheme_for(self.config)
 
     @property
     def network(self):
         """The Keras model (loaded with safe_mode on first use: event models sample without it)."""
         if self.loaded_network is None:
+            from .model import load_keras
+
             self.loaded_network = load_keras(self.folder / "model.keras")
         return self.loaded_network
-
-
-def load_keras(path: Path, compile: bool = False):
-    """The saved network, loaded with safe_mode (nothing in the file runs): every load goes
-    through here, so that our own layers (musicgen.model.StyleEveryStep) are registered."""
-    import keras
-
-    from . import model  # noqa: F401  (registers its layers with Keras)
-
-    try:
-        return keras.saving.load_model(path, safe_mode=True, compile=compile)
-    except Exception as error:  # a damaged or foreign file: say so rather than show a traceback
-        raise ModelError(f"{path} cannot be loaded ({error})") from None
 
 
 def resolve_source(source: str | None) -> str:
@@ -166,31 +156,17 @@ def load_folder(folder: Path, source: str | None = None, note: str = "") -> Musi
         config = Config.load(folder / "config.json")
     except ConfigError as error:
         raise ModelError(f"{folder}: {error}") from None
-    table = TABLE_FILES[config.representation]
+    scheme = scheme_for(config)
+    table = scheme.table_file
     if not (folder / table).is_file():
         raise ModelError(f"{folder} is not a model folder: {table} missing")
     try:
-        vocab = representations.load(config.representation, folder)
+        vocab = scheme.load_tokens(folder)
     except (VocabError, ValueError, KeyError, OSError) as error:
         raise ModelError(f"{folder}: its token table cannot be read ({error})") from None
-    if config.representation == "events":
-        from .stateful import StepWeights
-
-        # Sampling reads the weights as arrays: no TensorFlow until something asks for the network.
-        try:
-            steps = StepWeights.from_keras_file(folder / "model.keras")
-        except Exception as error:  # a damaged or foreign file: say so rather than show a traceback
-            raise ModelError(f"{folder / 'model.keras'} cannot be loaded ({error})") from None
-        if steps.vocab_size != len(vocab):
-            raise ModelError(f"{folder}: the model predicts {steps.vocab_size} tokens but {table} holds "
-                             f"{len(vocab)}: they come from different runs")
-        return MusicModel(None, vocab, config, source or str(folder), folder, note, steps)
-    trained = load_keras(folder / "model.keras")
-    outputs, window = trained.output_shape[-1], trained.input_shape[-1]
-    if outputs != len(vocab):
-        raise ModelError(f"{folder}: the model predicts {outputs} tokens but {table} holds "
-                         f"{len(vocab)}: they come from different runs")
-    if window != config.seq_len:
-        raise ModelError(f"{folder}: the model reads {window} frames but config.json says seq_len "
-                         f"{config.seq_len}")
-    return MusicModel(trained, vocab, config, source or str(folder), folder, note)
+    try:
+        corrections = Corrections.load(folder)
+    except (ValueError, KeyError, TypeError, OSError) as error:
+        raise ModelError(f"{folder}: a fitted correction cannot be read ({error})") from None
+    network, steps = scheme.load_weights(folder, config, len(vocab))
+    return MusicModel(network, vocab, config, source or str(folder), folder, note, steps, corrections)

@@ -2,8 +2,8 @@
 busy and how polyphonic it is, how its melody moves, which pitch classes it favours, whether its
 bars come back.
 
-The evaluation (train.listening) compares these numbers between generated pieces and real songs;
-the sampler's choice among candidate pieces (musicgen.likeness) reads the same numbers, so that
+The evaluation (evaluate.listening) compares these numbers between generated pieces and real songs;
+the sampler's choice among candidate pieces (musicgen.calibration.likeness) reads the same numbers, so that
 what is measured and what is chosen on are one definition.
 """
 from __future__ import annotations
@@ -110,3 +110,18 @@ def classifier_vector(statistics: dict) -> list[float]:
     entropy = float(-(profile[profile > 0] * np.log(profile[profile > 0])).sum())
     return [statistics[name] for name in CLASSIFIER_FEATURES] + [entropy, *sorted(profile)[::-1][:4],
                                                                  *statistics["note_length_histogram"]]
+
+
+def segments(score: Score, seconds: float) -> list[Score]:
+    """The score cut into whole segments of about `seconds` (whole bars), tails dropped."""
+    bar_beats = score.beats_per_bar
+    bars = max(1, round(seconds / (bar_beats * score.seconds_per_beat)))
+    span = bars * bar_beats
+    return [score.cropped(start, start + span) for start in np.arange(0, score.end_beats - span + 1e-6, span)]
+
+
+def statistics(scores: list[Score], groups: list | None = None) -> tuple[list[dict], list]:
+    """(piece_statistics of each score that is not silent, the group of each)."""
+    groups = list(range(len(scores))) if groups is None else groups
+    kept = [(stats, group) for stats, group in zip(map(piece_statistics, scores), groups) if stats]
+    return [stats for stats, _ in kept], [group for _, group in kept]

@@ -5,7 +5,7 @@ Songs repeat themselves (verses, choruses, riffs) at distances far beyond the ne
 this bar last time". The memory can: for the last 1, 2, 4, 8 and 16 frames it counts what
 came next earlier in the piece, and blends those counts into the network's distribution,
 longest context last, so that a long match has the final word. On held-out songs this takes
-the per-frame NLL from 2.08 to 1.83 nats at the default smoothing (README, "Music quality");
+the per-frame NLL from 2.08 to 1.83 nats at the default smoothing (docs/measurements/frames-sampling.md);
 a smaller smoothing predicts real songs better still, but a piece that remembers its own
 output that eagerly locks into loops.
 

@@ -23,7 +23,7 @@ def build_model(config: Config, vocab: Vocab) -> keras.Model:
     """Embedding (+ pitches) -> n x (Bidirectional) GRU with dropout -> Dense + LeakyReLU -> softmax.
 
     With config.pitch_input the GRUs also see each frame's pitches, so chords that share notes
-    look alike to the network even when one of them is rare (measured: README, "Music quality").
+    look alike to the network even when one of them is rare (measured: docs/measurements/frames-quality.md).
     The GRUs keep Keras' default activations and no recurrent dropout, so on a GPU they run
     as cuDNN kernels.
     """
@@ -53,7 +53,7 @@ class StyleEveryStep(layers.Layer):
     token's embedding: the style read at every step rather than once.
 
     Read once at the start of a sequence, a GRU(512) carried next to nothing of it: under "JJ Lin"
-    instead of "any", held-out JJ Lin songs scored within 0.01% (README, "Steering"). The
+    instead of "any", held-out JJ Lin songs scored within 0.01% (docs/measurements/steering.md). The
     projection starts at zero, so a network trained without it goes on as it was. Off by default
     (Config.style_every_step): the POP909 model fine-tuned with it scored them worse still.
     """
@@ -101,7 +101,8 @@ def has_gpu() -> bool:
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-def compile_model(model: keras.Model, config: Config, steps_per_epoch: int = 1, **options) -> keras.Model:
+def compile_model(model: keras.Model, config: Config, steps_per_epoch: int = 1, logits: bool = True,
+                  **options) -> keras.Model:
     """Nadam and cross-entropy, as the original; with config.average_weights_over, Nadam also keeps
     an exponential moving average of the weights spanning that many epochs' worth of steps.
 
@@ -111,13 +112,25 @@ def compile_model(model: keras.Model, config: Config, steps_per_epoch: int = 1, 
     # Spanning a share of an epoch, not a fixed number of steps: a tiny folder's few steps
     # would otherwise be averaged with the random initial weights.
     span = config.average_weights_over * steps_per_epoch
-    # Sequences of hundreds of steps: clip the gradient norm so one bad chunk cannot blow up the GRU.
-    clipping = {"clipnorm": 1.0} if config.representation == "events" else {}
+    # logits: a sequence network (build_sequence_model), trained on sequences of hundreds of steps:
+    # clip the gradient norm so one bad chunk cannot blow up the GRU. Else the study's softmax network.
+    clipping = {"clipnorm": 1.0} if logits else {}
     optimizer = keras.optimizers.Nadam(config.learning_rate, use_ema=span > 0, **clipping,
                                        ema_momentum=1 - 1 / max(span, 1.0) if span > 0 else 0.99)
-    if config.representation == "events":  # logits per position, padding weighted out
+    if logits:  # logits per position, padding weighted out
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         model.compile(optimizer=optimizer, loss=loss, weighted_metrics=["accuracy"], **options)
         return model
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"], **options)
     return model
+
+
+def load_keras(path, compile: bool = False) -> keras.Model:
+    """The saved network, loaded with safe_mode (nothing in the file runs): every load goes
+    through here, so that our own layers (StyleEveryStep) are registered."""
+    from .errors import ModelError
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=compile)
+    except Exception as error:  # a damaged or foreign file: say so rather than show a traceback
+        raise ModelError(f"{path} cannot be loaded ({error})") from None

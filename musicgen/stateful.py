@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from .melody import last_melody_pitch
-from .repeats import bars_of
+from .calibration.melody import last_melody_pitch
+from .calibration.repeats import bars_of
 from .representations.events import STYLE_POSITION
 from .sampling import choose_rows, per_row
 
@@ -287,7 +287,7 @@ class Uniforms:
 
 
 class BarCopies:
-    """Which earlier bar each row plays again (musicgen.repeats): the primer's complete bars (a
+    """Which earlier bar each row plays again (musicgen.calibration.repeats): the primer's complete bars (a
     piece that is continued may play its beginning again, a MIDI file's bars come back), each
     row's bars since (where each begins in its output), the distance its last bar copied, and
     its own stream of draws."""
@@ -332,7 +332,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     far) gives its number of bars instead (at least k + 1, and at most bars[row]).
     melody, (MelodyIntervals, melody program id, each id's pitch or -1): where a row's next token
     is a melody pitch, the bias for its interval from the row's last melody note joins the logits.
-    repeats (musicgen.repeats.Repeats): at each bar line a row may copy one of its own earlier
+    repeats (musicgen.calibration.repeats.Repeats): at each bar line a row may copy one of its own earlier
     bars, its tokens fed in place of draws (with a forced progression, only a bar under the
     same chord).
     """

@@ -15,9 +15,8 @@ import numpy as np
 
 from .chords import (chord_name, chord_pitch_classes, chord_root, key_name, parse_key, parse_progression,
                      progression_name, transpose_chord)
-from .config import check_start
+from .config import ANY_STYLE, check_start
 from .midi import key_of
-from .representations.events import ANY_STYLE
 
 TEMPO_RANGE = (30.0, 300.0)
 # Presets offered in the app: name -> progression in C major (moved to the chosen key).
@@ -51,6 +50,7 @@ class Steering:
               style: str | None = None, start: str | None = None) -> Steering:
         """Checked choices from words; ValueError with what is wrong and what is accepted."""
         tempo_bpm = None
+        tempo = tempo.strip() if isinstance(tempo, str) else tempo
         if tempo not in (None, "", 0):
             try:
                 tempo_bpm = float(tempo)

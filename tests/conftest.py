@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pretty_midi
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import musicgen  # noqa: E402,F401  (quiets TensorFlow for every test)
+import musicgen  # noqa: F401  (quiets TensorFlow for every test)
 
 REFERENCE_CORPUS = ROOT.parent / "shared" / "datasets" / "jjlin-pool"
 
@@ -62,7 +60,7 @@ def reference_corpus() -> Path:
     return REFERENCE_CORPUS
 
 
-from musicgen.config import FRAMES_RECIPE  # noqa: E402
+from musicgen.config import FRAMES_RECIPE
 
 # The frame recipe, tiny (the event model's fixture is tiny_events_model below).
 TINY_CONFIG = dict(FRAMES_RECIPE, seq_len=8, embedding_dim=8, rnn_units=8, rnn_layers=1, dense_units=8,
@@ -80,14 +78,19 @@ def tiny_songs(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_folder(tmp_path_factory, tiny_songs) -> Path:
-    """A small model trained once per test session on songs written here: a real model folder."""
+    """A small model trained once per test session on songs written here, then evaluated, as a
+    person does with `python -m train` and `python -m evaluate`: a real model folder."""
+    from evaluate.frames import evaluate_folder, write
     from musicgen.config import Config
-    from train.data import load_folder
+    from musicgen.hub import load_folder
+    from train.data import load_midi_folder
     from train.fit import train
 
     out = tmp_path_factory.mktemp("tiny_model")
     config = Config(**TINY_CONFIG)
-    train(config, load_folder(tiny_songs, config.tracks, 5, progress=False), out, verbose=0)
+    corpus = load_midi_folder(tiny_songs, config.tracks, 5, progress=False)
+    train(config, corpus, out, verbose=0)
+    write(out, evaluate_folder(load_folder(out), corpus, pieces=4, frames=40))
     return out
 
 

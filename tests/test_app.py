@@ -249,7 +249,7 @@ def test_continue_extends_a_piece_and_undo_takes_it_back(app_url, app_model):
 
 
 def test_load_script_with_a_few_visitors(app_url):
-    """bench/load.py at a small N (the closing note of issue 7 gives N=16 on the embedded model)."""
+    """bench/load.py at a small N (an earlier load measurement gives N=16 on the embedded model)."""
     result = measure(app_url, users=3, seconds=8, length=5, single_requests=1)
     assert result["failures"] == 0, result["failure_examples"]
     assert result["served"] >= 3

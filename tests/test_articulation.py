@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from musicgen.articulation import Articulation, next_onset_of_pitch
+from musicgen.calibration.articulation import Articulation, next_onset_of_pitch
 from musicgen.representations.events import Events
 from musicgen.score import ACCOMPANIMENT, MELODY, Score
 
@@ -61,15 +61,15 @@ def test_a_note_never_runs_into_the_next_strike_of_its_pitch():
     assert next_onset_of_pitch(twice_at_once).tolist() == [1, 1, np.inf]
 
 
-def test_saved_beside_the_weights_as_json_and_loaded_with_the_tokens(measured, tmp_path):
-    events = Events.new()
-    events.articulation = measured
-    events.save(tmp_path)
-    again = Events.load(tmp_path).articulation
+def test_saved_beside_the_weights_as_json_and_loaded_with_the_other_corrections(measured, tmp_path):
+    from musicgen.calibration import Corrections
+
+    Corrections.of([measured]).save(tmp_path)
+    again = Corrections.load(tmp_path).articulation
     assert set(again.lengths) == set(measured.lengths)
     assert np.allclose(again.lengths[MELODY][2], measured.lengths[MELODY][2], atol=1e-4)
     (tmp_path / "articulation.json").unlink()
-    assert Events.load(tmp_path).articulation is None  # a folder from before: lengths as written
+    assert Corrections.load(tmp_path).articulation is None  # a folder from before: lengths as written
 
 
 def test_training_measures_it(tiny_events_model_folder):
@@ -78,11 +78,12 @@ def test_training_measures_it(tiny_events_model_folder):
     assert np.allclose(table.lengths[MELODY][4], 1.0, atol=0.02)  # the little songs' melody: quarters, held
 
 
-def test_the_folder_commands_say_in_one_line_what_is_wrong(tmp_path, capsys):
-    from train.measure import main as measure
-    from train.melody import main as melody
+def test_the_calibrate_command_says_in_one_line_what_is_wrong(tmp_path, capsys):
+    from train.calibrate import main as calibrate
 
-    for command in (measure, melody):
-        assert command([str(tmp_path / "no model here")]) == 2
+    for arguments in ([str(tmp_path / "no model here"), "--data", str(tmp_path)],
+                      [str(tmp_path), "--data", str(tmp_path), "--only", "tempos,vibrato"]):
+        assert calibrate(arguments) == 2
         error = capsys.readouterr().err.strip()
-        assert error.startswith("error: ") and "not a model folder" in error and len(error.splitlines()) == 1
+        assert error.startswith("error: ") and len(error.splitlines()) == 1
+        assert "not a model folder" in error or "no correction named vibrato" in error

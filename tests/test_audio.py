@@ -159,11 +159,12 @@ def test_many_requests_at_once_give_what_each_gives_alone(tiny_model):
     """One synthesizer per thread and no shared state: concurrent renders and samples match serial ones."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from musicgen.compose import compose, make_primer
+    from musicgen.generate import compose
+    from musicgen.request import Request
 
     def make(seed):
-        primer = make_primer(tiny_model, "random", seed)
-        piece = compose(tiny_model, primer, 30, 1.0, 0, 0.95, seed)[0]
+        piece = compose(tiny_model, Request.build(tiny_model.config, primer="random", seconds=30, top_p=0.95,
+                                                  seed=seed))[0]
         return piece.ids, audio.render(piece.midi).samples
 
     serial = [make(seed) for seed in range(8)]

@@ -45,6 +45,8 @@ def test_the_memory_of_the_file_changes_the_continuation_unless_turned_off(tiny_
     (["--primer", "note:H9"], "not a note"),
     (["--frames", "0"], "must be above 0"),
     (["--seconds", "700"], "at most 600"),
+    (["--seconds", "0"], "length must be above 0"),  # not quietly 60
+    (["--seconds", "-3"], "length must be above 0"),
     (["--seconds", "5", "--frames", "20"], "not both"),
     (["--top-p", "1.5"], "top-p"),
     (["--program", "300"], "program must be 0-127"),

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from musicgen.config import CONFIG_VERSION, FRAMES_RECIPE, ORIGINAL_RECIPE, Config, ConfigError
+from musicgen.schemes import scheme_for
 
 
 def test_the_original_recipe_is_one_preset_away():
@@ -20,7 +21,7 @@ def test_a_version_1_config_keeps_meaning_the_original_recipe():
     values["version"] = 1
     config = Config.from_json(json.dumps(values))
     assert config == Config(**ORIGINAL_RECIPE)
-    assert config.version == CONFIG_VERSION and config.representation == "frames"
+    assert config.version == CONFIG_VERSION and scheme_for(config).name == "frames"
 
 
 def test_a_version_2_config_has_no_memory_as_when_it_was_written():
@@ -28,7 +29,7 @@ def test_a_version_2_config_has_no_memory_as_when_it_was_written():
     del values["memory_orders"], values["memory_smoothing"], values["representation"], values["chunk_tokens"]
     values["version"] = 2
     config = Config.from_json(json.dumps(values))
-    assert config.memory_orders == [] and config.version == CONFIG_VERSION and config.representation == "frames"
+    assert config.memory_orders == [] and config.version == CONFIG_VERSION and scheme_for(config).name == "frames"
     assert Config(**FRAMES_RECIPE).memory_orders  # our frame recipe remembers
 
 
@@ -37,7 +38,7 @@ def test_a_version_3_config_is_a_frame_model():
     del values["representation"], values["chunk_tokens"]
     values["version"] = 3
     assert Config.from_json(json.dumps(values)) == Config(**FRAMES_RECIPE)
-    assert Config().representation == "events"
+    assert scheme_for(Config()).name == "events"
 
 
 def test_the_style_joins_every_step_only_when_asked():

@@ -2,14 +2,14 @@ import numpy as np
 import pytest
 
 from test_midi import corrupt_midi_bytes
-from train.data import NoUsableFiles, Song, load_folder, song_windows, split_by_song
+from train.data import NoUsableFiles, Song, load_midi_folder, song_windows, split_by_song
 
 
 def test_a_folder_becomes_songs_and_broken_files_are_skipped_with_reasons(midi_folder):
     (midi_folder / "zero.mid").write_bytes(b"")
     (midi_folder / "bad.mid").write_bytes(corrupt_midi_bytes())
     (midi_folder / "notes.txt").write_text("not a song")
-    corpus = load_folder(midi_folder, "piano", 5, progress=False)
+    corpus = load_midi_folder(midi_folder, "piano", 5, progress=False)
     assert sorted(song.name for song in corpus.songs) == ["more/歌.midi", "song0.mid", "song1.mid",
                                                           "song2.mid", "song3.mid"]
     reasons = {item["file"]: item["reason"] for item in corpus.skipped}
@@ -21,9 +21,9 @@ def test_a_folder_becomes_songs_and_broken_files_are_skipped_with_reasons(midi_f
 def test_a_folder_without_usable_files_is_one_clear_error(tmp_path):
     (tmp_path / "zero.mid").write_bytes(b"")
     with pytest.raises(NoUsableFiles, match="(?s)no usable MIDI file.*zero.mid: the file is empty"):
-        load_folder(tmp_path, "piano", 5, progress=False)
+        load_midi_folder(tmp_path, "piano", 5, progress=False)
     with pytest.raises(NoUsableFiles, match="no such folder"):
-        load_folder(tmp_path / "missing", "piano", 5, progress=False)
+        load_midi_folder(tmp_path / "missing", "piano", 5, progress=False)
 
 
 def test_split_is_by_whole_song_and_deterministic():

@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 
-from train.evaluate import NGram, ngram_baselines
+from evaluate.ngram import NGram, ngram_baselines
 
 
 def test_ngram_probabilities_sum_to_one_and_learn_order():
@@ -25,8 +25,8 @@ def test_higher_orders_beat_a_unigram_on_a_repeating_pattern():
 
 import json  # noqa: E402
 
-from train.evaluate import main as evaluate_main  # noqa: E402
-from train.features import compare, overlapping_area, piece_features  # noqa: E402
+from evaluate.__main__ import main as evaluate_main  # noqa: E402
+from evaluate.features import compare, overlapping_area, piece_features  # noqa: E402
 
 
 def test_features_of_a_known_piece():
@@ -76,7 +76,7 @@ def test_a_set_like_the_real_one_overlaps_more_than_scattered_notes():
 
 def test_evaluate_command_writes_report_figure_and_headline(tiny_model_folder, tiny_songs, tmp_path, capsys):
     metrics_before = json.loads((tiny_model_folder / "metrics.json").read_text())
-    # Training already evaluated on its validation songs.
+    # `python -m evaluate` already scored it on its validation songs (the fixture).
     assert metrics_before["evaluation"]["nll"] > 0
     out = tmp_path / "report"
     assert evaluate_main([str(tiny_model_folder), "--data", str(tiny_songs), "--pieces", "3",
@@ -99,7 +99,7 @@ def test_evaluate_command_refuses_a_folder_that_is_no_model(tmp_path, tiny_songs
 
 def test_embedding_with_new_sampling_settings_redoes_the_evaluation(tiny_model_folder, tiny_songs, tmp_path):
     from musicgen.config import Config
-    from train.publish import embed
+    from publish.folder import embed
 
     target = tmp_path / "embedded"
     embed(tiny_model_folder, target, tiny_songs, temperature=0.7, top_p=0.9)
@@ -115,7 +115,7 @@ def test_embedding_with_new_sampling_settings_redoes_the_evaluation(tiny_model_f
 def test_generated_pieces_from_random_or_single_note_primers(tiny_model):
     import pytest
 
-    from train.evaluate import generated_pieces
+    from evaluate.frames import generated_pieces
 
     for primer in ("random", "note"):
         pieces = generated_pieces(tiny_model, 3, 12, seed=1, primer=primer)
@@ -127,7 +127,7 @@ def test_generated_pieces_from_random_or_single_note_primers(tiny_model):
 
 def test_the_piece_memory_lowers_the_nll_of_a_song_that_repeats_itself(tiny_model):
     from musicgen.memory import PieceMemory
-    from train.evaluate import network_scores
+    from evaluate.frames import network_scores
 
     rng = np.random.default_rng(3)
     verse = rng.integers(1, len(tiny_model.vocab), 40)  # a phrase the model never heard, sung three times

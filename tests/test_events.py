@@ -101,7 +101,7 @@ def test_the_tokenizer_config_is_json_beside_the_weights(tmp_path, events):
     data = json.loads((tmp_path / "tokenizer.json").read_text())
     assert data["tokenization"] == "REMI"
     again = Events.load(tmp_path)
-    assert again.vocab == events.vocab and again.tempos == events.tempos
+    assert again.vocab == events.vocab and again.styles == events.styles
 
 
 def struck(events: Events, ids) -> set:

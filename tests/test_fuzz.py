@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from musicgen.compose import make_primer
+from musicgen.generate import make_primer
 from musicgen.midi import MidiError, load_midi
 from musicgen.sampling import midi_primer
 
@@ -184,7 +184,7 @@ def test_primer_specs_and_note_names(tiny_model, spec):
 
 def run_event_case(data: bytes, events_model) -> str:
     """The same promise for an event model's continuation: a primer that decodes, or one MidiError with words."""
-    from musicgen.compose import event_midi_primer
+    from musicgen.schemes.events import midi_primer as event_midi_primer
     from musicgen.score import load_score
 
     started = time.perf_counter()

@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 
 from hub_server import FakeHub
-from musicgen.hub import ModelError, load
+from musicgen.errors import ModelError
+from musicgen.hub import load
 from musicgen.sampling import generate, random_primer
-from train.publish import PublishError, main as publish_main, publish, write_sample
+from publish import PublishError
+from publish.__main__ import main as publish_main
+from publish.folder import publish, write_sample
 
 TOKEN = "hf_test_token"
 
@@ -94,7 +97,7 @@ def test_a_download_breaking_off_falls_back_to_the_cached_copy_and_says_so(hub, 
 
 
 def test_a_download_breaking_off_with_nothing_cached_is_a_hub_failure(hub, model_folder):
-    from musicgen.hub import HubUnreachable
+    from musicgen.errors import HubUnreachable
 
     publish(model_folder, "alice/tiny-music")
     hub.break_downloads = True
@@ -121,7 +124,7 @@ def test_publishing_without_a_token_keeps_the_folder_and_says_how_to_retry(hub, 
     assert publish_main([str(model_folder), "alice/tiny-music"]) == 1
     message = capsys.readouterr().err
     assert "push to alice/tiny-music failed" in message
-    assert f"python -m train.publish {model_folder} alice/tiny-music" in message
+    assert f"python -m publish {model_folder} alice/tiny-music" in message
     assert "alice/tiny-music" not in hub.repos
     assert (model_folder / "model.keras").exists() and set(before) <= {p.name for p in model_folder.iterdir()}
 
@@ -150,9 +153,11 @@ def test_a_mismatched_vocabulary_is_refused(hub, model_folder):
 
 
 def event_notes(music_model, seed=3):
-    from musicgen.compose import compose, make_primer
+    from musicgen.generate import compose
+    from musicgen.request import Request
 
-    piece = compose(music_model, make_primer(music_model, "note:C4", seed), 6.0, 1.0, 0, 0.95, seed)[0]
+    piece = compose(music_model, Request.build(music_model.config, primer="note:C4", seconds=6.0, top_p=0.95,
+                                               seed=seed))[0]
     return [(n.pitch, n.start, n.end) for i in piece.midi.instruments for n in i.notes]
 
 
@@ -170,8 +175,8 @@ def test_an_event_model_goes_to_the_hub_and_back(hub, tiny_events_model_folder, 
     assert sorted(p.name for p in pulled.folder.iterdir()) == ["articulation.json", "conditions.json", "config.json",
                                                                "likeness.json", "melody_intervals.json", "model.keras",
                                                                "repeats.json", "tempos.json", "tokenizer.json"]
-    assert pulled.vocab.articulation is not None  # notes played as the training songs played them
-    assert pulled.vocab.repeats.chances == load(str(folder)).vocab.repeats.chances
+    assert pulled.corrections.articulation is not None  # notes played as the training songs played them
+    assert pulled.corrections.repeats.chances == load(str(folder)).corrections.repeats.chances
     assert pulled.vocab.styles == load(str(folder)).vocab.styles
     assert event_notes(pulled) == event_notes(load(str(folder)))
     # ... and someone else fine-tunes it on their own songs, straight from the Hub.
@@ -192,7 +197,7 @@ def test_the_embedded_default_works_with_no_network(monkeypatch):
     default = load(None)
     assert default.folder == EMBEDDED_MODEL and default.source == "default"
     assert sum(path.stat().st_size for path in EMBEDDED_MODEL.iterdir()) < 20_000_000
-    assert default.config.representation == "events" and len(event_notes(default)) > 0
+    assert default.scheme.name == "events" and len(event_notes(default)) > 0
     card = (EMBEDDED_MODEL / "README.md").read_text()
     assert "library_name: keras" in card and "validation loss" in card
 
@@ -244,7 +249,7 @@ def test_the_app_goes_to_a_space_that_serves_the_model(hub, model_folder, capsys
     space = hub.repos["spaces/alice/musicgen-demo"]
     assert space["sdk"] == "gradio" and "alice/musicgen-demo" not in hub.repos  # a Space, not a model
     files = space["files"]
-    assert {"README.md", "space.py", "app.py", "requirements.txt", "packages.txt", "musicgen/compose.py",
+    assert {"README.md", "space.py", "app.py", "requirements.txt", "packages.txt", "musicgen/generate.py",
             "assets/model/model.keras", "assets/model/config.json"} <= set(files)
     front = yaml.safe_load(files["README.md"].decode().split("---")[1])
     assert front["sdk"] == "gradio" and front["app_file"] == "space.py" and front["license"] == "mit"

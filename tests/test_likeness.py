@@ -5,18 +5,20 @@ import numpy as np
 import pytest
 
 from conftest import assert_refuses_damaged
-from musicgen.likeness import Likeness
+from musicgen.calibration.likeness import Likeness
 from musicgen.listening import CLASSIFIER_FEATURES, CLASSIFIER_VECTOR_NAMES, piece_statistics
 
 
 def drafts(model, likeness, seed=3, variations=4):
-    from musicgen.compose import make_primer, sample_draft
+    import dataclasses
 
-    model.vocab.likeness = likeness
-    try:
-        return sample_draft(model, make_primer(model, "random", seed), 8.0, 1.0, 0, 1.0, seed, variations)
-    finally:
-        model.vocab.likeness = Likeness.load(model.folder)
+    from musicgen.generate import sample_draft
+    from musicgen.request import Request
+
+    corrections = model.corrections.without("among candidates")
+    model = dataclasses.replace(model, corrections=corrections.with_(likeness) if likeness else corrections)
+    return sample_draft(model, Request.build(model.config, primer="random", seconds=8.0, top_p=1.0, seed=seed,
+                                             variations=variations))
 
 
 def leaning_on(feature: str, coefficient: float, candidates: int) -> Likeness:
@@ -28,7 +30,7 @@ def leaning_on(feature: str, coefficient: float, candidates: int) -> Likeness:
 
 
 def mean_notes_per_second(model, draft) -> float:
-    from musicgen.compose import pieces_of
+    from musicgen.generate import pieces_of
 
     return float(np.mean([piece_statistics(piece.score)["notes_per_second"] for piece in pieces_of(model, draft)]))
 
@@ -47,7 +49,7 @@ def test_training_fits_it_and_a_folder_keeps_it(tiny_events_model_folder, tmp_pa
     assert_refuses_damaged(tmp_path, "likeness.json", Likeness.load, damaged, "candidates of at least 1")
     # Fitted on another version's features: named, with what to do.
     (tmp_path / "likeness.json").write_text(json.dumps({**good, "features": good["features"][::-1]}))
-    with pytest.raises(ValueError, match="other features .*python -m train.likeness"):
+    with pytest.raises(ValueError, match="other features .*python -m train.calibrate"):
         Likeness.load(tmp_path)
     assert Likeness.load(tmp_path / "nowhere") is None
 
@@ -85,7 +87,7 @@ def test_many_variations_share_the_rows_sampled_at_once():
 
 
 def test_a_piece_is_heard_alike_in_every_key(tiny_events_model):
-    from musicgen.compose import pieces_of
+    from musicgen.generate import pieces_of
 
     fitted = Likeness.load(tiny_events_model.folder)
     scores = [piece.score for piece in pieces_of(tiny_events_model, drafts(tiny_events_model, None))]

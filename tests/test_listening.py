@@ -2,8 +2,8 @@
 import numpy as np
 
 from musicgen.score import ACCOMPANIMENT, MELODY, Score
-from train import listening
-from train.evaluate_events import later_segments, real_openings, real_segments
+from evaluate import listening
+from evaluate.events import later_segments, real_openings, real_segments
 
 
 class Song:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from musicgen.melody import CLASSES, MelodyIntervals, interval_class, last_melody_pitch, melody_contexts
+from musicgen.calibration.melody import CLASSES, MelodyIntervals, interval_class, last_melody_pitch, melody_contexts
 from musicgen.representations.events import Events
 
 
@@ -48,30 +48,29 @@ def test_contexts_pair_each_melody_pitch_with_the_one_before(events):
 
 
 def test_the_sampler_leans_where_the_bias_says(tiny_events_model):
-    from musicgen.compose import compose, make_primer
+    import dataclasses
 
-    events = tiny_events_model.vocab
+    from musicgen.generate import compose
+    from musicgen.request import Request
 
     def unison_share(bias):
-        events.melody_intervals = None if bias is None else MelodyIntervals(bias)
+        corrections = tiny_events_model.corrections.without("at the logits")
+        model = dataclasses.replace(tiny_events_model, corrections=corrections if bias is None
+                                    else corrections.with_(MelodyIntervals(bias)))
         steps = []
         for seed in range(6):
-            primer = make_primer(tiny_events_model, "note:C5", seed)
-            piece = compose(tiny_events_model, primer, 20.0, 1.5, 0, 1.0, seed)[0]
+            request = Request.build(model.config, primer="note:C5", seconds=20.0, temperature=1.5, top_p=1.0, seed=seed)
+            piece = compose(model, request)[0]
             melody = piece.score.parts.get("Melody")
             if melody is not None and len(melody) > 1:
                 steps += list(np.abs(np.diff(melody[np.argsort(melody[:, 0], kind="stable"), 2])))
         return np.mean(np.array(steps) == 0), len(steps)
 
-    saved = events.melody_intervals
-    try:
-        leaning = np.full(CLASSES, -30.0)
-        leaning[0] = 0.0  # every interval but a repeated note all but ruled out
-        share, notes = unison_share(leaning)
-        assert notes > 20 and share > 0.9
-        assert unison_share(None)[0] < share
-    finally:
-        events.melody_intervals = saved
+    leaning = np.full(CLASSES, -30.0)
+    leaning[0] = 0.0  # every interval but a repeated note all but ruled out
+    share, notes = unison_share(leaning)
+    assert notes > 20 and share > 0.9
+    assert unison_share(None)[0] < share
 
 
 def test_fitted_after_training_and_saved_beside_the_weights(tiny_events_model_folder, tmp_path):

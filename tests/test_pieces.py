@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from conftest import pop_song_tracks, write_midi
-from musicgen.compose import bars_for, compose, extend_draft, make_primer, pieces_of, sample_draft
+from musicgen.calibration.tempo import TempoTable
+from musicgen.generate import compose, extend_draft, make_primer, pieces_of, sample_draft
+from musicgen.request import Request
+from musicgen.schemes.events import bars_for
 from musicgen.midi import load_midi
 from musicgen.score import ACCOMPANIMENT, MELODY
 
@@ -20,7 +23,7 @@ def onsets_in_sixteenths(midi) -> np.ndarray:
 @pytest.mark.parametrize("spec", ["random", "note:E4"])
 def test_pieces_end_on_the_bar_line_nearest_the_length_with_named_parts_on_the_grid(tiny_events_model, spec):
     model = tiny_events_model
-    pieces = compose(model, make_primer(model, spec, seed=1), 9.0, 1.0, 0, 1.0, seed=1, variations=3)
+    pieces = compose(model, Request.build(model.config, primer=spec, seconds=9.0, top_p=1.0, seed=1, variations=3))
     for piece in pieces:
         bar_seconds = 4 * 60.0 / piece.tempo_bpm
         bars = bars_for(9.0, piece.tempo_bpm)
@@ -41,7 +44,8 @@ def test_a_continuation_keeps_the_files_tempo_and_key(tiny_events_model, tmp_pat
     mine = write_midi(tmp_path / "mine.mid", pop_song_tracks(3), tempo=96.0)  # E-flat, 96 BPM
     primer = make_primer(model, f"midi:{mine}", seed=0)
     assert primer.transpose == 3 and primer.tempo_bpm == pytest.approx(96.0)
-    piece = compose(model, primer, 10.0, 0.5, 0, 1.0, seed=2)[0]
+    piece = compose(model, Request.build(model.config, primer=f"midi:{mine}", seconds=10.0, temperature=0.5, top_p=1.0,
+                                         seed=2))[0]
     assert piece.tempo_bpm == pytest.approx(96.0)
     assert piece.midi.get_end_time() > 0  # the continuation alone, not the file again
     assert piece.midi.get_end_time() <= bars_for(10.0, 96.0) * 2.5 + 1e-6
@@ -49,8 +53,9 @@ def test_a_continuation_keeps_the_files_tempo_and_key(tiny_events_model, tmp_pat
 
 def test_extending_a_draft_adds_bars_and_keeps_the_beginning(tiny_events_model):
     model = tiny_events_model
-    draft = sample_draft(model, make_primer(model, "note:C4", seed=0), 6.0, 1.0, 0, 1.0, seed=3, variations=2)
-    longer = extend_draft(model, draft, 0, 4.0, 1.0, 0, 1.0, seed=4)
+    draft = sample_draft(model, Request.build(model.config, primer="note:C4", seconds=6.0, top_p=1.0, seed=3, variations=2))
+    more = Request.build(model.config, seconds=4.0, top_p=1.0, seed=4)
+    longer = extend_draft(model, draft, 0, more)
     before, after = pieces_of(model, draft), pieces_of(model, longer)
     assert after[0].midi.get_end_time() > before[0].midi.get_end_time()
     assert longer.rows[0][:len(draft.rows[0])] == draft.rows[0]
@@ -59,7 +64,7 @@ def test_extending_a_draft_adds_bars_and_keeps_the_beginning(tiny_events_model):
     first = notes(before[0])[:5]  # the piece kept may be sparse
     assert first and notes(after[0])[:len(first)] == first
     with pytest.raises(ValueError, match="no piece 3"):
-        extend_draft(model, draft, 2, 4.0, 1.0, 0, 1.0, seed=4)
+        extend_draft(model, draft, 2, more)
 
 
 def test_the_cli_generates_seconds_of_music(tiny_events_model_folder, tmp_path, capsys):
@@ -109,7 +114,7 @@ def test_resume_goes_on_after_the_last_finished_epoch(pop_songs, tmp_path):
 
 
 def test_the_evaluation_report_has_its_keys(tiny_events_model_folder, pop_songs, tmp_path, capsys):
-    from train.evaluate import main
+    from evaluate.__main__ import main
 
     report_path = tmp_path / "report.json"
     assert main([str(tiny_events_model_folder), "--data", str(pop_songs), "--pieces", "6", "--seconds", "8",
@@ -145,9 +150,6 @@ def test_the_evaluation_report_has_its_keys(tiny_events_model_folder, pop_songs,
 
 
 def test_a_piece_is_played_at_the_tempo_of_songs_about_as_busy_as_it_is():
-    from musicgen.compose import fitting_tempo
-    from musicgen.representations.events import Events
-
     class Piece:  # fitting_tempo reads only how busy the notes are
         def __init__(self, onsets):
             self.onsets = onsets
@@ -156,42 +158,38 @@ def test_a_piece_is_played_at_the_tempo_of_songs_about_as_busy_as_it_is():
             return self.onsets
 
     # Sparse songs fast, busy songs slow, as in POP909.
-    events = Events.new([(130.0, 1.0)] * 8 + [(60.0, 4.0)] * 8)
+    table = TempoTable.of([(130.0, 1.0)] * 8 + [(60.0, 4.0)] * 8)
     rng = np.random.default_rng(0)
-    assert {fitting_tempo(events, Piece(1.1), rng) for _ in range(20)} == {130.0}
-    assert {fitting_tempo(events, Piece(3.5), rng) for _ in range(20)} == {60.0}
+    assert {table.fitting_tempo(Piece(1.1), rng) for _ in range(20)} == {130.0}
+    assert {table.fitting_tempo(Piece(3.5), rng) for _ in range(20)} == {60.0}
 
 
 def test_a_style_plays_at_the_tempi_of_its_own_songs(tmp_path):
-    from musicgen.compose import fitting_tempo
-    from musicgen.representations.events import Events
     from musicgen.score import MELODY, Score
 
     opening = [4, 8, 12, 16]  # the same busy songs; the singer's are slow
-    events = Events.new([[66.0, 4.0, opening, "Singer"], [100.0, 4.0, opening, "any"]] * 8, styles=["Singer"])
+    table = TempoTable.of([[66.0, 4.0, opening, "Singer"], [100.0, 4.0, opening, "any"]] * 8)
     piece = Score({MELODY: np.array([[beat, beat + 1, 60, 90] for beat in np.arange(16.0)])})
     rng = np.random.default_rng(0)
-    assert {fitting_tempo(events, piece, rng, beats=16, style="singer") for _ in range(20)} == {66.0}
-    assert {fitting_tempo(events, piece, rng, beats=16) for _ in range(40)} == {66.0, 100.0}
-    events.save(tmp_path)
-    assert Events.load(tmp_path).tempo_styles == events.tempo_styles
-    older = Events.new([[66.0, 4.0, opening], [100.0, 4.0, opening]] * 8, styles=["Singer"])  # no styles
-    assert {fitting_tempo(older, piece, rng, beats=16, style="Singer") for _ in range(40)} == {66.0, 100.0}
+    assert {table.fitting_tempo(piece, rng, beats=16, style="singer") for _ in range(20)} == {66.0}
+    assert {table.fitting_tempo(piece, rng, beats=16) for _ in range(40)} == {66.0, 100.0}
+    table.save(tmp_path)
+    assert TempoTable.load(tmp_path).styles == table.styles
+    older = TempoTable.of([[66.0, 4.0, opening], [100.0, 4.0, opening]] * 8)  # no styles
+    assert {older.fitting_tempo(piece, rng, beats=16, style="Singer") for _ in range(40)} == {66.0, 100.0}
 
 
 def test_a_pieces_opening_is_matched_against_the_songs_openings_not_their_whole_length():
-    from musicgen.compose import fitting_tempo
-    from musicgen.representations.events import Events
     from musicgen.score import MELODY, Score
 
     # Songs open sparser than they go on. Fast songs: 1 onset a bar at first, then busy (8 a bar):
     # over the whole song as busy as the slow ones, which play 4 a bar throughout.
     fast = [130.0, 4.0, [1, 2, 3, 4, 12, 20, 28, 36]]
     slow = [70.0, 4.0, [4, 8, 12, 16, 20, 24, 28, 32]]
-    events = Events.new([slow] * 8 + [fast] * 8)  # (by the whole songs, a tie: the slow ones come first)
+    table = TempoTable.of([slow] * 8 + [fast] * 8)  # (by the whole songs, a tie: the slow ones come first)
     opening = Score({MELODY: np.array([[4.0 * bar, 4.0 * bar + 1, 60, 90] for bar in range(4)])})
     rng = np.random.default_rng(0)
-    assert {fitting_tempo(events, opening, rng, beats=16) for _ in range(20)} == {130.0}
+    assert {table.fitting_tempo(opening, rng, beats=16) for _ in range(20)} == {130.0}
     assert Score({MELODY: np.array([[beat, beat + 1, 60, 90] for beat in np.arange(16.0)])}).opening_onsets(8) == \
         [4, 8, 12, 16]  # as many bars as the score has
     assert opening.opening_onsets(2) == [1, 2]
@@ -207,44 +205,41 @@ def test_how_busy_a_piece_is_counts_its_whole_bars_not_a_held_notes_tail():
 
 
 def test_the_tempo_table_keeps_each_songs_onsets_and_old_tables_still_load(tiny_events_model_folder, tmp_path):
-    from musicgen.representations.events import Events
-
-    events = Events.load(tiny_events_model_folder)
-    assert events.onsets_per_beat is not None and len(events.onsets_per_beat) == len(events.tempos)
-    assert all(value > 0 for value in events.onsets_per_beat)  # training wrote them
-    events.save(tmp_path)
-    again = Events.load(tmp_path)
-    assert again.tempos == pytest.approx(events.tempos) and again.onsets_per_beat == pytest.approx(events.onsets_per_beat)
-    assert events.opening_onsets and again.opening_onsets == events.opening_onsets
-    assert all(counts == sorted(counts) for counts in events.opening_onsets)  # onsets so far, bar by bar
+    table = TempoTable.load(tiny_events_model_folder)
+    assert table.onsets_per_beat is not None and len(table.onsets_per_beat) == len(table.tempos)
+    assert all(value > 0 for value in table.onsets_per_beat)  # training wrote them
+    table.save(tmp_path)
+    again = TempoTable.load(tmp_path)
+    assert again.tempos == pytest.approx(table.tempos) and again.onsets_per_beat == pytest.approx(table.onsets_per_beat)
+    assert table.opening_onsets and again.opening_onsets == table.opening_onsets
+    assert all(counts == sorted(counts) for counts in table.opening_onsets)  # onsets so far, bar by bar
     (tmp_path / "tempos.json").write_text(json.dumps([[96.0, 2.5], [120.0, 2.0]]))  # folders from before
-    pairs = Events.load(tmp_path)
+    pairs = TempoTable.load(tmp_path)
     assert pairs.onsets_per_beat == [2.5, 2.0] and pairs.opening_onsets is None
     (tmp_path / "tempos.json").write_text(json.dumps([96.0, 120.0]))
-    old = Events.load(tmp_path)
+    old = TempoTable.load(tmp_path)
     assert old.tempos == [96.0, 120.0] and old.onsets_per_beat is None and old.opening_onsets is None
 
 
 def test_a_fitted_tempo_and_its_piece_do_not_depend_on_the_other_variations(tiny_events_model):
     model = tiny_events_model
-    assert model.vocab.onsets_per_beat is not None  # the tempo is fitted to the notes
-    alone = compose(model, make_primer(model, "random", seed=4), 20.0, 1.0, 0, 1.0, seed=4)[0]
-    together = compose(model, make_primer(model, "random", seed=4), 20.0, 1.0, 0, 1.0, seed=4, variations=3)
+    assert model.corrections.tempo.onsets_per_beat is not None  # the tempo is fitted to the notes
+    alone = compose(model, Request.build(model.config, primer="random", seconds=20.0, top_p=1.0, seed=4))[0]
+    together = compose(model, Request.build(model.config, primer="random", seconds=20.0, top_p=1.0, seed=4,
+                                            variations=3))
     assert np.array_equal(alone.ids, together[0].ids) and alone.tempo_bpm == together[0].tempo_bpm
     for piece in together:
-        assert piece.tempo_bpm in {round(tempo) for tempo in model.vocab.tempos}
+        assert piece.tempo_bpm in {round(tempo) for tempo in model.corrections.tempo.tempos}
         assert int(np.sum(piece.ids == model.vocab.grammar.bar_id)) == bars_for(20.0, piece.tempo_bpm)
 
 
 def test_a_piece_begun_inside_a_song_is_matched_against_the_songs_as_a_whole():
-    from musicgen.compose import fitting_tempo
-    from musicgen.representations.events import Events
     from musicgen.score import MELODY, Score
 
     fast = [130.0, 2.0, [1, 2, 3, 4]]  # sparse openings, 2 onsets a beat over the whole song
     slow = [70.0, 4.0, [4, 8, 12, 16]]  # 1 onset a beat at first, 4 over the whole song
-    events = Events.new([slow] * 8 + [fast] * 8)
+    table = TempoTable.of([slow] * 8 + [fast] * 8)
     body = Score({MELODY: np.array([[beat / 2, beat / 2 + 0.5, 60, 90] for beat in range(32)])})  # 2 a beat
     rng = np.random.default_rng(0)
-    assert {fitting_tempo(events, body, rng, beats=16) for _ in range(20)} == {70.0}  # like a slow song's opening
-    assert {fitting_tempo(events, body, rng, beats=16, opening=False) for _ in range(20)} == {130.0}
+    assert {table.fitting_tempo(body, rng, beats=16) for _ in range(20)} == {70.0}  # like a slow song's opening
+    assert {table.fitting_tempo(body, rng, beats=16, opening=False) for _ in range(20)} == {130.0}

@@ -2,11 +2,11 @@
 from musicgen.config import Config
 from musicgen.midi import key_shift
 from musicgen.vocab import Vocab
-from train.data import load_folder, prepared_tokens, split_by_song, training_tokens
+from train.data import load_midi_folder, prepared_tokens, split_by_song, training_tokens
 
 
 def test_every_reference_song_loads_and_moves_to_c_major_or_a_minor(reference_corpus):
-    corpus = load_folder(reference_corpus, "first", 5, progress=False)
+    corpus = load_midi_folder(reference_corpus, "first", 5, progress=False)
     assert len(corpus.songs) == 22 and corpus.skipped == []
     config = Config()
     for song in corpus.songs:
@@ -15,8 +15,8 @@ def test_every_reference_song_loads_and_moves_to_c_major_or_a_minor(reference_co
 
 
 def test_the_default_recipe_keeps_unseen_chords_rare_on_held_out_songs(reference_corpus):
-    """Key normalization and transpositions are what bring the OOV share under 10% (README)."""
-    corpus = load_folder(reference_corpus, "first", 5, progress=False)
+    """Key normalization and transpositions are what bring the OOV share under 10% (docs/measurements/frames-quality.md)."""
+    corpus = load_midi_folder(reference_corpus, "first", 5, progress=False)
     train_songs, held_out = split_by_song(corpus.songs, 0.15, seed=0)
 
     def oov_share(config):

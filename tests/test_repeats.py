@@ -1,11 +1,11 @@
-"""Bars played again (musicgen.repeats): measured on the songs' tokens, copied by the sampler."""
+"""Bars played again (musicgen.calibration.repeats): measured on the songs' tokens, copied by the sampler."""
 import json
 
 import numpy as np
 import pytest
 
 from conftest import assert_refuses_damaged
-from musicgen.repeats import DISTANCES, Repeats, bars_of
+from musicgen.calibration.repeats import DISTANCES, Repeats, bars_of
 
 
 def test_the_chances_count_bars_that_start_and_go_on_copying_an_earlier_one():
@@ -38,7 +38,7 @@ def test_a_row_with_a_sure_repeat_plays_its_first_bar_again_and_still_decodes(ti
 
 
 def test_under_a_progression_only_a_bar_under_the_same_chord_is_copied(tiny_events_model):
-    from musicgen.compose import forcing_for
+    from musicgen.schemes.events import forcing_for
     from musicgen.stateful import sample
     from musicgen.steering import Steering
 
@@ -95,8 +95,8 @@ def test_a_folder_from_before_gets_what_the_sampler_reads_from_its_training_song
                                                                                   pop_songs, tmp_path, capsys):
     import shutil
 
-    from musicgen.representations.events import Events
-    from train.measure import main
+    from musicgen.calibration import Corrections
+    from train.calibrate import main
 
     folder = tmp_path / "older"
     shutil.copytree(tiny_events_model_folder, folder)
@@ -104,11 +104,11 @@ def test_a_folder_from_before_gets_what_the_sampler_reads_from_its_training_song
     (folder / "articulation.json").unlink()
     tempi = json.loads((folder / "tempos.json").read_text())
     (folder / "tempos.json").write_text(json.dumps([entry[:2] for entry in tempi]))  # no openings yet
-    assert main([str(folder), "--data", str(pop_songs)]) == 0
+    assert main([str(folder), "--data", str(pop_songs), "--only", "tempos,articulation,repeats"]) == 0
     assert "repeats.json" in capsys.readouterr().out
-    events = Events.load(folder)
-    assert events.repeats is not None and events.articulation is not None
-    assert events.opening_onsets == Events.load(tiny_events_model_folder).opening_onsets
+    corrections = Corrections.load(folder)
+    assert corrections.repeats is not None and corrections.articulation is not None
+    assert corrections.tempo.opening_onsets == Corrections.load(tiny_events_model_folder).tempo.opening_onsets
 
 
 def test_a_continued_piece_may_play_a_bar_of_what_it_continues(tiny_events_model):

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from conftest import song_tracks, write_midi
-from musicgen.compose import compose, make_primer
+from musicgen.generate import compose, make_primer
+from musicgen.request import Request
 from musicgen.midi import MidiError
 from musicgen.midi import transpose
 from musicgen.memory import PieceMemory
@@ -84,15 +85,16 @@ def test_midi_primer_takes_the_last_frames_and_maps_unseen_chords(tiny_model, tm
 
 
 def test_compose_gives_pieces_of_the_requested_length(tiny_model):
-    primer = make_primer(tiny_model, "note:E4", seed=0)
-    pieces = compose(tiny_model, primer, 5.0, 1.0, 0, 0.95, seed=2, variations=2, program=24)
+    request = Request.build(tiny_model.config, primer="note:E4", seconds=5.0, top_p=0.95, seed=2, variations=2,
+                            program=24)
+    pieces = compose(tiny_model, request)
     assert len(pieces) == 2
     for piece in pieces:
         assert len(piece.tokens) == 25
         assert piece.midi.instruments[0].program == 24
         assert piece.midi.get_end_time() <= 25 / tiny_model.config.frames_per_second + 1e-9
     with pytest.raises(ValueError, match="length must be above 0"):
-        compose(tiny_model, primer, 0, 1.0, 0, 1.0, seed=0)
+        Request.build(tiny_model.config, seconds=0)
     with pytest.raises(ValueError, match="not random, note:NAME"):
         make_primer(tiny_model, "chord:C", seed=0)
 
@@ -108,7 +110,7 @@ def test_a_key_normalized_model_continues_in_the_uploads_own_key(tiny_model, tmp
     in_d = midi_primer(write_midi(tmp_path / "d.mid", song_tracks(2)), tiny_model.vocab, tiny_model.config)
     assert (in_c.transpose, in_d.transpose) == (0, 2)
     assert np.array_equal(in_c.ids, in_d.ids)  # the model hears both in C
-    piece = compose(tiny_model, in_d, 20, 1.0, 0, 1.0, seed=3)[0]
+    piece = compose(tiny_model, Request.build(tiny_model.config, seconds=20, top_p=1.0, seed=3), primer=in_d)[0]
     assert piece.tokens == transpose(tiny_model.vocab.decode(piece.ids), 2)
 
 

@@ -7,7 +7,8 @@ import pytest
 
 from musicgen.chords import (NO_CHORD, chord_name, chord_pitch_classes, chord_tone_share, estimate_chords,
                              harte_chord, parse_chord, parse_key, parse_progression, progression_rows)
-from musicgen.compose import compose, extend_draft, make_primer, pieces_of, sample_draft
+from musicgen.generate import compose, extend_draft, make_primer, pieces_of, sample_draft
+from musicgen.request import Request
 from musicgen.representations.events import Events
 from musicgen.score import ACCOMPANIMENT, MELODY, Score, load_score
 from musicgen.steering import PROGRESSIONS, Steering, preset_chords
@@ -126,8 +127,9 @@ def test_a_progression_is_forced_bar_by_bar_in_the_asked_key_and_tempo(tiny_even
     assert events.steerable and "JJ Lin" in events.styles
     steering = Steering.parse("Eb Bb Cm Ab", "Eb major", 96, "JJ Lin")
     for spec in ("random", "note:G4"):
-        primer = make_primer(tiny_events_model, spec, 3, 2, steering)
-        pieces = compose(tiny_events_model, primer, 20, 1.0, 0, 1.0, 3, 2, steering=steering)
+        request = Request.build(tiny_events_model.config, primer=spec, seconds=20, top_p=1.0, seed=3, variations=2,
+                                steering=steering)
+        pieces = compose(tiny_events_model, request)
         for piece in pieces:
             assert chord_tokens_per_bar(events, piece.ids)[:6] == ["Chord_C", "Chord_G", "Chord_Am", "Chord_F"] * 1 + [
                 "Chord_C", "Chord_G"]
@@ -142,9 +144,10 @@ def test_a_progression_is_forced_bar_by_bar_in_the_asked_key_and_tempo(tiny_even
 
 def test_a_continued_piece_keeps_its_progression(tiny_events_model):
     steering = Steering.parse("Am F C G", tempo=100)
-    primer = make_primer(tiny_events_model, "random", 1, 1, steering)
-    draft = sample_draft(tiny_events_model, primer, 10, 1.0, 0, 1.0, 1, steering=steering)
-    longer = extend_draft(tiny_events_model, draft, 0, 10, 1.0, 0, 1.0, seed=2)
+    config = tiny_events_model.config
+    draft = sample_draft(tiny_events_model, Request.build(config, primer="random", seconds=10, top_p=1.0, seed=1,
+                                                          steering=steering))
+    longer = extend_draft(tiny_events_model, draft, 0, Request.build(config, seconds=10, top_p=1.0, seed=2))
     chords = chord_tokens_per_bar(tiny_events_model.vocab, longer.rows[0])
     assert len(chords) > len(chord_tokens_per_bar(tiny_events_model.vocab, draft.rows[0]))
     assert chords == [["Chord_Am", "Chord_F", "Chord_C", "Chord_G"][bar % 4] for bar in range(len(chords))]
@@ -152,8 +155,8 @@ def test_a_continued_piece_keeps_its_progression(tiny_events_model):
 
 
 def test_free_pieces_write_their_own_chords(tiny_events_model):
-    primer = make_primer(tiny_events_model, "random", 5)
-    piece = compose(tiny_events_model, primer, 10, 1.0, 0, 1.0, 5)[0]
+    piece = compose(tiny_events_model, Request.build(tiny_events_model.config, primer="random", seconds=10, top_p=1.0,
+                                                     seed=5))[0]
     assert all(token.startswith("Chord_") for token in chord_tokens_per_bar(tiny_events_model.vocab, piece.ids))
     rows = progression_rows(parse_progression("C G Am F"), 8)
     share = chord_tone_share(piece.score.all_notes(), rows)
@@ -191,9 +194,9 @@ def test_the_cli_takes_chords_key_tempo_and_style(tiny_events_model_folder, tmp_
 
 def test_the_header_a_person_chooses_is_not_scored_as_music(tiny_events_model, pop_songs):
     """nats/s under a style scores p(music | style, mode, start): the header tokens are
-    conditions, so a rare artist's songs are not charged for p(artist) (issue 14's measure)."""
+    conditions, so a rare artist's songs are not charged for p(artist) (the steering measurement)."""
     from train.data import prepared_ids
-    from train.evaluate_events import music_only
+    from evaluate.events import music_only
 
     events, config = tiny_events_model.vocab, tiny_events_model.config
     ids = prepared_ids(load_score(pop_songs / "001" / "001.mid"), events, config, "any")
@@ -249,7 +252,7 @@ def test_a_piece_starts_where_the_config_says_and_a_long_file_is_continued_from_
     assert events.starts and tiny_events_model.config.start in ("opening", "middle")
     for start in ("opening", "middle"):
         model = dataclasses.replace(tiny_events_model, config=tiny_events_model.config.replace(start=start))
-        piece = compose(model, make_primer(model, "random", 1), 10, 1.0, 0, 1.0, 1)[0]
+        piece = compose(model, Request.build(model.config, primer="random", seconds=10, top_p=1.0, seed=1))[0]
         assert events.tokens[piece.ids[3]] == f"Start_{start}" and piece.note_count > 0
         assert events.starts_inside(piece.ids) == (start == "middle")
     for bars, where in ((8, "opening"), (24, "middle")):  # the primer reads the last 16 bars
@@ -263,12 +266,10 @@ def test_a_piece_starts_where_the_config_says_and_a_long_file_is_continued_from_
 
 
 def test_a_model_without_start_tokens_says_it_cannot_be_asked_where_to_start(tiny_events_model):
-    from musicgen.compose import check_steering
-
     older = dataclasses.replace(tiny_events_model, vocab=Events.new(styles=["JJ Lin"]))
-    check_steering(older, Steering.parse())  # the model's own start: fine
+    make_primer(older, "random", steering=Steering.parse())  # the model's own start: fine
     with pytest.raises(ValueError, match="trained without start tokens"):
-        check_steering(older, Steering.parse(start="middle"))
+        make_primer(older, "random", steering=Steering.parse(start="middle"))
     with pytest.raises(ValueError, match="starts at the song's opening or middle, not 'chorus'"):
         Steering.parse(start="chorus")
     asked = Steering.parse(start="Opening ")

@@ -97,7 +97,7 @@ def warm_start_model(source: str) -> tuple[Path, dict]:
     from musicgen.hub import load
 
     music_model = load(source)  # checked as the app checks it, downloaded when a Hub id
-    if music_model.config.representation != "events":
+    if not music_model.scheme.whole_sequences:
         raise ConfigError(f"--warm-start {source}: a frame model; only event models can be fine-tuned")
     return music_model.folder, {name: value for name, value in vars(music_model.config).items() if name != "version"}
 

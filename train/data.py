@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from musicgen.config import Config
+from musicgen.schemes import scheme_for
 from musicgen.midi import MidiError, key_shift, load_midi, midi_to_tokens, transpose
 from musicgen.score import Score, load_score, score_from_midi
 
@@ -84,7 +86,7 @@ def read_folder(folder: str | Path, add_song, progress: bool = True) -> Corpus:
     return corpus
 
 
-def load_folder(folder: str | Path, tracks: str, frames_per_second: int,
+def load_midi_folder(folder: str | Path, tracks: str, frames_per_second: int,
                 progress: bool = True) -> Corpus:
     """Frame songs from every MIDI file below folder; broken ones are skipped with a reason."""
     def add(corpus, name, path):
@@ -142,13 +144,13 @@ def styles_of(songs: list[Song], min_songs: int) -> list[str]:
 def load_corpus(folder: str | Path | None, config: Config, limit: int | None = None,
                 progress: bool = True) -> Corpus:
     """The songs of folder (None: the Bach chorales) in the form the config's representation reads."""
-    if config.representation == "events":
+    if scheme_for(config).whole_sequences:  # Scores, tokenized later
         if folder is None:
             return load_bach_chorales("all", config.frames_per_second, limit, progress, as_scores=True)
         return load_scores(folder, progress)
     if folder is None:
         return load_bach_chorales(config.tracks, config.frames_per_second, limit, progress)
-    return load_folder(folder, config.tracks, config.frames_per_second, progress)
+    return load_midi_folder(folder, config.tracks, config.frames_per_second, progress)
 
 
 def load_bach_chorales(tracks: str, frames_per_second: int, limit: int | None = None,
@@ -275,29 +277,6 @@ class Header:
     bar_id: int = -1
 
 
-def measure_for_sampling(events, songs: list[Song], songs_ids: list[np.ndarray], progress: bool = False) -> None:
-    """What the sampler reads from the training songs (their ids as songs_ids), measured into
-    events: their tempi and how busy they are (tempos.json), how long their notes were played
-    (articulation.json), how often they play a bar again (repeats.json)."""
-    from musicgen.repeats import Repeats
-    from musicgen.representations.events import ANY_STYLE, tempo_entry
-
-    events.set_tempos([tempo_entry(song.score, song.artist if song.artist in (events.styles or ()) else ANY_STYLE)
-                       for song in songs])
-    events.articulation = measure_articulation(songs, events, progress)
-    events.repeats = Repeats.measured(songs_ids, events.grammar.bar_id)
-
-
-def measure_articulation(songs: list[Song], events, progress: bool = False):
-    """The songs' performed note lengths against the written ones (musicgen.articulation)."""
-    from tqdm import tqdm
-
-    from musicgen.articulation import Articulation
-
-    return Articulation.measured((song.score for song in tqdm(songs, desc="measuring articulation", unit="song",
-                                                              disable=not progress)), events)
-
-
 def sequence_chunks(songs_ids: list[np.ndarray], chunk_tokens: int, rng: np.random.Generator | None,
                     transpositions: list[np.ndarray] | None = None, pad_id: int = 0, header: Header | None = None):
     """(inputs, targets, weights) arrays of chunks of chunk_tokens: every position predicts the next id.
@@ -382,3 +361,19 @@ def make_sequence_dataset(songs_ids: list[np.ndarray], chunk_tokens: int, batch_
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def training_digests(folder: Path) -> dict[str, str]:
+    """{sha256: name} of the songs a model folder says it trained on ({} when it does not say)."""
+    metrics = folder / "metrics.json"
+    if not metrics.is_file():
+        return {}
+    songs = json.loads(metrics.read_text(encoding="utf-8")).get("dataset", {}).get("train_songs", [])
+    return {song["sha256"]: song["name"] for song in songs if isinstance(song, dict) and song.get("sha256")}
+
+
+def split_held_out(corpus: Corpus, trained_on: dict[str, str]) -> tuple[list, list]:
+    """(songs the model never trained on, songs it did), by file hash."""
+    held_out = [song for song in corpus.songs if song.digest not in trained_on]
+    seen = [song for song in corpus.songs if song.digest in trained_on]
+    return held_out, seen

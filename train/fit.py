@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from musicgen.config import Config, ConfigError
+from musicgen.schemes import scheme_for
 from musicgen.vocab import Vocab
 
 from .data import Corpus, make_dataset, prepared_tokens, split_by_song, training_tokens
@@ -114,7 +115,7 @@ def checkpoints(out_dir: Path, monitor: str, best_so_far: float | None):
 
 def restore_backup(out_dir: Path):
     """(model with its optimizer state, epochs done) from an interrupted run, or (None, 0)."""
-    from musicgen.hub import load_keras
+    from musicgen.model import load_keras
 
     state = out_dir / BACKUP_DIR / "state.json"
     if not state.exists():
@@ -146,7 +147,7 @@ def plot_history(rows: list[dict], path: Path) -> None:
 
 def split(corpus: Corpus, config: Config, held_out: list[str] | None):
     if held_out is None:
-        styled = config.representation == "events" and config.steering_tokens
+        styled = scheme_for(config).steerable and config.steering_tokens
         return split_by_song(corpus.songs, config.validation_share, config.seed,
                              config.style_min_songs if styled else None)
     return ([song for song in corpus.songs if song.name not in held_out],
@@ -157,7 +158,7 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
           strategy=None, verbose: int | None = None, held_out: list[str] | None = None,
           warm_start: str | Path | None = None) -> dict:
     """Train on corpus and write a model folder (see train_sequences / train_windows)."""
-    if config.representation != "events":
+    if not scheme_for(config).whole_sequences:
         if warm_start:
             raise ConfigError("--warm-start needs an event model (the original study's frames start afresh)")
         return train_windows(config, corpus, out_dir, resume, strategy, verbose, held_out)
@@ -167,7 +168,7 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
 def warm_started(model, folder: Path) -> list[str]:
     """model with the weights of folder's network wherever a layer has the same name and shapes
     (a layer it lacks keeps its start: StyleEveryStep's is neutral); the names of those it took."""
-    from musicgen.hub import load_keras
+    from musicgen.model import load_keras
 
     trained = load_keras(Path(folder) / "model.keras")
     taken = []
@@ -199,7 +200,8 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     from musicgen.model import build_sequence_model, compile_model
     from musicgen.representations.events import TOKENIZER_FILE, Events
 
-    from .data import Header, make_sequence_dataset, measure_for_sampling, song_ids, styles_of
+    from .calibrate import calibrate
+    from .data import Header, make_sequence_dataset, song_ids, styles_of
 
     verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
     out_dir = Path(out_dir)
@@ -210,17 +212,13 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
         representation = Events.load(out_dir)
     elif warm_start:  # its ids, and what they are conditioned on, as that network learned them
         representation = Events.load(warm_start)
-        representation.repeats = None  # measured below, on these songs
-        representation.likeness = None  # fitted again once trained
     else:
         styles = styles_of(train_songs, config.style_min_songs) if config.steering_tokens else None
         representation = Events.new(styles=styles, starts=config.start_tokens)
     config.save(out_dir / "config.json")
 
+    representation.save(out_dir)
     train_ids = song_ids(train_songs, representation, config, progress=bool(verbose))
-    if representation.repeats is None:  # a new folder, or one from before the repeats were measured
-        measure_for_sampling(representation, train_songs, train_ids, progress=bool(verbose))
-        representation.save(out_dir)
     validation_ids = song_ids(validation_songs, representation, config)
     header = Header()
     if representation.steerable:
@@ -267,26 +265,9 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
             print(f"continuing after epoch {epochs_done}")
     metrics = fit_with_checkpoints(model, config, train_data, validation_data, out_dir, resume, epochs_done,
                                    dataset_summary, verbose)
-    fit_melody_intervals(out_dir, representation, train_ids)
-    from .likeness import fit_likeness  # it samples the trained network: after the weights are saved
-
-    fit_likeness(out_dir, train_songs)
+    # The corrections around the network, fitted on the same songs once the weights are saved.
+    calibrate(out_dir, train_songs, train_ids, progress=bool(verbose), say=print if verbose else lambda *_: None)
     return metrics
-
-
-MELODY_FIT_SONGS = 80  # enough: 27,000 melody notes of POP909 for 13 numbers
-
-
-def fit_melody_intervals(out_dir: Path, events, songs_ids: list) -> None:
-    """The melody's interval bias (musicgen.melody) for the weights saved in out_dir, fitted on
-    up to MELODY_FIT_SONGS training songs, saved beside them."""
-    from musicgen.melody import fit_on_songs
-    from musicgen.hub import load_keras
-
-    network = load_keras(out_dir / "model.keras")
-    events.melody_intervals = fit_on_songs(network, songs_ids[:MELODY_FIT_SONGS], events.melody_program_id,
-                                           events.pitch_of)
-    events.melody_intervals.save(out_dir)
 
 
 def fit_with_checkpoints(model, config: Config, train_data, validation_data, out_dir: Path, resume: bool,
@@ -381,25 +362,9 @@ def train_windows(config: Config, corpus: Corpus, out_dir: str | Path, resume: b
         model, epochs_done = restore_backup(out_dir) if resume else (None, 0)
         if model is None:
             steps_per_epoch = -(-sum(len(song) for song in train_tokens) // config.batch_size)
-            model = compile_model(build_model(config, vocab), config, steps_per_epoch)
+            model = compile_model(build_model(config, vocab), config, steps_per_epoch, logits=False)
         elif verbose:
             print(f"continuing after epoch {epochs_done}")
 
-    metrics = fit_with_checkpoints(model, config, train_data, validation_data, out_dir, resume, epochs_done,
-                                   dataset_summary, verbose)
-    if validation_songs and (out_dir / "model.keras").exists():
-        metrics = evaluate_run(out_dir, validation_songs_tokens, train_tokens, verbose)
-    return metrics
-
-
-def evaluate_run(out_dir: Path, held_out: list[list[str]], training: list[list[str]], verbose: int) -> dict:
-    """The held-out report for the best checkpoint: evaluation.json/.png, headline in metrics.json."""
-    from musicgen.hub import load_folder
-
-    from . import evaluate
-
-    report = evaluate.evaluate(load_folder(out_dir), held_out, training)
-    evaluate.write(out_dir, report)
-    if verbose:
-        print(evaluate.summary(report))
-    return json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))
+    return fit_with_checkpoints(model, config, train_data, validation_data, out_dir, resume, epochs_done,
+                                dataset_summary, verbose)

@@ -26,17 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..articulation import Articulation
 from ..chords import CHORD_COUNT, NO_CHORD, chord_at, chord_name, estimate_chords
-from ..config import STARTS, check_start  # Start_<where>: from its song's beginning, or from a bar inside it
-from ..likeness import Likeness
-from ..melody import MelodyIntervals
-from ..repeats import Repeats
+from ..config import ANY_STYLE, STARTS, check_start  # Start_<where>: from its song's beginning, or from a bar inside it
 from ..score import ACCOMPANIMENT, MELODY, PART_PROGRAMS, Score
 
 TOKENIZER_FILE = "tokenizer.json"
 CONDITIONS_FILE = "conditions.json"  # {"styles": [...], "starts": bool}: present when the model is steerable
-ANY_STYLE = "any"
 STYLE_POSITION = 1  # a steerable sequence opens BOS, its style, its mode (Events.header)
 MODES = ("major", "minor")
 TICKS_PER_BEAT = 480
@@ -168,32 +163,13 @@ def struck_once(notes: np.ndarray) -> np.ndarray:
     return longest_first[np.sort(first)]
 
 
-OPENING_BARS = 32  # tempo_entry's bars: a 60 s piece is refitted after 10, a 3-minute one after 31
-
-
-def tempo_entry(score, style: str = ANY_STYLE) -> list:
-    """A training song's line of tempos.json: [BPM, onsets per beat, onsets in its first
-    1..OPENING_BARS bars, its style (its artist where the model learned them, else "any")]."""
-    return [score.tempo_bpm, score.onsets_per_beat(), score.opening_onsets(OPENING_BARS), style]
-
-
 class Events:
     """The "events" representation: Score <-> ids through miditok's REMI."""
 
     name = "events"
 
-    def __init__(self, tokenizer, tempos: list | None = None, styles: list[str] | None = None,
-                 articulation: Articulation | None = None, melody_intervals: MelodyIntervals | None = None,
-                 repeats: Repeats | None = None, starts: bool = False, likeness: Likeness | None = None):
+    def __init__(self, tokenizer, styles: list[str] | None = None, starts: bool = False):
         self.tokenizer = tokenizer
-        # The training songs' performed note lengths (musicgen.articulation); None: as written.
-        self.articulation = articulation
-        # The melody's interval bias (musicgen.melody); None: the network's melody as it is.
-        self.melody_intervals = melody_intervals
-        # How often the training songs play a bar again (musicgen.repeats); None: never copied.
-        self.repeats = repeats
-        # How song-like a piece sounds (musicgen.likeness); None: each piece is the first drawn.
-        self.likeness = likeness
         self.vocab: dict[str, int] = dict(tokenizer.vocab)
         self.miditok_size = len(self.vocab)
         # Steerable: the styles a model learned ("any" first); None for a model without conditions.
@@ -205,32 +181,17 @@ class Events:
             self.vocab.update({token: self.miditok_size + index for index, token in enumerate(extra)})
         self.tokens = [token for token, _ in sorted(self.vocab.items(), key=lambda item: item[1])]
         self.grammar = Grammar(self.vocab)
-        self.set_tempos(tempos or [100.0])
         self._pitch_ids = {int(token[6:]): index for token, index in self.vocab.items() if token.startswith("Pitch_")}
         self.pitch_of = np.full(len(self.tokens), -1)  # each id's pitch, -1 for ids that are not pitches
         self.pitch_of[list(self._pitch_ids.values())] = list(self._pitch_ids)
         self.melody_program_id = self.vocab[f"Program_{PART_PROGRAMS[MELODY]}"]
 
-    def set_tempos(self, entries: list) -> None:
-        """The training songs' tempi (BPM), each with how busy the song is where known: its onsets
-        per beat, the onsets in its first bars, and its style (tempo_entry); older folders hold
-        plain tempi, [bpm, onsets] pairs or no styles. A generated piece is played at the tempo of
-        songs (of its style, where it has one) whose opening is about as busy as the piece's
-        (musicgen.compose.fitting_tempo)."""
-        entries = [entry if isinstance(entry, (list, tuple)) else [entry] for entry in entries]
-        self.tempos = [float(entry[0]) for entry in entries]
-        self.onsets_per_beat = ([float(entry[1]) for entry in entries]
-                                if all(len(entry) > 1 and entry[1] is not None for entry in entries) else None)
-        self.opening_onsets = ([[int(count) for count in entry[2]] for entry in entries]
-                               if all(len(entry) > 2 and entry[2] for entry in entries) else None)
-        self.tempo_styles = [str(entry[3]) if len(entry) > 3 else ANY_STYLE for entry in entries]
-
     @classmethod
-    def new(cls, tempos: list | None = None, styles: list[str] | None = None, starts: bool = False) -> Events:
+    def new(cls, styles: list[str] | None = None, starts: bool = False) -> Events:
         """starts (steerable models only): the header says where in its song a sequence starts."""
         from miditok import REMI
 
-        return cls(REMI(tokenizer_config()), tempos, styles, starts=starts and styles is not None)
+        return cls(REMI(tokenizer_config()), styles, starts=starts and styles is not None)
 
     @classmethod
     def load(cls, folder: str | Path) -> Events:
@@ -238,32 +199,13 @@ class Events:
 
         folder = Path(folder)
         tokenizer = REMI(params=folder / TOKENIZER_FILE)
-        extra = folder / "tempos.json"
-        tempos = json.loads(extra.read_text(encoding="utf-8")) if extra.is_file() else None
         conditions = folder / CONDITIONS_FILE
         conditions = json.loads(conditions.read_text(encoding="utf-8")) if conditions.is_file() else {}
-        return cls(tokenizer, tempos, conditions.get("styles"), Articulation.load(folder), MelodyIntervals.load(folder),
-                   Repeats.load(folder), bool(conditions.get("starts")), Likeness.load(folder))
+        return cls(tokenizer, conditions.get("styles"), bool(conditions.get("starts")))
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         self.tokenizer.save(folder / TOKENIZER_FILE)
-        if self.opening_onsets is not None:
-            tempos = [[round(tempo, 2), round(onsets, 4), opening, style] for tempo, onsets, opening, style
-                      in zip(self.tempos, self.onsets_per_beat, self.opening_onsets, self.tempo_styles)]
-        elif self.onsets_per_beat is not None:
-            tempos = [[round(tempo, 2), round(onsets, 4)] for tempo, onsets in zip(self.tempos, self.onsets_per_beat)]
-        else:
-            tempos = [round(tempo, 2) for tempo in self.tempos]
-        (folder / "tempos.json").write_text(json.dumps(tempos) + "\n", encoding="utf-8")
-        if self.articulation is not None:
-            self.articulation.save(folder)
-        if self.melody_intervals is not None:
-            self.melody_intervals.save(folder)
-        if self.repeats is not None:
-            self.repeats.save(folder)
-        if self.likeness is not None:
-            self.likeness.save(folder)
         if self.steerable:
             conditions = {"styles": self.styles, **({"starts": True} if self.starts else {})}
             (folder / CONDITIONS_FILE).write_text(json.dumps(conditions, ensure_ascii=False) + "\n", encoding="utf-8")

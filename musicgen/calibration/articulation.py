@@ -4,7 +4,7 @@ Event tokens write a note's length on the sixteenth grid (Duration_*), so every 
 lasted a whole number of sixteenths, while the songs the model learned from were played: in
 POP909 a note written as an eighth lasts anywhere from 0.3 to 0.6 beats, and 17% of all notes are
 shorter than a sixteenth. That difference alone let a classifier tell generated pieces from
-songs (bench/quality.py, README "Music v4"). Articulation keeps, for each part and written length,
+songs (bench/quality.py, docs/measurements/corrections.md). Articulation keeps, for each part and written length,
 the training songs' performed lengths (an inverse CDF, saved beside the weights as
 articulation.json), and a piece's notes draw their lengths from it: onsets stay on the grid,
 only how long each note sounds changes. Seeded, so a piece is the same piece every time.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .score import PARTS, Score
+from ..score import PARTS, Score
 
 ARTICULATION_FILE = "articulation.json"
 # Each inverse CDF is kept at the middle of 32 equal shares (1.6%, 4.7%, ..., 98.4%), so that a
@@ -29,6 +29,9 @@ SHORTEST_BEATS = 1 / 32  # no drawn length is shorter
 
 @dataclass
 class Articulation:
+    FILE = ARTICULATION_FILE
+    stage = "after decoding"  # its hook: performed(score, seed) -> score: each note played as long as the songs played notes written alike
+
     # part -> written length in sixteenths -> performed lengths in beats at LEVELS even quantiles
     lengths: dict[str, dict[int, np.ndarray]]
 

@@ -2,7 +2,7 @@
 the previous melody note.
 
 Read note by note, the network expects a step of 1-2 semitones for 34% of the songs' melody notes
-where the songs take one 44-45% of the time (README, "Music v4"): its melodies leap and repeat
+where the songs take one 44-45% of the time (docs/measurements/corrections.md): its melodies leap and repeat
 more than the songs'. One number per interval class (0-11 semitones, 12 or more), fitted by
 maximum likelihood on the training songs' melody notes with the network's own logits, corrects
 that systematic lean. Saved beside the weights (melody_intervals.json); the sampler adds it where
@@ -45,6 +45,9 @@ def last_melody_pitch(ids, program_id: int, pitch_of: np.ndarray) -> int:
 
 @dataclass
 class MelodyIntervals:
+    FILE = MELODY_FILE
+    stage = "at the logits"  # its hook: offsets(previous_pitch, pitch_of) -> what joins the logits where a melody pitch comes next
+
     bias: np.ndarray  # (CLASSES,): added to a melody pitch's logit by its interval class
 
     @classmethod

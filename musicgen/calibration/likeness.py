@@ -1,7 +1,7 @@
 """Song-likeness: each piece chosen among a few sampled candidates, toward what songs sound like.
 
-A network sampled freely drifts from the songs it learned in many small ways at once (README,
-"Music v4": slightly longer notes, fewer notes together, fewer leaps, a flatter pitch-class
+A network sampled freely drifts from the songs it learned in many small ways at once (docs/measurements/song-likeness.md:
+slightly longer notes, fewer notes together, fewer leaps, a flatter pitch-class
 profile); no single bias corrects that, because no single feature carries it. A logistic
 model over the listening features of one piece (musicgen.listening), fitted at training time on
 the training songs' 60 s segments against the network's own pieces, estimates how much likelier
@@ -19,16 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .listening import CLASSIFIER_VECTOR_NAMES, classifier_vector, piece_statistics
-from .score import Score
+from ..listening import CLASSIFIER_VECTOR_NAMES, classifier_vector, piece_statistics
+from ..score import Score
 
 LIKENESS_FILE = "likeness.json"
-CANDIDATES = 8  # for each piece asked; held out, the classifier's AUC fell 0.82 -> 0.67-0.68 (README)
+CANDIDATES = 8  # for each piece asked; held out, the classifier's AUC fell 0.82 -> 0.67-0.68 (docs/measurements/song-likeness.md)
 MAX_ROWS = 64  # candidates are fewer where many variations are asked at once
 
 
 @dataclass
 class Likeness:
+    FILE = LIKENESS_FILE
+    stage = "among candidates"  # its hook: choose(scores, rng) -> the index of the candidate piece kept
+
     mean: np.ndarray  # (features,): the scaler's, as fitted
     scale: np.ndarray
     coefficients: np.ndarray  # of the standardized features; positive = more like the songs
@@ -92,7 +95,7 @@ class Likeness:
             arrays, candidates, features = [], 0, None
         if features != list(CLASSIFIER_VECTOR_NAMES) and len(arrays) == 3:
             raise ValueError(f"{path} was fitted on other features than this version hears: fit it again "
-                             f"(python -m train.likeness MODEL_FOLDER)")
+                             f"(python -m train.calibrate MODEL_FOLDER --data SONGS --only likeness)")
         if len(arrays) != 3 or any(array.shape != (size,) or not np.isfinite(array).all() for array in arrays) \
                 or not candidates >= 1 or not (arrays[1] > 0).all():
             raise ValueError(f"{path} should hold mean, scale (above 0) and coefficients of {size} numbers each, "

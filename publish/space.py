@@ -1,6 +1,6 @@
 """This app as a Hugging Face Space that serves one model from the Hub.
 
-    python -m train.publish --space USER/NAME --model USER/MODEL [--private]
+    python -m publish --space USER/NAME --model USER/MODEL [--private]
 
 Creates the Space (repo type "space", sdk gradio) or updates it, with one commit holding:
 README.md (the Space's front matter: title, sdk, app_file, license, the model), space.py (the
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEBIAN_PACKAGES = ["fluidsynth", "fluid-soundfont-gm"]
 DEBIAN_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 
-ENTRY = '''"""The Space's entry point (written by python -m train.publish --space): the musicgen app on {model}."""
+ENTRY = '''"""The Space's entry point (written by python -m publish --space): the musicgen app on {model}."""
 import os
 
 os.environ.setdefault("MUSICGEN_MODEL", "{model}")
@@ -59,7 +59,7 @@ model and Space with:
 
 ```bash
 python -m train --data MY_MIDI_FOLDER --push-to-hub {model_id}
-python -m train.publish --space {space_id} --model {model_id}
+python -m publish --space {space_id} --model {model_id}
 ```
 """
 
@@ -87,14 +87,14 @@ def space_files(space_id: str, model_id: str, folder: Path) -> None:
 
 
 def publish_space(space_id: str, model_id: str, private: bool = False) -> str:
-    """Create or update the Space; the commit URL. Raises PublishError (from train.publish) with
+    """Create or update the Space; the commit URL. Raises PublishError (from publish) with
     the reason and the command to retry."""
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
-    from .publish import PublishError
+    from . import PublishError
 
-    retry = f"python -m train.publish --space {space_id} --model {model_id}" + (" --private" if private else "")
+    retry = f"python -m publish --space {space_id} --model {model_id}" + (" --private" if private else "")
     api = HfApi()
     with tempfile.TemporaryDirectory() as staging:
         space_files(space_id, model_id, Path(staging))

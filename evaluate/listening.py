@@ -2,7 +2,7 @@
 whether a simple classifier can tell generated pieces from real songs.
 
 Pieces are compared with real songs cut into segments of the same length. The overlaps follow
-Yang & Lerch (train.features.overlapping_area); the two-sample test is a logistic regression on
+Yang & Lerch (evaluate.features.overlapping_area); the two-sample test is a logistic regression on
 per-segment features, cross-validated with folds by song (a song's segments never sit on both
 sides of a split), whose ROC AUC is 0.5 when it cannot tell the two apart.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from musicgen.listening import HOLD_SECONDS, classifier_vector, piece_statistics
+from musicgen.listening import HOLD_SECONDS, classifier_vector, piece_statistics, statistics
 from musicgen.score import Score
 
 from .features import _distance, overlapping_area
@@ -19,20 +19,12 @@ OVERLAP_FEATURES = ("pitch_count", "pitch_class_histogram", "pitch_range", "aver
                     "notes_per_second", "inter_onset_interval", "note_length_histogram", "polyphony")
 
 
-def segments(score: Score, seconds: float) -> list[Score]:
-    """The score cut into whole segments of about `seconds` (whole bars), tails dropped."""
-    bar_beats = score.beats_per_bar
-    bars = max(1, round(seconds / (bar_beats * score.seconds_per_beat)))
-    span = bars * bar_beats
-    return [score.cropped(start, start + span) for start in np.arange(0, score.end_beats - span + 1e-6, span)]
-
-
 def two_sample_auc(generated: list[dict], real: list[dict], real_groups: list, folds: int = 5, seed: int = 0,
                    nonlinear: bool = False) -> float:
     """ROC AUC of a logistic regression telling generated from real segments, folds by song/piece.
 
     nonlinear: gradient-boosted trees instead, a second judge that sees interactions and
-    thresholds; the sampler's song-likeness (musicgen.likeness) is a logistic model over the same
+    thresholds; the sampler's song-likeness (musicgen.calibration.likeness) is a logistic model over the same
     features, so this one checks that choosing by it brings pieces nearer the songs rather than
     only out of the logistic test's sight."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -58,13 +50,6 @@ def two_sample_auc(generated: list[dict], real: list[dict], real_groups: list, f
         model.fit(features[train_rows], labels[train_rows])
         scores[test_rows] = model.predict_proba(features[test_rows])[:, 1]
     return float(roc_auc_score(labels, scores))
-
-
-def statistics(scores: list[Score], groups: list | None = None) -> tuple[list[dict], list]:
-    """(piece_statistics of each score that is not silent, the group of each)."""
-    groups = list(range(len(scores))) if groups is None else groups
-    kept = [(stats, group) for stats, group in zip(map(piece_statistics, scores), groups) if stats]
-    return [stats for stats, _ in kept], [group for _, group in kept]
 
 
 def songs_segments_auc(chosen: list[Score], chosen_names: list, real: list[Score], real_groups: list,

@@ -33,6 +33,9 @@ def bars_of(ids, bar_id: int) -> list[tuple[int, ...]]:
 
 @dataclass
 class Repeats:
+    FILE = REPEATS_FILE
+    stage = "at a bar line"  # its hook: next_copy(rng, bars_written, copying) -> distance: the earlier bar a new bar plays again (0: none)
+
     chances: dict[int, tuple[float, float]]  # distance -> (a bar starts copying, a copy goes on)
 
     def __post_init__(self):

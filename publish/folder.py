@@ -1,18 +1,16 @@
-"""Model folder -> Hugging Face Hub repo, with a model card, a sample and its audio; or the app -> a Space.
-
-    python -m train.publish FOLDER USER/NAME [--private]
-    python -m train.publish --space USER/NAME --model USER/MODEL [--private]   (train/space.py)
-"""
+"""A model folder -> a Hugging Face Hub repo, with a model card, a sample and its audio; or the
+app's embedded default (`python -m publish`, publish/__main__.py)."""
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import musicgen  # noqa: F401
 from musicgen.config import FRAMES_RECIPE, Config
 from musicgen.hub import REPRESENTATION_FILES
+from musicgen.schemes import scheme_for
+
+from . import PublishError
 
 SAMPLE_SEED = 0
 SAMPLE_SECONDS = 20
@@ -22,26 +20,22 @@ POP909_CITATION = ("Wang, Chen, Jiang, Zhang, Xu, Dai, Bin, Xia: \"POP909: A Pop
                    "Arrangement Generation\", ISMIR 2020 (MIT License)")
 
 
-class PublishError(RuntimeError):
-    """A push that did not happen; the message says why and how to retry. The folder is untouched."""
-
-
 def write_sample(folder: Path) -> None:
     """sample.mid, sample.wav and sample.png: what the model makes from a random primer with its defaults."""
-    from musicgen.compose import compose, make_primer, write_piece
+    from musicgen.generate import compose
     from musicgen.hub import load_folder
+    from musicgen.output import write_piece
+    from musicgen.request import Request
 
     music_model = load_folder(folder)
-    config = music_model.config
-    primer = make_primer(music_model, "random", SAMPLE_SEED)
-    piece = compose(music_model, primer, SAMPLE_SECONDS, config.temperature, config.top_k,
-                    config.top_p, SAMPLE_SEED)[0]
-    write_piece(piece, config.frames_per_second, folder / "sample.mid", folder / "sample.wav", folder / "sample.png",
+    request = Request.build(music_model.config, primer="random", seconds=SAMPLE_SECONDS, seed=SAMPLE_SEED)
+    piece = compose(music_model, request)[0]
+    write_piece(piece, folder / "sample.mid", folder / "sample.wav", folder / "sample.png",
                 title=f"sample, seed {SAMPLE_SEED}")
 
 
 def played_words(folder: Path) -> str:
-    """What the card says of the model's articulation (musicgen.articulation), if it has one."""
+    """What the card says of the model's articulation (musicgen.calibration.articulation), if it has one."""
     if not (folder / "articulation.json").is_file():
         return ""
     words = (" The tokens write note lengths on the sixteenth grid; a piece's notes are played as long as"
@@ -61,7 +55,7 @@ def played_words(folder: Path) -> str:
 def model_card(folder: Path, repo_id: str) -> str:
     """README.md for the Hub: metadata, data, hyper-parameters, results, and how to use it."""
     config = Config.load(folder / "config.json")
-    if config.representation == "events":
+    if scheme_for(config).whole_sequences:
         return event_model_card(folder, repo_id, config)
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     dataset, best = metrics.get("dataset", {}), metrics.get("best") or {}
@@ -138,12 +132,12 @@ python -m musicgen generate --model {repo_id} --primer note:C4 --seconds 60 --ou
 From Python:
 
 ```python
+from musicgen.generate import compose
 from musicgen.hub import load
-from musicgen.compose import compose, make_primer
+from musicgen.request import Request
 
 model = load("{repo_id}")
-pieces = compose(model, make_primer(model, "random", seed=1), seconds=60, temperature=1.0,
-                 top_k=0, top_p=0.98, seed=1)
+pieces = compose(model, Request.build(model.config, primer="random", seconds=60, seed=1))
 pieces[0].midi.write("song.mid")
 ```
 
@@ -256,7 +250,7 @@ def key_words(config: Config) -> str:
 
 
 def event_evaluation_rows(report: dict | None) -> str:
-    """Rows of the held-out report (python -m train.evaluate), when the folder has one."""
+    """Rows of the held-out report (python -m evaluate), when the folder has one."""
     if not report:
         return ""
     rows = [f"| held-out songs (never trained on) | {report['held_out_songs']} "
@@ -277,7 +271,7 @@ def event_evaluation_rows(report: dict | None) -> str:
 
 
 def evaluation_section(headline: dict | None) -> str:
-    """The held-out evaluation (train/evaluate.py) in a few lines, when the folder has one."""
+    """The held-out evaluation (evaluate/frames.py) in a few lines, when the folder has one."""
     if not headline:
         return ""
     remembers = "network_nll" in headline
@@ -309,7 +303,7 @@ def publish(folder: str | Path, repo_id: str, private: bool = False) -> str:
     from huggingface_hub.errors import HfHubHTTPError
 
     folder = Path(folder)
-    retry = f"python -m train.publish {folder} {repo_id}" + (" --private" if private else "")
+    retry = f"python -m publish {folder} {repo_id}" + (" --private" if private else "")
     table = "tokenizer.json" if (folder / "tokenizer.json").exists() else "vocab.json"
     missing = [name for name in ("model.keras", table, "config.json", "metrics.json")
                if not (folder / name).exists()]
@@ -342,7 +336,8 @@ def embed(folder: str | Path, target: Path, data: Path | None = None, **sampling
     With data (the training folder), the evaluation is redone with those settings before the card."""
     import shutil
 
-    from musicgen.hub import load_keras
+    from musicgen.model import load_keras
+    from musicgen.schemes import scheme_for
 
     folder, target = Path(folder), Path(target)
     target.mkdir(parents=True, exist_ok=True)
@@ -352,72 +347,13 @@ def embed(folder: str | Path, target: Path, data: Path | None = None, **sampling
     Config.load(folder / "config.json").replace(**sampling).save(target / "config.json")
     model = load_keras(folder / "model.keras")
     model.save(target / "model.keras")
-    if data is not None and Config.load(target / "config.json").representation == "frames":
+    if data is not None and not scheme_for(Config.load(target / "config.json")).whole_sequences:
+        from evaluate.frames import evaluate_folder, write
         from musicgen.hub import load_folder
-
-        from . import evaluate
-        from .data import load_folder as load_corpus
+        from train.data import load_midi_folder
 
         music_model = load_folder(target)
-        corpus = load_corpus(data, music_model.config.tracks, music_model.config.frames_per_second)
-        evaluate.write(target, evaluate.evaluate_folder(music_model, corpus))
+        corpus = load_midi_folder(data, music_model.config.tracks, music_model.config.frames_per_second)
+        write(target, evaluate_folder(music_model, corpus))
     write_sample(target)
     (target / "README.md").write_text(model_card(target, "musicgen/default"), encoding="utf-8")
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.publish", description=__doc__.split("\n")[0])
-    parser.add_argument("folder", type=Path, nargs="?", help="the model folder to publish")
-    parser.add_argument("repo_id", nargs="?", help="user/name on the Hub")
-    parser.add_argument("--space", metavar="USER/NAME", help="create or update this Hugging Face Space running the "
-                        "app on --model")
-    parser.add_argument("--model", metavar="USER/MODEL", help="with --space: the Hub model the Space serves")
-    parser.add_argument("--private", action="store_true")
-    parser.add_argument("--embed", action="store_true",
-                        help="instead of publishing, make FOLDER the app's embedded default (assets/model)")
-    parser.add_argument("--temperature", type=float, help="with --embed: default sampling temperature")
-    parser.add_argument("--top-p", type=float, help="with --embed: default top-p")
-    parser.add_argument("--memory-smoothing", type=float,
-                        help="with --embed: turn the piece memory on (default context lengths) with this "
-                             "smoothing; 0 turns it off")
-    parser.add_argument("--data", type=Path, help="with --embed: the training folder, to redo the evaluation")
-    args = parser.parse_args(argv)
-    if args.space:
-        from .space import publish_space
-
-        if not args.model:
-            parser.error("--space needs --model USER/MODEL: the Hub model the Space serves")
-        return pushed(lambda: publish_space(args.space, args.model, args.private),
-                      f"published the app on {args.model} to the Space {args.space}")
-    if args.folder is None:
-        parser.error("give the model folder and USER/NAME, or --space USER/NAME --model USER/MODEL")
-    if args.embed:
-        from musicgen.hub import EMBEDDED_MODEL
-
-        sampling = {key: value for key, value in (("temperature", args.temperature), ("top_p", args.top_p))
-                    if value is not None}
-        if args.memory_smoothing == 0:
-            sampling["memory_orders"] = []
-        elif args.memory_smoothing is not None:
-            sampling.update(memory_orders=FRAMES_RECIPE["memory_orders"], memory_smoothing=args.memory_smoothing)
-        embed(args.folder, EMBEDDED_MODEL, args.data, **sampling)
-        print(f"embedded {args.folder} as {EMBEDDED_MODEL}")
-        return 0
-    if not args.repo_id:
-        parser.error("give the Hub repository as USER/NAME (or --embed)")
-    return pushed(lambda: publish(args.folder, args.repo_id, args.private), f"published {args.folder}")
-
-
-def pushed(push, done: str) -> int:
-    """Run a push: 0 and what was done with its URL, or 1 and why it failed (how to retry)."""
-    try:
-        url = push()
-    except PublishError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"{done}: {url}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

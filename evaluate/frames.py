@@ -1,9 +1,9 @@
-"""python -m train.evaluate MODEL --data DIR: held-out likelihood, n-gram baselines, generated-vs-real.
+"""The report for a frame model (the original study's scheme): held-out per-frame likelihood,
+n-gram baselines, generated-vs-real features.
 
-Event models: train/evaluate_events.py scores the songs of DIR the model never trained on (by
-file hash). Frame models (this module): the held-out songs are the validation songs named in
-the folder's metrics.json (the n-grams are fitted on its training songs); with no such record
-every song in DIR is held out and the n-grams are left out.
+The held-out songs are the validation songs named in the folder's metrics.json (the n-grams are
+fitted on its training songs); with no such record every song in the folder is held out and the
+n-grams are left out.
 """
 from __future__ import annotations
 
@@ -18,83 +18,16 @@ import numpy as np
 from musicgen.memory import PieceMemory
 
 from . import features
-from .data import prepared_tokens
+from train.data import prepared_tokens
 
-
-class NGram:
-    """An interpolated (Witten-Bell) n-gram over token ids, backing off down to a uniform distribution.
-
-    Songs are left-padded with rests (id 0), as the network's windows are.
-    """
-
-    def __init__(self, songs: list[np.ndarray], vocab_size: int, order: int):
-        self.order, self.vocab_size = order, vocab_size
-        self.counts = [defaultdict(Counter) for _ in range(order)]  # [n][context tuple][next id]
-        for song in songs:
-            padded = [0] * (order - 1) + [int(i) for i in song]
-            for position in range(order - 1, len(padded)):
-                for n in range(order):
-                    context = tuple(padded[position - n:position])
-                    self.counts[n][context][padded[position]] += 1
-        # (total, kinds) of what followed each context, counted once rather than at every look-up
-        self.sizes = [{context: (sum(following.values()), len(following)) for context, following in level.items()}
-                      for level in self.counts]
-
-    def probability(self, context: tuple, token: int, order: int | None = None) -> float:
-        """p(token | context) with contexts up to order - 1 tokens (default: this n-gram's order)."""
-        probability = 1.0 / self.vocab_size
-        for n in range(order or self.order):
-            key = context[len(context) - n:] if n else ()
-            following = self.counts[n].get(key)
-            if not following:
-                continue
-            total, types = self.sizes[n][key]
-            probability = (following[token] + types * probability) / (total + types)
-        return probability
-
-    def target_probabilities(self, song: np.ndarray, order: int | None = None) -> list[float]:
-        """The probability of each token of song given the tokens before it."""
-        padded = [0] * (self.order - 1) + [int(i) for i in song]
-        return [self.probability(tuple(padded[position - self.order + 1:position]), padded[position], order)
-                for position in range(self.order - 1, len(padded))]
-
-
-def ngram_baselines(train_songs: list[np.ndarray], validation_songs: list[np.ndarray], vocab_size: int,
-                    orders=(1, 2, 3, 4), memory: PieceMemory | None = None) -> tuple[dict, dict]:
-    """({"1-gram": nll, ...}, the same with memory or {}) on the validation songs, fitted on the training songs.
-
-    The n-grams with the piece memory show how much of the network's lead the memory alone makes.
-    """
-    plain, remembering = {}, {}
-    for order in orders:
-        ngram = NGram(train_songs, vocab_size, order)
-        per_song = [ngram.target_probabilities(song) for song in validation_songs]
-        plain[f"{order}-gram"] = mean_nll(np.concatenate(per_song))
-        if memory is not None:
-            remembering[f"{order}-gram"] = mean_nll(np.concatenate(
-                [remembered(memory, song, probabilities) for song, probabilities in zip(validation_songs, per_song)]))
-    return plain, remembering
-
-
-def mean_nll(probabilities) -> float:
-    return float(-np.log(np.maximum(np.asarray(probabilities, dtype=np.float64), 1e-12)).mean())
-
-
-def remembered(memory: PieceMemory, song: np.ndarray, probabilities) -> np.ndarray:
-    """Each frame's probability after blending in the memory of the song before it (memory starts empty)."""
-    memory = memory.copy()
-    blended = np.empty(len(song))
-    for position, (token_id, probability) in enumerate(zip(song, probabilities)):
-        blended[position] = memory.mix_one(float(probability), int(token_id))
-        memory.add(int(token_id))
-    return blended
+from .ngram import NGram, mean_nll, ngram_baselines, remembered
 
 
 def network_scores(network, songs_ids: list[np.ndarray], seq_len: int,
                    memory: PieceMemory | None = None) -> dict[str, float]:
     """Per-frame NLL (nats) and top-1 accuracy on every frame of the songs, with the piece memory
     when given (and then also the network's alone, as network_nll and network_top1_accuracy)."""
-    from .data import windows_of
+    from train.data import windows_of
 
     windows, targets = windows_of(songs_ids, seq_len)
     probabilities = network.predict(windows, batch_size=512, verbose=0)
@@ -230,7 +163,7 @@ def songs_for(folder: Path, corpus) -> tuple[list, list]:
 
 def evaluate_folder(music_model, corpus, pieces: int = 32, frames: int = 300, seed: int = 0) -> dict:
     """evaluate() on the songs of corpus that the model's run held out (see songs_for)."""
-    from .data import training_tokens
+    from train.data import training_tokens
 
     held_out, training = songs_for(music_model.folder, corpus)
     return evaluate(music_model, [prepared_tokens(song.tokens, music_model.config) for song in held_out],
@@ -270,80 +203,3 @@ def summary(report: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("model", help="a model folder, a Hub id user/name, or 'default' (the embedded model)")
-    parser.add_argument("--data", type=Path, required=True,
-                        help="a folder of MIDI files, read recursively (beat_midi.txt used where present); "
-                             "event models: the songs they never trained on are scored")
-    parser.add_argument("--baseline-data", type=Path,
-                        help="event models: fit the n-grams on this folder's songs (default: the model's own "
-                             "training songs, found by hash in --data)")
-    parser.add_argument("--pieces", type=int, default=64, help="generated pieces to compare (default 64)")
-    parser.add_argument("--seconds", type=float, default=60.0, help="seconds per generated piece (default 60)")
-    parser.add_argument("--frames", type=int, default=300, help="frame models: frames per generated piece")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--style", default="any", help="event models with styles: read every song under this "
-                        "style token (default any)")
-    parser.add_argument("--out", type=Path, help="where the report goes: a .json file, or a folder for "
-                        "evaluation.json and .png (default: the model folder)")
-    args = parser.parse_args(argv)
-
-    import musicgen  # noqa: F401  (quiets TensorFlow)
-    from musicgen.hub import ModelError, load
-
-    from .data import NoUsableFiles, load_corpus
-
-    try:
-        music_model = load(args.model)
-        corpus = load_corpus(args.data, music_model.config)
-        baseline = load_corpus(args.baseline_data, music_model.config) if args.baseline_data else None
-    except (ModelError, NoUsableFiles) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    if music_model.config.representation == "events":
-        return report_events(music_model, corpus, baseline, args)
-    report = evaluate_folder(music_model, corpus, args.pieces, args.frames, args.seed)
-    out = args.out.parent if args.out and args.out.suffix == ".json" else args.out
-    write(music_model.folder, report, out)
-    print(summary(report))
-    print(f"wrote {(out or music_model.folder) / 'evaluation.json'} and evaluation.png")
-    return 0
-
-
-def report_events(music_model, corpus, baseline, args) -> int:
-    from . import evaluate_events
-
-    trained_on = evaluate_events.training_digests(music_model.folder)
-    held_out, seen = evaluate_events.split_held_out(corpus, trained_on)
-    if not held_out:
-        print(f"error: the model trained on every song in {args.data}: nothing held out to score", file=sys.stderr)
-        return 2
-    if seen:
-        print(f"{len(seen)} of {len(corpus.songs)} songs in {args.data} were in the model's training set: "
-              f"scoring the other {len(held_out)}")
-    if baseline is not None:
-        baseline_songs = baseline.songs
-    else:
-        baseline_songs = seen if seen and len(seen) == len(trained_on) else None
-        if seen and len(seen) < len(trained_on):
-            print(f"only {len(seen)} of the model's {len(trained_on)} training songs are in {args.data}: "
-                  "no n-gram baselines (give --baseline-data)")
-    try:
-        report = evaluate_events.evaluate(music_model, held_out, baseline_songs, args.pieces, args.seconds, args.seed,
-                                          style=args.style)
-    except ValueError as error:  # an unknown style, named with the ones the model knows
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    out = args.out or music_model.folder / "evaluation.json"
-    if out.suffix != ".json":
-        out = out / "evaluation.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(evaluate_events.summary(report))
-    print(f"wrote {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,7 +5,7 @@ seconds: comparable across token schemes) for the model as shipped (its memory s
 for the network alone, against interpolated n-grams of orders 1-5 on the same tokens, fitted on
 the baseline songs, each also with the same piece memory. Listening: 60 s pieces generated
 with the shipped defaults, from random and one-note primers, against the songs' 60 s segments
-(train.listening). Steerable models: the songs are read under one style token ("any" unless
+(evaluate.listening). Steerable models: the songs are read under one style token ("any" unless
 asked), and `chord_tones` gives the chord-tone shares of pieces generated over a progression
 and of free pieces scored against the same progression.
 """
@@ -17,14 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from musicgen.listening import in_c
+from musicgen.generate import sample_scores
+from musicgen.listening import in_c, segments, statistics
 from musicgen.memory import PieceMemory
 
 from . import listening
-from .data import Corpus, prepared_ids
+from .ngram import NGram, remembered
+from train.data import Corpus, prepared_ids
 
 CHORD_TONE_PROGRESSION = ("C G Am F", "C major")  # what chord_tones asks for by default
-from .evaluate import NGram, remembered
 
 NGRAM_ORDERS = (1, 2, 3, 4, 5)
 # One draw of 64 pieces measures the classifier's AUC to a few hundredths (the shipped model,
@@ -32,22 +33,6 @@ NGRAM_ORDERS = (1, 2, 3, 4, 5)
 CLASSIFIER_DRAWS = 5
 # A memory tried beside the shipped setting, to decide whether the memory still pays for events.
 MEMORY_CANDIDATE = {"orders": (1, 2, 4, 8, 16, 32), "smoothing": 100.0}
-
-
-def training_digests(folder: Path) -> dict[str, str]:
-    """{sha256: name} of the songs a model folder says it trained on ({} when it does not say)."""
-    metrics = folder / "metrics.json"
-    if not metrics.is_file():
-        return {}
-    songs = json.loads(metrics.read_text(encoding="utf-8")).get("dataset", {}).get("train_songs", [])
-    return {song["sha256"]: song["name"] for song in songs if isinstance(song, dict) and song.get("sha256")}
-
-
-def split_held_out(corpus: Corpus, trained_on: dict[str, str]) -> tuple[list, list]:
-    """(songs the model never trained on, songs it did), by file hash."""
-    held_out = [song for song in corpus.songs if song.digest not in trained_on]
-    seen = [song for song in corpus.songs if song.digest in trained_on]
-    return held_out, seen
 
 
 def network_log_probabilities(network, songs_ids: list[np.ndarray], batch: int = 8,
@@ -83,11 +68,12 @@ def with_memory(memory: PieceMemory | None, songs_ids, probabilities) -> list[np
     return [remembered(memory, ids[1:], p) for ids, p in zip(songs_ids, probabilities)]
 
 
-def with_repeats(events, songs_ids, probabilities) -> list[np.ndarray]:
-    """The probabilities with the model's repeats (musicgen.repeats) taken in, when it has them."""
-    if events.repeats is None:
+def with_repeats(music_model, songs_ids, probabilities) -> list[np.ndarray]:
+    """The probabilities with the model's repeats (musicgen.calibration.repeats) taken in, when it has them."""
+    repeats, bar_id = music_model.corrections.repeats, music_model.vocab.grammar.bar_id
+    if repeats is None:
         return probabilities
-    return [events.repeats.rescored(ids, p, events.grammar.bar_id) for ids, p in zip(songs_ids, probabilities)]
+    return [repeats.rescored(ids, p, bar_id) for ids, p in zip(songs_ids, probabilities)]
 
 
 def music_only(events, songs_ids, probabilities) -> list[np.ndarray]:
@@ -111,35 +97,10 @@ def nats(probabilities: list[np.ndarray], seconds: float) -> tuple[float, float]
     return total / max(len(flat), 1), total / max(seconds, 1e-9)
 
 
-def generated_scores(music_model, pieces: int, seconds: float, seed: int) -> tuple[list, float]:
-    """(Scores of `pieces` pieces, half from random and half from one-note primers, the share that decoded)."""
-    from musicgen.compose import MAX_VARIATIONS, make_primer, pieces_of, sample_draft
-
-    config = music_model.config
-    notes = np.random.default_rng([seed, 2]).integers(55, 80, pieces)
-    scores, decoded = [], 0
-    settings = (config.temperature, config.top_k, config.top_p)
-    random_primer = make_primer(music_model, "random", seed)
-    drafts = [sample_draft(music_model, random_primer, seconds, *settings, seed + 1000 * batch,
-                           min(MAX_VARIATIONS, pieces // 2 - first))
-              for batch, first in enumerate(range(0, pieces // 2, MAX_VARIATIONS))]
-    drafts += [sample_draft(music_model, make_primer(music_model, f"note:{int(note)}", seed), seconds, *settings,
-                            seed + 1 + index)
-               for index, note in enumerate(notes[:pieces - pieces // 2])]
-    for draft in drafts:
-        try:
-            for piece in pieces_of(music_model, draft):
-                scores.append(piece.score)
-                decoded += 1
-        except Exception:  # a row that does not decode counts against the model, not the report
-            continue
-    return scores, decoded / max(pieces, 1)
-
-
 def real_openings(songs: list, seconds: float) -> tuple[list, list]:
     """(each song's first segment of about `seconds`, in C major / A minor; the song's name), for
     the songs at least that long."""
-    openings = [(listening.segments(song.score, seconds)[:1], song.name) for song in songs]
+    openings = [(segments(song.score, seconds)[:1], song.name) for song in songs]
     return [in_c(first[0]) for first, _ in openings if first], [name for first, name in openings if first]
 
 
@@ -153,7 +114,7 @@ def real_segments(songs: list, seconds: float) -> tuple[list, list]:
     """(the songs' segments of about `seconds`, each in C major / A minor, the song each came from)."""
     real, groups = [], []
     for song in songs:
-        for segment in listening.segments(song.score, seconds):
+        for segment in segments(song.score, seconds):
             real.append(in_c(segment))
             groups.append(song.name)
     return real, groups
@@ -179,18 +140,18 @@ def chord_tones(music_model, progression: str, key: str | None, pieces: int = 16
     """Chord-tone shares by part (duration-weighted, against the chord at each onset) of pieces
     generated over the progression in key, and of free pieces in the same key scored against it."""
     from musicgen.chords import chord_tone_share, parse_progression, progression_rows
-    from musicgen.compose import MAX_VARIATIONS, make_primer, pieces_of, sample_draft
+    from musicgen.generate import pieces_of, sample_draft
+    from musicgen.request import LIBRARY, Request
     from musicgen.steering import Steering
 
     config = music_model.config
     report = {"progression": progression, "key": key, "pieces": pieces, "seconds": seconds}
     for name, steering in (("forced", Steering.parse(progression, key)), ("free", Steering.parse(None, key))):
         shares: dict[str, list] = {}
-        for first in range(0, pieces, MAX_VARIATIONS):
-            count = min(MAX_VARIATIONS, pieces - first)
-            primer = make_primer(music_model, "random", seed + first, count, steering)
-            draft = sample_draft(music_model, primer, seconds, config.temperature, config.top_k, config.top_p,
-                                 seed + first, count, steering=steering)
+        for first in range(0, pieces, LIBRARY.max_variations):
+            count = min(LIBRARY.max_variations, pieces - first)
+            draft = sample_draft(music_model, Request.build(config, primer="random", seconds=seconds, seed=seed + first,
+                                                            variations=count, steering=steering))
             for piece in pieces_of(music_model, draft):
                 bars = int(np.ceil(piece.score.end_beats / 4)) + 1
                 rows = progression_rows(parse_progression(progression), bars)
@@ -218,10 +179,10 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
                     "held_out_seconds": round(held_seconds, 1),
                     "held_out_names": [song.name for song in held_out], "style": style}
 
-    generated, decoded_share = generated_scores(music_model, pieces, seconds, seed)
+    generated, decoded_share = sample_scores(music_model, pieces, seconds, seed)
     if progress:
         print(f"generated {len(generated)} pieces ({time.perf_counter() - started:.0f} s)", flush=True)
-    bias = events.melody_intervals  # the model as shipped: with its melody-interval bias, when it has one
+    bias = music_model.corrections.melody  # the model as shipped: with its melody-interval bias, when it has one
     adjust = bias and (lambda ids, logits: bias.adjust(ids, logits, events.melody_program_id, events.pitch_of))
     read = network_log_probabilities(music_model.network, held_ids, adjusts=(None, adjust))
     network, shipped = ([np.exp(lp) for lp in variant] for variant in read)
@@ -236,12 +197,12 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
     report["network_nats_per_token"], report["network_nats_per_second"] = scored(network)
     # As shipped: the melody bias, the memory when the config has one, the bars played again.
     report["nats_per_token"], report["nats_per_second"] = scored(
-        with_repeats(events, held_ids, with_memory(shipped_memory, held_ids, shipped)))
-    if events.repeats is not None:
+        with_repeats(music_model, held_ids, with_memory(shipped_memory, held_ids, shipped)))
+    if music_model.corrections.repeats is not None:
         _, report["without_repeats_nats_per_second"] = scored(with_memory(shipped_memory, held_ids, shipped))
     report["memory_candidate"] = {**MEMORY_CANDIDATE, "orders": list(MEMORY_CANDIDATE["orders"])}
     _, report["memory_candidate"]["nats_per_second"] = scored(
-        with_repeats(events, held_ids, with_memory(candidate, held_ids, shipped)))
+        with_repeats(music_model, held_ids, with_memory(candidate, held_ids, shipped)))
 
     if baseline:
         baseline_ids = [prepared_ids(song.score, events, config) for song in baseline]
@@ -267,7 +228,7 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
     real, groups = real_segments(held_out, seconds)
     report["listening"] = listening.compare(generated, real, groups, decoded_share)
     report["listening"].update(seconds=seconds, seed=seed, temperature=config.temperature, top_p=config.top_p,
-                               candidates=events.likeness.candidates if events.likeness else 1)
+                               candidates=music_model.corrections.likeness.candidates if music_model.corrections.likeness else 1)
     report["listening"].update(classifier_over_draws(music_model, generated, held_out, real, groups, pieces,
                                                      seconds, seed, classifier_draws))
     # The same songs as the tokens can write them (onsets and lengths on sixteenths): what is
@@ -294,14 +255,14 @@ def classifier_over_draws(music_model, generated: list, songs: list, real: list,
     the songs' later segments `songs_middles_auc`; `classifier_auc_against_openings` compares
     pieces begun as songs begin with song openings.
     """
-    real_stats, real_groups = listening.statistics(real, groups)
+    real_stats, real_groups = statistics(real, groups)
     openings, names = real_openings(songs, seconds)
-    opening_stats, opening_names = listening.statistics(openings, names)
+    opening_stats, opening_names = statistics(openings, names)
     against_segments, against_openings = [], []
     for draw in range(max(1, draws)):
         scores = generated if draw == 0 else [in_c(score) for score in
-                                              generated_scores(music_model, pieces, seconds, seed + draw)[0]]
-        pieces_stats, _ = listening.statistics(scores)
+                                              sample_scores(music_model, pieces, seconds, seed + draw)[0]]
+        pieces_stats, _ = statistics(scores)
         against_segments.append(listening.two_sample_auc(pieces_stats, real_stats, real_groups))
         against_openings.append(listening.two_sample_auc(pieces_stats, opening_stats, opening_names))
     return {"classifier_auc": float(np.mean(against_segments)), "classifier_auc_by_draw": against_segments,

@@ -1,0 +1,93 @@
+"""Fitted corrections: what training measures on the songs and saves beside the weights, and the
+sampler applies around the network. One family, one bundle, one hook protocol.
+
+Each member is a class in its own file with
+- `FILE`, the JSON it is saved as beside the weights (never a pickle);
+- `load(folder)` -> the member, or None where the folder lacks the file (a model trained before
+  it: the sampler then does without); `save(folder)`;
+- `stage`, where the sampler applies it, and the one hook that stage calls:
+
+| stage | hook | member |
+|---|---|---|
+| before sampling | `fitting_tempo(...)`, `drawn(...)`: the tempo a piece is played at | TempoTable (tempos.json) |
+| at the logits | `offsets(previous_pitch, pitch_of)`: added where a melody pitch comes next | MelodyIntervals |
+| at a bar line | `next_copy(rng, bars_written, copying)`: an earlier bar to play again | Repeats |
+| after decoding | `performed(score, seed)`: notes as long as the songs played them | Articulation |
+| among candidates | `choose(scores, rng)`: the candidate piece kept | Likeness |
+
+Adding a correction: its file here, and its class in FAMILY. `python -m train.calibrate FOLDER`
+fits every member for a trained folder (old ones too); docs/measurements/corrections.md says what
+each is worth and docs/sampling.md where each acts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .articulation import Articulation
+from .likeness import Likeness
+from .melody import MelodyIntervals
+from .repeats import Repeats
+from .tempo import TempoTable
+
+FAMILY = (TempoTable, MelodyIntervals, Repeats, Articulation, Likeness)
+STAGES = ("before sampling", "at the logits", "at a bar line", "after decoding", "among candidates")
+FILES = tuple(member.FILE for member in FAMILY)
+
+
+@dataclass
+class Corrections:
+    """The corrections a model folder holds, by stage (at most one a stage)."""
+
+    members: dict[str, object] = field(default_factory=dict)  # stage -> member
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Corrections:
+        """Every member the folder has a file for; the others are simply absent."""
+        return cls.of(member.load(folder) for member in FAMILY)
+
+    @classmethod
+    def of(cls, members) -> Corrections:
+        return cls({member.stage: member for member in members if member is not None})
+
+    def save(self, folder: str | Path) -> None:
+        for member in self.members.values():
+            member.save(folder)
+
+    def at(self, stage: str):
+        """The member applied at stage, or None."""
+        if stage not in STAGES:
+            raise KeyError(f"no stage {stage!r}; stages: {', '.join(STAGES)}")
+        return self.members.get(stage)
+
+    def with_(self, member) -> Corrections:
+        """A copy with member in its stage's place."""
+        return Corrections({**self.members, member.stage: member})
+
+    def without(self, stage: str) -> Corrections:
+        """A copy without the member of stage (e.g. the network's own pieces, before the likeness)."""
+        return Corrections({name: member for name, member in self.members.items() if name != stage})
+
+    @property
+    def tempo(self) -> TempoTable | None:
+        return self.members.get("before sampling")
+
+    @property
+    def melody(self) -> MelodyIntervals | None:
+        return self.members.get("at the logits")
+
+    @property
+    def repeats(self) -> Repeats | None:
+        return self.members.get("at a bar line")
+
+    @property
+    def articulation(self) -> Articulation | None:
+        return self.members.get("after decoding")
+
+    @property
+    def likeness(self) -> Likeness | None:
+        return self.members.get("among candidates")
+
+    def names(self) -> list[str]:
+        """The files of the members present, in FAMILY's order."""
+        return [kind.FILE for kind in FAMILY if isinstance(self.members.get(kind.stage), kind)]

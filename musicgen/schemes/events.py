@@ -1,0 +1,253 @@
+"""The event scheme (the default): REMI tokens sampled statefully, a token at a time, ending on a
+bar line near the asked length; played at a tempo fitted to the notes, with the model's fitted
+corrections (musicgen.calibration) applied where each acts.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from ..calibration.tempo import TempoTable
+from ..chords import key_name
+from ..config import ANY_STYLE
+from ..errors import ModelError
+from ..memory import PieceMemory
+from ..midi import note_number
+from ..piece import Draft, Piece
+from ..representations.events import TOKENIZER_FILE, Events
+from ..sampling import Primer
+from ..score import ACCOMPANIMENT, BEATS_PER_BAR, load_score
+from ..stateful import DRAW, Forcing, StepWeights, sample
+from ..steering import Steering
+from .base import Scheme
+
+# A piece with no tempo asked takes its tempo once a third of it is written. Pieces start sparser
+# than they go on (onsets per beat over their first quarter 2.04, third 2.11, half 2.21, whole 2.35;
+# 64 pieces of the default model), so the later look fits better; a piece sampled meanwhile for a
+# fast tempo (123 BPM) can still end near its length down to 44 BPM.
+REFIT_SHARE = 3
+PRIMER_BARS = 16  # what a continuation reads of the file: its last 16 bars
+NO_TEMPI = TempoTable.of([100.0])  # a folder without tempos.json
+
+
+class EventScheme(Scheme):
+    name = "events"
+    table_file = TOKENIZER_FILE
+    steerable = True
+    whole_sequences = True
+    shares_batches = False
+    logits = True
+
+    def load_tokens(self, folder: Path) -> Events:
+        return Events.load(folder)
+
+    def load_weights(self, folder: Path, config, vocab_size: int) -> tuple[None, StepWeights]:
+        """No Keras network: sampling reads the weights as NumPy arrays from the .keras zip, so it
+        needs no TensorFlow until something asks for the network."""
+        try:
+            steps = StepWeights.from_keras_file(folder / "model.keras")
+        except Exception as error:  # a damaged or foreign file: say so rather than show a traceback
+            raise ModelError(f"{folder / 'model.keras'} cannot be loaded ({error})") from None
+        if steps.vocab_size != vocab_size:
+            raise ModelError(f"{folder}: the model predicts {steps.vocab_size} tokens but {self.table_file} holds "
+                             f"{vocab_size}: they come from different runs")
+        return None, steps
+
+    def check_steering(self, music_model, steering: Steering) -> None:
+        if steering.is_free:
+            return
+        events = music_model.vocab
+        if (steering.chords or steering.style != ANY_STYLE) and not events.steerable:
+            raise ValueError("this model was trained without chord and style tokens: leave chords and style empty, "
+                             "or retrain it with this version (python -m train)")
+        if steering.start and not events.starts:
+            raise ValueError("this model was trained without start tokens, so it cannot be asked where in a song to "
+                             "start: leave the start to the model, or retrain it with this version (python -m train)")
+        if events.steerable:
+            events.style_id(steering.style)
+
+    def primer(self, music_model, spec: str, seed: int, variations: int, steering: Steering) -> Primer:
+        """random = the model's own opening (BOS and, when steerable, the style and mode, and where
+        in a song the piece starts: steering's, else the config's `start`), a note = one melody
+        note on beat 1, a MIDI = its last PRIMER_BARS bars (both parts, on the beat grid); in C
+        major / A minor when the model was trained so, the piece moved to the key asked for (else
+        back to the file's key) afterwards."""
+        events = music_model.vocab
+        kind, _, value = spec.partition(":")
+        key = steering.target_key()
+        # After the primer's BOS; with no key asked, the model draws the mode.
+        header = events.header(steering.style, key[1] if key else None, steering.start or music_model.config.start,
+                               unnamed_mode=DRAW)[1:]
+        bos = np.array([events.bos_id], np.int32)
+        if kind == "random" and not value:
+            return Primer(bos, "random", opening=header, transpose=steering.shift())
+        if kind == "note" and value:
+            pitch = note_number(value) - steering.shift()
+            note = list(events.note_primer(pitch)[1:])
+            if events.steerable:  # the bar's chord comes before its notes
+                note = [*note[:2], DRAW, *note[2:]]
+            return Primer(bos, f"note {value}", opening=[*header, *note], transpose=steering.shift())
+        if kind == "midi" and value:
+            return midi_primer(music_model, load_score(Path(value)), Path(value).name, steering)
+        raise ValueError(f"primer {spec!r} is not random, note:NAME (e.g. note:C4) or midi:PATH")
+
+    def sample(self, music_model, primer: Primer, request, frame_sampler=None) -> Draft:
+        """Each piece is played at the tempo of training songs about as busy (a continuation keeps the
+        file's, a tempo asked is kept) and ends on the bar line nearest request.seconds. With a
+        song-likeness, each piece is kept from a few sampled for it."""
+        events, corrections = music_model.vocab, music_model.corrections
+        tempo, steering, seed, variations = corrections.tempo or NO_TEMPI, request.steering, request.seed, request.variations
+        draft = Draft(music_model.source, seed, [], transpose=primer.transpose, speed=request.speed,
+                      program=request.program, steering=steering.to_json(), skip_bars=primer.skip_bars)
+        # Without a tempo asked or kept, the tempo follows the notes written: each row is sampled
+        # for a fast tempo, and once its first third is written it is played at the tempo that
+        # suits those bars (at most that fast one) and ends at the bar line nearest `seconds` at it.
+        fit_tempo = not steering.tempo_bpm and not primer.tempo_bpm and tempo.onsets_per_beat is not None
+        likeness = corrections.likeness
+        candidates = likeness.candidates_for(variations) if likeness else 1
+        rows = variations * candidates
+        if steering.tempo_bpm:
+            draft.tempi = [steering.tempo_bpm] * rows
+        elif fit_tempo:
+            draft.tempi = [tempo.fastest] * rows
+        else:
+            kept = [round(float(primer.tempo_bpm), 1)] * variations if primer.tempo_bpm else tempo.drawn(seed, variations)
+            draft.tempi = [each for each in kept for _ in range(candidates)]
+        bars = [bars_for(request.seconds, each * request.speed) for each in draft.tempi]
+        refit = None
+        if fit_tempo:
+            def bars_at_fitting_tempo(row, ids):  # each row draws from its own stream
+                beats = BEATS_PER_BAR * int(np.sum(np.asarray(ids) == events.grammar.bar_id))  # not a held tail
+                # A piece begun inside a song is matched with the songs as a whole, not their openings.
+                fitted = tempo.fitting_tempo(events.decode(ids, 120.0), np.random.default_rng([seed, 3, row]), beats,
+                                             steering.style, opening=not events.starts_inside(ids))
+                draft.tempi[row] = min(tempo.fastest, fitted)
+                return bars_for(request.seconds, draft.tempi[row] * request.speed)
+
+            refit = (max(1, bars[0] // REFIT_SHARE), bars_at_fitting_tempo)
+        memory = PieceMemory.from_config(music_model.config, primer.history) if request.memory else None
+        sampled = sample(music_model.steps, events.grammar, primer.ids, bars, request.temperature, request.top_k,
+                         request.top_p, seed, bars_in_primer=primer.bars, memory=memory,
+                         forcing=forcing_for(music_model, steering, primer.opening), refit=refit,
+                         **correction_hooks(music_model))
+        draft.rows = [np.concatenate([primer.ids, row]).tolist() for row in sampled]
+        return most_song_like(music_model, draft, candidates) if candidates > 1 else draft
+
+    def extend(self, music_model, draft: Draft, index: int, request, frame_sampler=None) -> np.ndarray:
+        """The row going on from a new bar line for a whole number of bars, its progression kept."""
+        ids = np.asarray(draft.rows[index], np.int32)
+        grammar = music_model.vocab.grammar
+        bars_so_far = int(np.sum(ids == grammar.bar_id)) - draft.skip_bars
+        target = bars_so_far + bars_for(request.seconds, draft.tempi[index] * draft.speed)
+        more = sample(music_model.steps, grammar, np.append(ids, grammar.bar_id), [target], request.temperature,
+                      request.top_k, request.top_p, request.seed, bars_in_primer=bars_so_far + 1,
+                      forcing=forcing_for(music_model, Steering.from_json(draft.steering)),
+                      **correction_hooks(music_model))[0]
+        return np.concatenate([ids, [grammar.bar_id], more])
+
+    def piece(self, music_model, draft: Draft, index: int) -> Piece:
+        ids = np.asarray(draft.rows[index], np.int32)
+        piece = event_piece(music_model, ids, draft.tempi[index] * draft.speed, draft.skip_bars,
+                            bars_of_piece(music_model, ids, draft.skip_bars), draft.transpose, seed=(draft.seed, index))
+        for instrument in piece.midi.instruments:
+            if draft.program is not None and instrument.name == ACCOMPANIMENT:
+                instrument.program = int(draft.program)
+        return piece
+
+
+EVENTS = EventScheme()
+
+
+def midi_primer(music_model, score, label: str, steering: Steering | None = None) -> Primer:
+    """The last PRIMER_BARS bars of score as a primer that the piece continues from a new bar,
+    in the file's key, or moved to the key the steering asks for."""
+    events = music_model.vocab
+    steering = steering or Steering()
+    bar_beats = score.beats_per_bar
+    last_bar = int(np.ceil(score.end_beats / bar_beats - 1e-6))
+    first_bar = max(0, last_bar - PRIMER_BARS)
+    tail = score.cropped(first_bar * bar_beats, last_bar * bar_beats + 1e-6)
+    shift = tail.key_shift() if music_model.config.key_normalize else 0
+    # A file longer than the bars read is continued from its middle.
+    ids = events.encode(tail.transposed(shift), steering.style, "middle" if first_bar else "opening")
+    back = -shift
+    if steering.key is not None:
+        back = steering.shift()
+        if events.steerable:  # the mode asked for replaces the file's in the header
+            ids[2] = events.vocab[f"Mode_{steering.key[1]}"]
+    bars_read = int(np.sum(ids == events.grammar.bar_id))
+    # Bar tokens up to and including the one that opens the bar after the file's music: the
+    # piece is that bar and what follows it.
+    read_bars = last_bar - first_bar
+    opening = np.full(max(0, read_bars + 1 - bars_read), events.grammar.bar_id, np.int32)
+    return Primer(np.concatenate([ids, opening]), f"continuation of {label}", transpose=back, bars=1,
+                  skip_bars=read_bars, tempo_bpm=score.tempo_bpm)
+
+
+def correction_hooks(music_model) -> dict:
+    """The sampler's arguments for the corrections applied at the logits and at a bar line."""
+    events, corrections = music_model.vocab, music_model.corrections
+    melody = corrections.melody
+    return {"melody": None if melody is None else (melody, events.melody_program_id, events.pitch_of),
+            "repeats": corrections.repeats}
+
+
+def forcing_for(music_model, steering: Steering, opening=()) -> Forcing:
+    """The tokens steering fixes: opening (the primer's), then the progression's chord at every bar."""
+    events = music_model.vocab
+    chords = [events.chord_id(chord) for chord in steering.model_chords()] if events.steerable else []
+    return Forcing(list(opening), chords, events.grammar.position_ids.get(0, -1))
+
+
+def most_song_like(music_model, draft: Draft, candidates: int) -> Draft:
+    """The draft with one row of each `candidates` kept (rows v * candidates ... are piece v's),
+    drawn by the model's song-likeness, seeded by the draft's seed and v. Each candidate is heard
+    as piece v will be (its articulation drawn with v's seed)."""
+    rows, tempi = [], []
+    for variation in range(len(draft.rows) // candidates):
+        first = variation * candidates
+        scores = [event_piece(music_model, np.asarray(row, np.int32), tempo * draft.speed, draft.skip_bars,
+                              bars_of_piece(music_model, row, draft.skip_bars), seed=(draft.seed, variation)).score
+                  for row, tempo in zip(draft.rows[first:first + candidates], draft.tempi[first:first + candidates])]
+        rng = np.random.default_rng([draft.seed, 6, variation])
+        kept = first + music_model.corrections.likeness.choose(scores, rng)
+        rows.append(draft.rows[kept])
+        tempi.append(draft.tempi[kept])
+    return dataclasses.replace(draft, rows=rows, tempi=tempi)
+
+
+def bars_of_piece(music_model, row, skip_bars: int) -> int:
+    """The bars of an event piece's row after the primer's skipped ones."""
+    return int(np.sum(np.asarray(row) == music_model.vocab.grammar.bar_id)) - skip_bars
+
+
+def bars_for(seconds: float, tempo_bpm: float, beats_per_bar: int = 4) -> int:
+    """The whole number of bars nearest to seconds at tempo_bpm (at least one)."""
+    return max(1, round(float(seconds) / (beats_per_bar * 60.0 / tempo_bpm)))
+
+
+def event_piece(music_model, ids: np.ndarray, tempo_bpm: float, skip_bars: int, bars: int,
+                semitones: int = 0, seed: tuple[int, ...] = (0,)) -> Piece:
+    """The piece that event ids make: `bars` bars after skip_bars, notes cut at its last bar line,
+    with the key signature of the mode its header names (else of its notes) moved by semitones;
+    its notes played as long as the training songs' notes were (the model's articulation, drawn
+    with seed), where the model has one."""
+    events = music_model.vocab
+    score = events.decode(ids, tempo_bpm).transposed(semitones)
+    articulation = music_model.corrections.articulation
+    if articulation is not None:
+        score = articulation.performed(score, seed)
+    bar_beats = score.beats_per_bar
+    score = score.cropped(skip_bars * bar_beats, (skip_bars + bars) * bar_beats)
+    for notes in score.parts.values():
+        notes[:, 1] = np.minimum(notes[:, 1], bars * bar_beats)
+    mode = events.mode_of(ids)
+    if mode is None:
+        shift, mode = score.key()
+        tonic = ((0 if mode == "major" else 9) - shift) % 12
+    else:
+        tonic = ((0 if mode == "major" else 9) + semitones) % 12
+    key = key_name(tonic, mode)
+    return Piece(np.asarray(ids), score.to_midi(key), tempo_bpm, score, key)

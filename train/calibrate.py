@@ -1,0 +1,164 @@
+"""Fit a trained event model's corrections (musicgen.calibration) on its training songs.
+
+    python -m train.calibrate MODEL_FOLDER [--data DIR] [--only tempos,articulation,...]
+
+`python -m train` runs this once the network is trained. For a folder trained before a correction
+existed, it finds the folder's training songs in DATA (by the hashes its metrics.json lists) and
+writes every member beside the weights: the tempo table, the articulation and the repeats are
+measured on the songs; the melody's interval bias is fitted under the trained network; the
+song-likeness learns to tell the network's own pieces from the songs. The network is not touched.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from musicgen.calibration import FAMILY, Corrections
+from musicgen.calibration.articulation import Articulation
+from musicgen.calibration.likeness import Likeness
+from musicgen.calibration.melody import fit_on_songs
+from musicgen.calibration.repeats import Repeats
+from musicgen.calibration.tempo import TempoTable
+from musicgen.config import ANY_STYLE, Config
+from musicgen.listening import CLASSIFIER_VECTOR_NAMES, segments, statistics
+
+from .data import load_corpus, prepared_ids, split_held_out, training_digests
+
+MELODY_FIT_SONGS = 80  # enough: 27,000 melody notes of POP909 for 13 numbers
+LIKENESS_PIECES = 256  # the network's own pieces, against about 2,700 segments of POP909's training songs
+LIKENESS_SECONDS = 60.0
+NAMES = {member.FILE.removesuffix(".json"): member for member in FAMILY}  # --only's words
+
+
+def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: set[str] | None = None,
+              progress: bool = False, say=print) -> Corrections:
+    """Fit the corrections named in `only` (default: all) for the model in folder on its training
+    songs (their ids under its tokens as songs_ids, computed when None), save them beside the
+    weights, and return the folder's corrections."""
+    from musicgen.hub import load_folder
+
+    music_model = load_folder(folder)
+    events, config = music_model.vocab, music_model.config
+    wanted = set(NAMES) if only is None else only
+    if songs_ids is None:
+        songs_ids = [prepared_ids(song.score, events, config) for song in songs]
+    corrections = music_model.corrections
+    measured = []
+    if "tempos" in wanted:
+        styles = [song.artist if song.artist in (events.styles or ()) else ANY_STYLE for song in songs]
+        measured.append(TempoTable.measured([song.score for song in songs], styles))
+    if "articulation" in wanted:
+        measured.append(measure_articulation(songs, events, progress))
+    if "repeats" in wanted:
+        measured.append(Repeats.measured(songs_ids, events.grammar.bar_id))
+    if "melody_intervals" in wanted:
+        measured.append(fit_on_songs(music_model.network, songs_ids[:MELODY_FIT_SONGS], events.melody_program_id,
+                                     events.pitch_of))
+    for member in measured:
+        member.save(folder)
+        corrections = corrections.with_(member)
+    say(describe(corrections, len(songs)))
+    if "likeness" in wanted:  # it samples the network with the corrections above
+        music_model.corrections = corrections.without("among candidates")
+        likeness = fit_likeness(music_model, songs)
+        if likeness is None:
+            say("no likeness.json written: the songs or the network's pieces are silent")
+        else:
+            likeness.save(folder)
+            corrections = corrections.with_(likeness)
+            leaning = sorted(zip(CLASSIFIER_VECTOR_NAMES, likeness.coefficients), key=lambda item: -abs(item[1]))[:6]
+            say(f"  likeness: each piece kept from {likeness.candidates} candidates; songs have more (+) or less (-) of "
+                + ", ".join(f"{name} {value:+.2f}" for name, value in leaning))
+    return corrections
+
+
+def measure_articulation(songs: list, events, progress: bool = False) -> Articulation:
+    """The songs' performed note lengths against the written ones."""
+    from tqdm import tqdm
+
+    return Articulation.measured((song.score for song in tqdm(songs, desc="measuring articulation", unit="song",
+                                                              disable=not progress)), events)
+
+
+def fit_likeness(music_model, songs: list, pieces: int = LIKENESS_PIECES, seed: int = 0) -> Likeness | None:
+    """The song-likeness of music_model (sampled without one) from these (training) songs; None
+    when the songs or the network's pieces are all silent."""
+    from musicgen.generate import sample_scores
+
+    # Songs shorter than a segment count whole; every key alike (Likeness.logits).
+    song_statistics, _ = statistics([segment for song in songs
+                                     for segment in segments(song.score, LIKENESS_SECONDS) or [song.score]])
+    pieces = min(pieces, max(16, 2 * len(song_statistics)))  # a small folder: about as many pieces as segments
+    piece_statistics, _ = statistics(sample_scores(music_model, pieces, LIKENESS_SECONDS, seed)[0])
+    if not song_statistics or not piece_statistics:
+        return None
+    return Likeness.fit(song_statistics, piece_statistics)
+
+
+def describe(corrections: Corrections, songs: int) -> str:
+    """A few lines on what was measured."""
+    lines = [f"corrections from {songs} training songs: {', '.join(corrections.names())}"]
+    tempo, articulation, repeats, melody = (corrections.tempo, corrections.articulation, corrections.repeats,
+                                            corrections.melody)
+    if tempo is not None and tempo.onsets_per_beat is not None:
+        lines.append(f"  tempo: median {np.median(tempo.tempos):.0f} BPM, "
+                     f"{np.median(tempo.onsets_per_beat):.2f} onsets a beat")
+    if articulation is not None:
+        for part, by_length in articulation.lengths.items():
+            shown = ", ".join(f"{sixteenths / 4:g} -> {np.median(quantiles):.2f}"
+                              for sixteenths, quantiles in list(by_length.items())[:6])
+            lines.append(f"  {part}, written beats -> median played beats: {shown}")
+    if repeats is not None:
+        lines.append("  a bar starts playing the bar " + ", ".join(
+            f"{distance} bars back {start:.2%} (then {go_on:.0%})" for distance, (start, go_on) in repeats.chances.items()))
+    if melody is not None:
+        lines.append("  melody bias by interval: " + " ".join(f"{value:+.2f}" for value in melody.bias))
+    return "\n".join(lines)
+
+
+def training_songs(folder: Path, data: str) -> tuple[Config, list, int]:
+    """(config, the folder's training songs found in data, how many its metrics.json lists);
+    ValueError when it is not an event model or none of its songs is there."""
+    from musicgen.schemes import scheme_for
+
+    try:
+        config = Config.load(folder / "config.json")
+    except OSError:
+        raise ValueError(f"{folder} is not a model folder (no config.json in it)") from None
+    if not scheme_for(config).whole_sequences:
+        raise ValueError(f"{folder} holds a {config.representation} model; corrections are fitted for event models")
+    trained_on = training_digests(folder)
+    _, songs = split_held_out(load_corpus(data, config), trained_on)
+    if not trained_on or not songs:
+        raise ValueError(f"none of the training songs that {folder / 'metrics.json'} lists is in {data}")
+    return config, songs, len(trained_on)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.calibrate", description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path, help="a trained event model's folder")
+    parser.add_argument("--data", required=True, help="the folder of MIDI files it was trained on")
+    parser.add_argument("--only", help=f"comma-separated, of: {', '.join(NAMES)} (default: all)")
+    args = parser.parse_args(argv)
+    only = None
+    if args.only:
+        only = {name.strip() for name in args.only.split(",") if name.strip()}
+        unknown = sorted(only - set(NAMES))
+        if unknown:
+            print(f"error: no correction named {', '.join(unknown)}; names: {', '.join(NAMES)}", file=sys.stderr)
+            return 2
+    try:
+        _, songs, listed = training_songs(args.model, args.data)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{len(songs)} of the {listed} training songs found in {args.data}")
+    calibrate(args.model, songs, only=only, progress=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
