@@ -1,5 +1,6 @@
 # `make demo` and `make test` each set everything up on a fresh machine: a virtualenv with the
-# pinned packages, and the system FluidSynth library (apt-get when root or sudo allows).
+# pinned packages and this project, the system FluidSynth library and the FluidR3_GM soundfont
+# (apt-get when root or sudo allows).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

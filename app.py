@@ -27,6 +27,7 @@ import pretty_midi  # noqa: E402
 
 import musicgen  # noqa: F401  (quiets TensorFlow)
 from musicgen import stateful
+from musicgen.audio import synthesizer_name
 from musicgen.batching import batcher_for
 from musicgen.chords import ROOT_NAMES
 from musicgen.config import Config
@@ -36,6 +37,7 @@ from musicgen.hub import MusicModel, load, resolve_source
 from musicgen.midi import MAX_MIDI_BYTES, MidiError
 from musicgen.output import OutputError, write_piece
 from musicgen.piece import Draft
+from musicgen.roll import PLAYHEAD_JS, player_html, roll_of
 from musicgen.request import WEB_PAGE, Request
 from musicgen.schemes import scheme_for
 from musicgen.steering import PROGRESSIONS, Steering, preset_chords
@@ -118,25 +120,35 @@ def show(snapshot: dict, started: float, remarks: list[str]) -> list:
     """Files and facts for a snapshot (a compose.Draft as a dict)."""
     draft = Draft(**snapshot)
     music_model = get_model(draft.source)
-    folder, slots, notes, seconds, keys = request_folder(), [], 0, 0.0, set()
+    folder, slots, players, notes, seconds, keys = request_folder(), [], [], 0, 0.0, set()
     for index, piece in enumerate(pieces_of(music_model, draft)):
         stem = folder / piece_name(draft, piece, index)
-        write_piece(piece, f"{stem}.mid", f"{stem}.wav", f"{stem}.png", title=f"seed {draft.seed}, piece {index + 1}",
-                    ogg_path=f"{stem}.ogg")
-        # The player streams the small Ogg; the .mid and the full-quality WAV are the downloads.
+        title = f"seed {draft.seed}, piece {index + 1}"
+        write_piece(piece, f"{stem}.mid", f"{stem}.wav", f"{stem}.png", title=title, ogg_path=f"{stem}.ogg")
+        # The player streams the small Ogg; the .mid and the full-quality WAV are the downloads. The
+        # page plays it under its piano roll; the API returns the files.
         slots += [f"{stem}.ogg", [f"{stem}.mid", f"{stem}.wav"], f"{stem}.png"]
+        players.append(player_html(roll_of(piece), served(f"{stem}.ogg"), f"Piece {index + 1}", served(f"{stem}.png")))
         notes += piece.note_count
         seconds = max(seconds, piece.midi.get_end_time())
         keys.add(piece.key)
     slots += [None] * (3 * (MAX_VARIATIONS - len(draft.rows)))
+    players += [""] * (MAX_VARIATIONS - len(draft.rows))
     tempi = sorted({round(tempo * draft.speed) for tempo in draft.tempi})
     asked = Steering.from_json(draft.steering).describe()
     facts = (f"{seconds:.0f} s x {len(draft.rows)}, {notes} notes"
              + (f", {'/'.join(map(str, tempi))} BPM" if tempi else "")
              + (f", {'/'.join(sorted(keys))}" if keys - {None} else "")
              + (f"\nasked for: {asked}" if asked else "")
-             + f", model {music_model.source}, seed {draft.seed}, {time.perf_counter() - started:.1f} s to make")
-    return [*slots, facts + "".join(f"\n{remark}" for remark in remarks if remark), draft.seed]
+             + f", model {music_model.source}, seed {draft.seed}, {time.perf_counter() - started:.1f} s to make"
+             + f"\nplayed through {synthesizer_name()}")
+    return [*slots, *players, facts + "".join(f"\n{remark}" for remark in remarks if remark), draft.seed]
+
+
+def served(path: str) -> str:
+    """The address the page fetches one of our files at (Gradio's file route; OUTPUT_ROOT is allowed).
+    Relative, so that it holds behind a proxy's path too (a Space)."""
+    return f"gradio_api/file={path}"
 
 
 def piece_name(draft: Draft, piece, index: int) -> str:
@@ -169,7 +181,8 @@ def generate_music(primer_kind: str = "a single note", note: str = "C4", upload:
                    top_p: float | None = None, seed: str = "", speed: float = 1.0, program: int | None = None,
                    model_source: str = "", chords: str = "", key: str = "any", tempo: str | float | None = "",
                    style: str = "any", start: str = "", history: list | None = None):
-    """(audio, .mid, picture) for each of MAX_VARIATIONS slots, facts, the seed used, and the history.
+    """(audio, .mid, picture) for each of MAX_VARIATIONS slots, each slot's player and roll (HTML), facts,
+    the seed used, and the history.
 
     Every choice has a default (the API can be called with none); None or empty = the model's own."""
     started = time.perf_counter()
@@ -222,9 +235,9 @@ def fill_preset(preset: str, key: str):
 
 
 def slot_visibility(history: list | None) -> list:
-    """Show the player, download and picture of each piece in the latest result; hide the rest."""
+    """Show the player and roll, and the downloads, of each piece in the latest result; hide the rest."""
     pieces = len(history[-1]["rows"]) if history else 1
-    return [gr.update(visible=slot // 3 < pieces) for slot in range(3 * MAX_VARIATIONS)]
+    return [gr.update(visible=slot < pieces) for slot in range(MAX_VARIATIONS) for _ in range(2)]
 
 
 @user_message
@@ -287,14 +300,19 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
                     model_source = gr.Textbox(value="", label="Model (empty = default; or a Hub id user/name)")
             with gr.Column(scale=2):
                 facts = gr.Textbox(label="About this piece", interactive=False, lines=2)
-                outputs = []
+                # Per piece: the player over its piano roll (the page's), and the files (the API's too).
+                # The API's player file and picture are outputs the page does not show: the roll plays them.
+                outputs, players, shown = [], [], []
                 for index in range(MAX_VARIATIONS):
                     with gr.Group():
-                        outputs += [gr.Audio(label=f"Piece {index + 1}", type="filepath", visible=index == 0),
-                                    gr.File(label=f"Piece {index + 1} (.mid, .wav)", file_count="multiple",
-                                            visible=index == 0),
-                                    gr.Image(label=f"Piece {index + 1} piano roll", type="filepath",
-                                             visible=index == 0)]
+                        player = gr.HTML(value="", visible=index == 0, js_on_load=PLAYHEAD_JS,
+                                         elem_id=f"piece-{index + 1}-player", elem_classes=["piece-player"])
+                        files = gr.File(label=f"Piece {index + 1} (.mid, .wav)", file_count="multiple",
+                                        visible=index == 0)
+                    outputs += [gr.Audio(label=f"Piece {index + 1}", type="filepath", visible=False), files,
+                                gr.Image(label=f"Piece {index + 1} piano roll", type="filepath", visible=False)]
+                    players.append(player)
+                    shown += [player, files]
         with gr.Row():
             piece_number = gr.Dropdown([1, 2, 3, 4], value=1, label="Piece to continue", scale=1)
             continue_button = gr.Button("Continue", scale=1)
@@ -304,7 +322,7 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
         inputs = [primer_kind, note, upload, seconds, variations, temperature, top_p, seed, speed,
                   program, model_source, chords, key, tempo, style, start]
         preset.change(fill_preset, [preset, key], chords, api_visibility="private")
-        results = [*outputs, facts, used_seed, history]
+        results = [*outputs, *players, facts, used_seed, history]
         events = [
             generate_button.click(generate_music, [*inputs, history], results, api_name="generate"),
             continue_button.click(continue_music, [history, piece_number, seconds, temperature, top_p],
@@ -312,7 +330,7 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
             undo_button.click(undo, [history], results, api_name="undo"),
         ]
         for event in events:  # a page-only step: the API returns plain files
-            event.then(slot_visibility, [history], outputs, api_visibility="private")
+            event.then(slot_visibility, [history], shown, api_visibility="private")
         # The model's own sampling defaults, chosen by generated-vs-real measurements (docs/measurements/pop909-held-out.md).
         sampling = [defaults.temperature, defaults.top_p]
         free = ["", "any", "", "any", ""]
@@ -337,7 +355,8 @@ def main() -> None:
     # The sampler's compiled loops, compiled (first run on a machine) or loaded while the page starts.
     threading.Thread(target=stateful.warm_up, daemon=True).start()
     # Gradio refuses bigger uploads before they are stored; load_midi checks again for the API.
-    build_page(default_config, default_styles).launch(max_file_size=MAX_MIDI_BYTES)
+    # OUTPUT_ROOT holds only the pieces made here: the page's players fetch them by their paths.
+    build_page(default_config, default_styles).launch(max_file_size=MAX_MIDI_BYTES, allowed_paths=[str(OUTPUT_ROOT)])
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ def numbered(path: Path | None, index: int, count: int) -> Path | None:
 def generate_command(args) -> int:
     from .generate import compose, make_primer
     from .hub import load
+    from .audio import synthesizer_name
     from .output import write_piece
     from .request import Request
     from .steering import Steering
@@ -84,7 +85,8 @@ def generate_command(args) -> int:
     started = time.perf_counter()
     pieces = compose(music_model, request, primer)
     print(f"sampled {request.seconds:g} s x {len(pieces)} in {time.perf_counter() - started:.2f} s "
-          f"(seed {request.seed}, model {music_model.source})")
+          f"(seed {request.seed}, model {music_model.source}"
+          + (f", audio through {synthesizer_name()})" if args.wav else ")"))
     for index, piece in enumerate(pieces):
         paths = [numbered(path, index, len(pieces)) for path in (args.out, args.wav, args.png)]
         for path in paths:

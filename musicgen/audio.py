@@ -1,9 +1,8 @@
-"""PrettyMIDI -> audio through FluidSynth (or a simple built-in synthesizer), WAV files, piano-roll PNGs."""
+"""PrettyMIDI -> audio through FluidSynth (or a simple built-in synthesizer) at one loudness; WAV and Ogg files."""
 from __future__ import annotations
 
 import io
 import os
-import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,24 +17,30 @@ from scipy.io import wavfile
 SAMPLE_RATE = 32000
 RELEASE_SECONDS = 1.0  # rendered after the last note ends, so its release is not cut off
 PEAK = 0.89  # about -1 dBFS: the loudest a piece may be
-# FluidSynth's output gain is chosen from the score before rendering (fluidsynth_gain), not by
-# peak normalization after it, so that the audio can be encoded while it is rendered
-# (render_with_ogg). The score's loudest moment, the sum of (velocity / 127)^2 of the notes
-# struck in the last second and still held, predicts the peak: at FluidSynth's default gain 0.2
-# the peak was 0.016-0.033 times that sum (median 0.022; 16 pieces of the default model, chords
-# of 1-7 notes at three velocities). The gain aims the median at -5 dBFS, so the worst miss
-# still stays under PEAK; a piece that would pass it anyway is rendered again, peak-normalized.
+# Every piece leaves at one loudness, busy or sparse: its RMS brought to TARGET_RMS, its peaks
+# held under PEAK by a limiter (normalized). Pieces came out at -24 to -18 dBFS RMS before,
+# whatever the soundfont (docs/measurements/sound.md).
+TARGET_RMS = 10 ** (-16 / 20)  # -16 dBFS
+MAX_LIMITING = 10 ** (6 / 20)  # the limiter takes at most 6 dB off a peak; beyond, the piece stays quieter
+LIMITER_SECONDS = 0.01  # how fast the limiter's gain moves (it looks this far ahead)
+# FluidSynth writes 16-bit samples, so its gain is chosen from the score before rendering: the
+# score's loudest moment, the sum of (velocity / 127)^2 of the notes struck in the last second and
+# still held, predicts the peak (TimGM6mb at FluidSynth's gain 0.2: 0.016-0.033 times that sum,
+# median 0.022; FluidR3_GM plays up to 4x louder). Aimed at -12 dBFS, so that either soundfont's
+# worst miss stays under full scale (16 bits leave 80 dB under that); a piece that would pass it
+# anyway is rendered again, quieter. normalized() then sets the loudness.
 PEAK_PER_LOUDNESS = 0.022 / 0.2  # peak / (gain * loudest moment), the median measured
-AIMED_PEAK = 0.55
-BLOCK_SECONDS = 0.2  # what the encoder is given at a time while FluidSynth renders
+AIMED_PEAK = 0.25
+# The General MIDI soundfonts tried in order: Debian's fluid-soundfont-gm (FluidR3_GM, the standard
+# free GM set: a real piano), then the small one pretty_midi ships.
+SYSTEM_SOUNDFONTS = (Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"), Path("/usr/share/soundfonts/FluidR3_GM.sf2"))
 
 
 @dataclass
 class Audio:
     samples: np.ndarray  # float32, (n, 2), peak <= PEAK
     sample_rate: int
-    synthesizer: str  # what made it, for the user ("FluidSynth, TimGM6mb.sf2" or a fallback note)
-    streamed: bool = False  # whether on_block was given exactly these samples, in order
+    synthesizer: str  # what made it, for the user ("FluidSynth, FluidR3_GM.sf2" or a fallback note)
 
     @property
     def seconds(self) -> float:
@@ -43,11 +48,18 @@ class Audio:
 
 
 def soundfont_path() -> Path:
-    """MUSICGEN_SOUNDFONT, or the General MIDI soundfont that pretty_midi ships."""
+    """MUSICGEN_SOUNDFONT, else FluidR3_GM where the system has it, else the soundfont pretty_midi ships."""
     override = os.environ.get("MUSICGEN_SOUNDFONT")
     if override:
         return Path(override)
-    return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+    return next((path for path in SYSTEM_SOUNDFONTS if path.is_file()),
+                Path(pretty_midi.__file__).parent / "TimGM6mb.sf2")
+
+
+def synthesizer_name() -> str:
+    """What will play the pieces, in words ("FluidSynth, FluidR3_GM.sf2")."""
+    problem = fluidsynth_problem()
+    return f"FluidSynth, {soundfont_path().name}" if problem is None else f"simple built-in synthesizer ({problem})"
 
 
 def fluidsynth_problem() -> str | None:
@@ -72,7 +84,8 @@ def _synthesizer(sample_rate: int, soundfont: Path, gain: float):
     """
     import fluidsynth
 
-    synth = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate))
+    # Only the samples a piece plays are read: FluidR3_GM is 148 MB (whole: 0.3 s a load; so: 0.03 s).
+    synth = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate), **{"synth.dynamic-sample-loading": 1})
     soundfont_id = synth.sfload(str(soundfont))
     if soundfont_id < 0:
         synth.delete()
@@ -103,16 +116,16 @@ def fluidsynth_gain(midi: pretty_midi.PrettyMIDI) -> float:
     return float(np.clip(AIMED_PEAK / (PEAK_PER_LOUDNESS * max(loudest_moment(midi), 1e-3)), 0.05, 10.0))
 
 
-def _render_fluidsynth(midi: pretty_midi.PrettyMIDI, sample_rate: int, gain: float, on_block=None) -> np.ndarray:
+def _render_fluidsynth(midi: pretty_midi.PrettyMIDI, sample_rate: int, gain: float) -> np.ndarray:
     synth, soundfont_id = _synthesizer(sample_rate, soundfont_path(), gain)
     try:
-        return _play(synth, soundfont_id, midi, sample_rate, on_block)
+        return _play(synth, soundfont_id, midi, sample_rate)
     finally:
         synth.delete()
 
 
-def _play(synth, soundfont_id: int, midi: pretty_midi.PrettyMIDI, sample_rate: int, on_block=None) -> np.ndarray:
-    """The piece's samples; on_block(samples) gets them BLOCK_SECONDS at a time as they are made."""
+def _play(synth, soundfont_id: int, midi: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray:
+    """The piece's samples, float32 (n, 2), with RELEASE_SECONDS after its last note."""
     events = []  # (sample, 0 = off before 1 = on, channel, pitch, velocity)
     melodic_channels = [channel for channel in range(16) if channel != 9]
     for index, instrument in enumerate(midi.instruments):
@@ -125,22 +138,17 @@ def _play(synth, soundfont_id: int, midi: pretty_midi.PrettyMIDI, sample_rate: i
     events.sort()
     end = (events[-1][0] if events else 0) + round(RELEASE_SECONDS * sample_rate)
     events.append((end, 0, -1, 0, 0))  # the release: nothing to do but render up to it
-    blocks, chunks, rendered, handed_on = [], [], 0, 0
-    block_frames = round(BLOCK_SECONDS * sample_rate)
+    chunks, rendered = [], 0
     for sample, is_on, channel, pitch, velocity in events:
         if sample > rendered:
             chunks.append(synth.get_samples(sample - rendered))
             rendered = sample
-        if rendered - handed_on >= block_frames or channel < 0:
-            blocks.append(np.concatenate(chunks).reshape(-1, 2).astype(np.float32) / 32768.0)
-            chunks, handed_on = [], rendered
-            if on_block is not None:
-                on_block(blocks[-1])
         if is_on:
             synth.noteon(channel, pitch, velocity)
         elif channel >= 0:
             synth.noteoff(channel, pitch)
-    return np.concatenate(blocks)
+    return (np.concatenate(chunks).reshape(-1, 2).astype(np.float32) / 32768.0 if chunks
+            else np.zeros((0, 2), np.float32))
 
 
 def _render_simple(midi: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray:
@@ -164,29 +172,39 @@ def _render_simple(midi: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray
     return np.stack([mono, mono], axis=1)
 
 
-def render(midi: pretty_midi.PrettyMIDI, sample_rate: int = SAMPLE_RATE, on_block=None) -> Audio:
-    """Stereo audio of midi, lasting its end time plus RELEASE_SECONDS, peaking at most at PEAK.
-
-    on_block(samples), when given, gets FluidSynth's audio a stretch at a time while it renders
-    (to encode it meanwhile). Audio.streamed says whether those stretches are the final audio:
-    not when the piece had to be rendered again (louder than fluidsynth_gain foresaw), nor from the
-    built-in synthesizer, which is peak-normalized once it is done.
-    """
+def render(midi: pretty_midi.PrettyMIDI, sample_rate: int = SAMPLE_RATE) -> Audio:
+    """Stereo audio of midi, lasting its end time plus RELEASE_SECONDS, at one loudness (normalized)."""
     problem = fluidsynth_problem()
     if problem is None:
-        synthesizer = f"FluidSynth, {soundfont_path().name}"
         gain = fluidsynth_gain(midi)
-        samples = _render_fluidsynth(midi, sample_rate, gain, on_block)
-        if np.abs(samples).max(initial=0.0) <= PEAK:
-            return Audio(samples, sample_rate, synthesizer, streamed=on_block is not None)
-        samples = _render_fluidsynth(midi, sample_rate, gain / 4)  # quieter, so that nothing clips
+        samples = _render_fluidsynth(midi, sample_rate, gain)
+        if np.abs(samples).max(initial=0.0) >= 0.99:  # at 16-bit full scale: clipped inside FluidSynth
+            samples = _render_fluidsynth(midi, sample_rate, gain / 4)
     else:
         samples = _render_simple(midi, sample_rate)
-        synthesizer = f"simple built-in synthesizer ({problem})"
-    peak = float(np.abs(samples).max()) if samples.size else 0.0
-    if peak > 0:
-        samples = samples * (PEAK / peak)
-    return Audio(samples.astype(np.float32), sample_rate, synthesizer)
+    return Audio(normalized(samples, sample_rate), sample_rate, synthesizer_name())
+
+
+def normalized(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """samples at TARGET_RMS, their peaks held under PEAK by a look-ahead limiter (at most
+    MAX_LIMITING off any peak: a piece that would need more is left quieter instead)."""
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    samples = np.asarray(samples, np.float32)
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+    peak = float(np.abs(samples).max(initial=0.0))
+    if rms <= 0:
+        return samples
+    gain = min(TARGET_RMS / rms, MAX_LIMITING * PEAK / peak)
+    louder = samples * gain
+    wanted = np.minimum(1.0, PEAK / np.maximum(np.abs(louder).max(axis=1), 1e-9))  # per sample
+    if wanted.min() < 1.0:
+        # Each point's gain is the mean over `width` of minima over 2 * width around it, so it never
+        # rises above what any sample within reach wants: no peak passes PEAK, and the gain moves smoothly.
+        width = max(1, round(LIMITER_SECONDS * sample_rate))
+        envelope = uniform_filter1d(minimum_filter1d(wanted, 2 * width + 1, mode="nearest"), width, mode="nearest")
+        louder = louder * np.minimum(envelope, wanted)[:, None]
+    return np.clip(louder, -PEAK, PEAK).astype(np.float32)  # (the clip only catches float rounding)
 
 
 def wav_bytes(audio: Audio) -> bytes:
@@ -226,107 +244,30 @@ def write_ogg(audio: Audio, path: str | Path) -> None:
 
 def render_with_ogg(midi: pretty_midi.PrettyMIDI, ogg_path: str | Path, sample_rate: int = SAMPLE_RATE,
                     meanwhile=None) -> Audio:
-    """render(), with the Ogg encoded at the same time in a second thread: Vorbis encoding takes
-    longer than FluidSynth's rendering (0.36 s and 0.26 s for 60 s of music), so on two cores the
-    player's file is ready about when the rendering is done rather than after both.
-    (FluidSynth and libsndfile both let go of Python's lock while they work.)
-    meanwhile(audio), when given, runs in this thread on the finished audio while the encoder
-    catches up (the other files of a piece)."""
-    blocks: queue.SimpleQueue = queue.SimpleQueue()
+    """render(), then the Ogg encoded in a second thread while meanwhile(audio), when given, runs
+    in this one (the other files of a piece: the WAV and the picture). libsndfile lets go of
+    Python's lock while it encodes. A half-written Ogg is removed."""
+    rendered = render(midi, sample_rate)
     failures: list[BaseException] = []
 
     def encode() -> None:
         try:
-            with _ogg_file(ogg_path, sample_rate) as file:
-                # Written in the same OGG_BLOCK_FRAMES pieces as write_ogg writes: libsndfile's
-                # Vorbis output depends on how the samples are cut into writes.
-                waiting = np.zeros((0, 2), np.float32)
-                while (block := blocks.get()) is not None:
-                    waiting = np.concatenate([waiting, block])
-                    whole = len(waiting) // OGG_BLOCK_FRAMES * OGG_BLOCK_FRAMES
-                    _write_blocks(file, waiting[:whole])
-                    waiting = waiting[whole:]
-                _write_blocks(file, waiting)
+            write_ogg(rendered, ogg_path)
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread below
             failures.append(error)
-            while blocks.get() is not None:  # let the rendering finish undisturbed
-                pass
 
     encoder = threading.Thread(target=encode, name="ogg-encoder", daemon=True)
     encoder.start()
     try:
         try:
-            try:
-                rendered = render(midi, sample_rate, on_block=blocks.put)
-            finally:
-                blocks.put(None)  # the encoder's end of input, however the rendering ended
             if meanwhile is not None:
                 meanwhile(rendered)
         finally:
             encoder.join()
         if failures:
             raise failures[0]
-        if not rendered.streamed:  # rendered again, or by the built-in synthesizer: encode the final audio
-            write_ogg(rendered, ogg_path)
     except BaseException:
         if Path(ogg_path).is_file():  # nothing half-written is left (and a device is left alone)
             Path(ogg_path).unlink(missing_ok=True)
         raise
     return rendered
-
-
-NOTE_COLOUR = (31, 119, 180)
-MELODY_COLOUR = (255, 127, 14)  # where a roll marks a cell 2: the melody over the accompaniment
-PICTURE_SIZE = (1000, 320)  # pixels
-MARGINS = (44, 24, 8, 28)  # left (note names), top (title), right, bottom (seconds)
-
-
-def piano_roll_picture(roll: np.ndarray, frames_per_second: float, title: str = ""):
-    """A PIL image of a (frames, 128) piano roll: time in seconds across, pitch up, C rows named;
-    cells marked 2 (the melody) in orange, others that sound in blue.
-
-    Drawn with Pillow, not matplotlib: it costs ~2 ms instead of ~40 ms, most of which held
-    Python's GIL and so stalled every other visitor of the app (py-spy under bench/load.py).
-    """
-    from PIL import Image, ImageDraw
-
-    sounding = np.flatnonzero(roll.any(axis=0))
-    low, high = (sounding.min() - 2, sounding.max() + 3) if sounding.size else (48, 73)
-    left, top, right, bottom = MARGINS
-    width, height = PICTURE_SIZE[0] - left - right, PICTURE_SIZE[1] - top - bottom
-    frames = max(len(roll), 1)
-
-    # One cell per (pitch, frame), highest pitch on top, then scaled up to the plot area.
-    cells = np.full((high - low, frames, 3), 255, np.uint8)
-    pitches_top_down = range(high - 1, low - 1, -1)
-    black_keys = [row for row, pitch in enumerate(pitches_top_down) if pitch % 12 in (1, 3, 6, 8, 10)]
-    cells[black_keys] = 244  # a faint keyboard, so a pitch can be told from its neighbours
-    cells[roll[:, low:high].T[::-1] > 0] = NOTE_COLOUR
-    cells[roll[:, low:high].T[::-1] == 2] = MELODY_COLOUR
-    plot = Image.fromarray(cells).resize((width, height), Image.NEAREST)
-
-    picture = Image.new("RGB", PICTURE_SIZE, "white")
-    picture.paste(plot, (left, top))
-    draw = ImageDraw.Draw(picture)
-    row_height = height / (high - low)
-    named = [pitch for pitch in range(low, high) if pitch % 12 == 0] or [(low + high) // 2]
-    for pitch in named:  # every C (or, with none in sight, the middle row): a line and its name
-        y = top + (high - 1 - pitch + 0.5) * row_height
-        draw.line([(left - 4, y), (left + width, y)], fill=(200, 200, 200))
-        draw.text((left - 6, y), pretty_midi.note_number_to_name(pitch), fill="black", anchor="rm")
-    seconds = len(roll) / frames_per_second
-    step = next((step for step in (1, 2, 5, 10, 15, 30, 60, 120) if seconds / step <= 12), 300)
-    for second in np.arange(0, seconds + 1e-9, step):
-        x = left + second / max(seconds, 1e-9) * width
-        draw.line([(x, top + height), (x, top + height + 4)], fill="black")
-        draw.text((x, top + height + 6), f"{second:g}", fill="black", anchor="mt")
-    draw.text((left + width, PICTURE_SIZE[1] - 2), "seconds", fill="black", anchor="rd")
-    draw.rectangle([left - 1, top - 1, left + width, top + height], outline="black")
-    draw.text((left + width / 2, top / 2), title, fill="black", anchor="mm")
-    return picture
-
-
-def write_piano_roll(roll: np.ndarray, frames_per_second: float, path: str | Path,
-                     title: str = "") -> None:
-    """A PNG of a (frames, 128) piano roll (piano_roll_picture)."""
-    piano_roll_picture(roll, frames_per_second, title).save(path, format="PNG")

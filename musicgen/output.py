@@ -3,12 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from . import audio
-from .midi import tokens_to_roll
+from . import audio, roll
 from .piece import Piece
-from .score import MELODY
 
 
 class OutputError(RuntimeError):
@@ -44,18 +40,6 @@ def write_piece(piece: Piece, midi_path: str | Path, wav_path: str | Path | None
     return rendered
 
 
-PICTURE_FPS = 20  # columns per second of an event piece's piano-roll picture
-
-
 def write_picture(piece: Piece, path, title: str = "") -> None:
-    """The piano-roll PNG: a frame piece's own frames, an event piece's notes at PICTURE_FPS."""
-    if piece.tokens is not None:
-        audio.write_piano_roll(tokens_to_roll(piece.tokens), piece.frames_per_second, path, title)
-        return
-    frames = max(1, int(np.ceil(piece.midi.get_end_time() * PICTURE_FPS)))
-    roll = np.zeros((frames, 128), np.int8)
-    for instrument in piece.midi.instruments:
-        part = instrument.get_piano_roll(fs=PICTURE_FPS).T[:frames] > 0
-        mark = 2 if instrument.name == MELODY else 1
-        roll[:len(part)][part] = np.maximum(roll[:len(part)][part], mark)
-    audio.write_piano_roll(roll, PICTURE_FPS, path, title)
+    """The piano-roll PNG: parts in their colours with a legend, bars numbered, chord names (musicgen.roll)."""
+    roll.write_picture(roll.roll_of(piece), path, title)

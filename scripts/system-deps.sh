@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system libraries musicgen needs and pip cannot provide, when they are missing:
-# the FluidSynth library (audio) always; Debian's chromium (browser tests) with --browser.
+# the FluidSynth library and the FluidR3_GM soundfont (audio: a real piano) always; Debian's
+# chromium (browser tests) with --browser.
 # Uses apt-get as root or through sudo; otherwise prints what to run and carries on, because
 # musicgen falls back to a simple synthesizer and the browser test skips.
 set -u
@@ -9,6 +10,7 @@ want_browser=0
 
 missing=()
 ldconfig -p 2>/dev/null | grep -q 'libfluidsynth\.so' || missing+=(libfluidsynth3)
+[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || [ -f /usr/share/soundfonts/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
 if [ $want_browser = 1 ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -17,7 +19,8 @@ elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo"
 else
   echo "musicgen: missing system packages: ${missing[*]}" >&2
   echo "  install them with:  sudo apt-get install ${missing[*]}" >&2
-  echo "  (macOS: brew install fluid-synth).  Until then audio uses a simple built-in synthesizer." >&2
+  echo "  (macOS: brew install fluid-synth).  Until then audio uses a simple built-in synthesizer" >&2
+  echo "  (without FluidSynth) or the small soundfont pretty_midi ships (without fluid-soundfont-gm)." >&2
   exit 0
 fi
 if ! command -v apt-get >/dev/null; then

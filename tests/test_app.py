@@ -199,7 +199,7 @@ def test_a_real_browser_presses_generate(app_url, tmp_path):
     print(f"\nbrowser: Generate -> playable audio for 60 s of music in {seconds_to_audio:.2f} s")
 
 
-def test_on_a_phone_generate_fits_the_screen_and_the_player_plays(app_url):
+def test_on_a_phone_generate_fits_the_screen_and_the_player_plays_under_its_roll(app_url):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -211,19 +211,61 @@ def test_on_a_phone_generate_fits_the_screen_and_the_player_plays(app_url):
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390  # no scrolling sideways to reach it
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         generate.click()
-        page.wait_for_selector("audio[src]", state="attached", timeout=60_000)
-        page.get_by_role("button", name="Play").first.click()
-        # The player decodes with Web Audio, which a headless browser without a sound card does not
-        # advance; so the same served file is also played through an <audio> element, on Chromium's
-        # fake audio sink, to see that the browser plays it.
-        served = page.locator("a[href*='.ogg']").first.get_attribute("href")
-        played, duration = page.evaluate("""async (url) => {
-            const audio = new Audio(url); await audio.play();
-            await new Promise(done => setTimeout(done, 1500));
-            return [audio.currentTime, audio.duration]; }""", served)
+        page.wait_for_selector("#piece-1-player audio[src]", state="attached", timeout=60_000)
+        # The player is an <audio> element; Chromium plays it on its fake audio sink.
+        played, duration = page.evaluate("""async () => {
+            const audio = document.querySelector('#piece-1-player audio'); await audio.play();
+            await new Promise(done => setTimeout(done, 1500)); audio.pause();
+            return [audio.currentTime, audio.duration]; }""")
         assert played > 0.5 and duration > 20  # 30 s of music by default
+        playhead = float(page.locator("#piece-1-player svg.roll").get_attribute("data-playhead"))
+        assert abs(playhead - played) < 0.2  # the roll's playhead went along
+        roll = page.locator("#piece-1-player svg.roll").bounding_box()
+        assert roll["x"] >= 0 and roll["x"] + roll["width"] <= 390
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         browser.close()
+
+
+def test_the_roll_shows_the_pieces_notes_and_its_playhead_follows_a_seek(app_url, app_model, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        complaints = []
+        page.on("console", lambda message: complaints.append(message.text) if message.type in ("error", "warning")
+                else None)
+        page.on("pageerror", lambda error: complaints.append(str(error)))
+        page.goto(app_url)
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_selector("#piece-1-player svg.roll", timeout=60_000)
+        page.wait_for_selector("#piece-1-player audio[src]", state="attached")
+        link = page.locator("a[download][href$='.mid']").first
+        link.wait_for(timeout=30_000)
+        with page.expect_download() as info:
+            link.click()
+        info.value.save_as(tmp_path / "piece.mid")
+        midi = load_midi(tmp_path / "piece.mid")
+        drawn = page.locator("#piece-1-player rect.note")
+        assert drawn.count() == sum(len(instrument.notes) for instrument in midi.instruments) > 0
+        legend = page.locator("#piece-1-player .legend").inner_text()
+        for instrument in midi.instruments:  # events: Melody and Accompaniment; frames: the one piano
+            assert (instrument.name or "Piano") in legend
+        if app_model[0] == "events":
+            assert "Melody" in legend and "Accompaniment" in legend
+        page.wait_for_function("document.querySelector('#piece-1-player audio').readyState >= 1", timeout=30_000)
+        for wanted in (4.0, 1.5):
+            page.evaluate("t => { document.querySelector('#piece-1-player audio').currentTime = t; }", wanted)
+            expect(page.locator("#piece-1-player svg.roll")).to_have_attribute(
+                "data-playhead", re.compile(r"\d"), timeout=5_000)
+            page.wait_for_timeout(300)
+            playhead = float(page.locator("#piece-1-player svg.roll").get_attribute("data-playhead"))
+            assert abs(playhead - wanted) < 0.2, (playhead, wanted)
+        shots = Path(os.environ.get("MUSICGEN_SCREENSHOTS", tmp_path))
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / f"roll-{app_model[0]}.png"), full_page=True)
+        browser.close()
+    assert not complaints, complaints
 
 
 def test_continue_extends_a_piece_and_undo_takes_it_back(app_url, app_model):

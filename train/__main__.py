@@ -143,8 +143,10 @@ def main(argv=None) -> int:
     best = metrics["best"] or {}
     print(f"\nwrote {out_dir}: best epoch {best.get('epoch')}, "
           + ", ".join(f"{key} {value:.4f}" for key, value in best.items() if key != "epoch"))
-    if args.push_to_hub:
-        from .publish import PublishError, publish
+    print(f"next: python -m evaluate {out_dir} --data DIR   (scores the songs of DIR it never trained on)")
+    if args.push_to_hub:  # the one step the training command chains: `python -m publish` does the same
+        from publish import PublishError
+        from publish.folder import publish
 
         try:
             print(f"published to {publish(out_dir, args.push_to_hub, args.private)}")
