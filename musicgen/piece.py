@@ -45,3 +45,4 @@ class Draft:
     speed: float = 1.0
     program: int | None = None
     steering: dict = field(default_factory=dict)  # Steering.to_json(): chords forced, key, tempo, style
+    melody: str | None = None  # an accompaniment's: the MIDI file whose melody the pieces keep, note for note

@@ -16,7 +16,7 @@ from .config import Config
 from .steering import Steering
 
 DEFAULT_SECONDS = 60.0
-PRIMER_KINDS = ("random", "note:NAME (e.g. note:C4)", "midi:PATH")
+PRIMER_KINDS = ("random", "note:NAME (e.g. note:C4)", "midi:PATH", "melody:PATH (accompany it)")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ WEB_PAGE = Limits(max_seconds=120.0, max_variations=4, min_seconds=4.99)  # the 
 class Request:
     """One request, every value resolved and checked (build it with Request.build)."""
 
-    primer: str = "note:C4"  # "random", "note:C4" (or "note:60"), "midi:PATH"
+    primer: str = "note:C4"  # "random", "note:C4" (or "note:60"), "midi:PATH" (continue), "melody:PATH" (accompany)
     seconds: float = DEFAULT_SECONDS  # each piece's length; event pieces end on the nearest bar line
     variations: int = 1
     temperature: float = 1.0  # 0 = greedy
@@ -95,7 +95,7 @@ class Request:
         if not low <= self.speed <= high:
             raise ValueError(f"playback tempo must be between {low:g}x and {high:g}x, not {self.speed:g}x")
         kind, _, value = self.primer.partition(":")
-        if not ((kind == "random" and not value) or (kind in ("note", "midi") and value)):
+        if not ((kind == "random" and not value) or (kind in ("note", "midi", "melody") and value)):
             raise ValueError(f"primer {self.primer!r} is not {', '.join(PRIMER_KINDS[:-1])} or {PRIMER_KINDS[-1]}")
 
     def replace(self, **changes) -> Request:

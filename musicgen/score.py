@@ -244,3 +244,42 @@ def load_score(source: str | Path | bytes, name: str | None = None) -> Score:
                                         "upload a file with a pitched part" if drums else
                                         "it has no notes to continue; upload a file with a melody or chords"))
     return score
+
+
+@dataclass
+class Melody:
+    """A tune someone brings: its notes in beats on its own file's grid (a Score with one part),
+    the parsed file it came from, the instrument the notes are, and how it was found."""
+
+    score: Score
+    midi: pretty_midi.PrettyMIDI
+    instrument: pretty_midi.Instrument
+    found: str  # "the only track", "the track named Vocal", "the highest track (Piano 2), as none is named melody"
+
+
+def load_melody(source: str | Path | bytes, name: str | None = None) -> Melody:
+    """The melody of a MIDI file: its one pitched track, else the track named melody/vocal/lead/voice,
+    else the highest-sounding track (said so in Melody.found). MidiError in words for a file with
+    no pitched notes (drums only, empty)."""
+    midi = load_midi(source, name=name)
+    label = name or (Path(source).name if not isinstance(source, (bytes, bytearray)) else "upload")
+    pitched = [instrument for instrument in midi.instruments if not instrument.is_drum and instrument.notes]
+    if not pitched:
+        drums = any(instrument.is_drum and instrument.notes for instrument in midi.instruments)
+        raise MidiError(f"{label}: " + ("it holds only drums; a melody to accompany is a pitched part (a voice, "
+                                        "a lead instrument)" if drums else "it has no notes to accompany"))
+    named = [instrument for instrument in pitched if _part_of(instrument.name) == MELODY]
+    if len(pitched) == 1:
+        chosen, found = pitched[0], "the only track"
+    elif named:
+        chosen, found = named[0], f"the track named {named[0].name.strip()}"
+    else:
+        chosen = max(pitched, key=lambda instrument: np.mean([note.pitch for note in instrument.notes]))
+        found = f"the highest track ({chosen.name.strip() or 'unnamed'}), as none is named melody, vocal or lead"
+    tempo_times, tempi = midi.get_tempo_changes()
+    notes = np.array([(note.start, note.end, note.pitch, note.velocity) for note in chosen.notes], float)
+    start = np.array([midi.time_to_tick(s) for s in notes[:, 0]]) / midi.resolution
+    end = np.array([midi.time_to_tick(s) for s in notes[:, 1]]) / midi.resolution
+    rows = np.column_stack([start, np.maximum(end, start + MIN_DURATION_BEATS), notes[:, 2], notes[:, 3]])
+    tempo = float(tempi[0]) if len(tempi) and np.isfinite(tempi[0]) and tempi[0] > 0 else 120.0
+    return Melody(Score({MELODY: rows}, float(np.clip(tempo, 30, 300))), midi, chosen, found)

@@ -419,3 +419,144 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
             style, style_comes = weights.style_of(chosen), False
         states = weights.hidden_step(chosen, states, style)
     return [output[row, :lengths[row]].copy() for row in range(rows)]
+
+
+@dataclass
+class MelodyPlan:
+    """A given melody as the tokens it takes, bar by bar: notes[bar] is a list of (position, the
+    note's Program, Pitch, Velocity, Duration ids), in the order the tokens write them."""
+
+    notes: list[list[tuple[int, list[int]]]]
+
+    @property
+    def bars(self) -> int:
+        return len(self.notes)
+
+
+CHORD_CANDIDATES = 6  # chords weighed at each bar line when none is given: the network's likeliest
+
+
+def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan, chord_ids: list[int] | None = None,
+                        temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int = 0,
+                        melody_program_id: int = -1, max_tokens_per_bar: int = 200) -> np.ndarray:
+    """The ids after primer of plan.bars bars in which the melody is plan's, note for note, and the
+    rest (the accompaniment, the chords) is the network's.
+
+    Every token is drawn as in sample(), but the melody is fed, never drawn: positions may not pass
+    the next melody note's, a bar may not end before its melody has been written, and a melody
+    Program only where a note is due, its Pitch, Velocity and Duration fed after it. Each bar's
+    chord is chord_ids[bar] when given (a progression, repeating), else the one the melody makes
+    likeliest: of the network's CHORD_CANDIDATES likeliest chords there, the one with the highest
+    log p(chord) + log p(the bar's melody tokens | chord), the melody read alone after it.
+    A pure function of its arguments, like sample().
+    """
+    primer = np.asarray(primer, np.int64)
+    logits, states = read(weights, primer)
+    style = weights.style_in(primer)
+    state = grammar.state_after(primer)
+    rng = np.random.default_rng([seed, 0])
+    position_ids, bar_id = grammar.position_ids, grammar.bar_id
+    out: list[int] = []
+    bar, queue, due, written_in_bar = -1, [], [], 0
+
+    def feed(token_id: int):
+        nonlocal logits, states, state
+        out.append(int(token_id))
+        state = grammar.advance(state, int(token_id))
+        logits, states = weights.step(np.array([token_id]), states, style)
+
+    while True:
+        if queue:
+            chosen = queue.pop(0)
+        else:
+            allowed = grammar.allowed(state)
+            allowed &= ~grammar.is_chord  # chords are fed at each bar line
+            position = state[1]
+            passing = np.zeros_like(allowed)
+            if due:  # the melody's next note: go no further than its position, write it there
+                next_position = due[0][0]
+                passing = allowed & ((grammar.is_position & (grammar.positions > next_position)) |
+                                     (np.arange(len(allowed)) == bar_id))
+                if position == next_position:
+                    passing |= allowed & grammar.is_position
+            if not (due and due[0][0] == position):
+                allowed[melody_program_id] = False
+            if written_in_bar > max_tokens_per_bar:  # a runaway bar: no more accompaniment notes in it
+                allowed &= ~grammar.is_program | (np.arange(len(allowed)) == melody_program_id)
+            if bar == -1:  # the first bar line opens the piece
+                allowed[:] = False
+                allowed[bar_id] = True
+            chosen = draw(logits[0], allowed, passing, target_of_passing(grammar, state, due, melody_program_id),
+                          temperature, top_k, top_p, rng)
+        if chosen == bar_id:
+            if bar + 1 >= plan.bars:
+                break
+            bar += 1
+            written_in_bar = 0
+            due = list(plan.notes[bar])
+            feed(bar_id)
+            chord = (chord_ids[bar % len(chord_ids)] if chord_ids else
+                     likeliest_chord(weights, states, style, grammar, due))
+            queue = [position_ids[0], chord]
+            continue
+        if chosen == melody_program_id and not queue:
+            queue = list(due.pop(0)[1][1:])
+        feed(chosen)
+        written_in_bar += 1
+    return np.array(out, np.int32)
+
+
+def target_of_passing(grammar, state, due, melody_program_id: int) -> int:
+    """Where the network's wish to move past the melody's next note lands: on that note's position,
+    or, standing there, on the note itself."""
+    if not due:
+        return -1
+    return melody_program_id if state[1] == due[0][0] else grammar.position_ids[due[0][0]]
+
+
+def draw(logits: np.ndarray, allowed: np.ndarray, passing: np.ndarray, target: int, temperature: float, top_k: int,
+         top_p: float, rng: np.random.Generator) -> int:
+    """One id by the network's probabilities over the allowed ids and the sampling settings; the
+    probability of ids that would pass the melody's next note (`passing`) goes to `target` instead:
+    the music moves on when the network wants it to, and reaches the melody's note first."""
+    probabilities = np.exp(logits - logits.max()).astype(np.float64)
+    moved = float(probabilities[passing].sum()) if passing.any() else 0.0
+    probabilities[~allowed | passing] = 0.0
+    if target >= 0:
+        probabilities[target] += moved
+    if probabilities.sum() <= 0:  # nothing the grammar and the melody both allow: the target, else any allowed
+        probabilities = (np.arange(len(logits)) == target).astype(np.float64) if target >= 0 else \
+            allowed.astype(np.float64)
+    chosen = np.empty(1, np.int64)
+    choose_rows(probabilities[None, :], per_row(temperature, 1, np.float64), per_row(top_k, 1, np.int64),
+                per_row(top_p, 1, np.float64), np.array([rng.random()]), chosen)
+    return int(chosen[0])
+
+
+def likeliest_chord(weights: StepWeights, states, style, grammar, due) -> int:
+    """The chord id a bar's melody (`due`: its notes' positions and ids) makes likeliest, from the
+    states after its Bar token: argmax over the network's likeliest chords of log p(chord) +
+    log p(melody tokens | chord)."""
+    position0 = grammar.position_ids[0]
+    logits, after_position = weights.step(np.array([position0]), states, style)
+    chord_ids = np.flatnonzero(grammar.is_chord)
+    log_p = logits[0] - logits[0].max()
+    log_p = log_p - np.log(np.exp(log_p).sum())
+    candidates = chord_ids[np.argsort(-log_p[chord_ids], kind="stable")[:CHORD_CANDIDATES]]
+    melody = []
+    for position, ids in due:
+        if position != 0 and (not melody or melody[-1][0] != position):
+            melody.append((position, [grammar.position_ids[position]]))
+        melody.append((position, list(ids)))
+    tokens = [token for _, ids in melody for token in ids]
+    rows = len(candidates)
+    scores = log_p[candidates].astype(np.float64)
+    row_states = [np.repeat(state, rows, axis=0) for state in after_position]
+    row_style = None if style is None else np.repeat(style, rows, axis=0)
+    current = candidates.astype(np.int64)
+    for token in tokens:
+        step_logits, row_states = weights.step(current, row_states, row_style)
+        step_logits = step_logits - step_logits.max(axis=1, keepdims=True)
+        scores += step_logits[:, token] - np.log(np.exp(step_logits).sum(axis=1))
+        current = np.full(rows, token, np.int64)
+    return int(candidates[int(np.argmax(scores))])

@@ -94,6 +94,10 @@ class Steering:
         """The progression as the model should see it: moved into C major / A minor."""
         return [transpose_chord(chord, -self.shift()) for chord in self.chords]
 
+    def model_chords_for(self, shift: int) -> list[int]:
+        """The progression moved by shift semitones: typed in a melody's key, heard in the model's."""
+        return [transpose_chord(chord, shift) for chord in self.chords]
+
     def describe(self) -> str:
         """ "C G Am F, Eb major, 96 BPM, style JJ Lin" (only what was asked)."""
         words = []

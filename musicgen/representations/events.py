@@ -90,6 +90,7 @@ class Grammar:
         self.masks = {kind: np.isin(self.kind_of, followers) for kind, followers in self.followers.items()}
         self.is_position = self.kind_of == "Position"
         self.is_chord = self.kind_of == "Chord"
+        self.is_program = self.kind_of == "Program"
         self.bar_id = vocab["Bar_None"]
         self.bos_id = vocab["BOS_None"]
         self.position_ids = {int(self.positions[i]): i for i in np.flatnonzero(self.is_position)}

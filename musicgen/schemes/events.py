@@ -4,10 +4,12 @@ corrections (musicgen.calibration) applied where each acts.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pretty_midi
 
 from ..calibration.tempo import TempoTable
 from ..chords import key_name
@@ -18,8 +20,8 @@ from ..midi import note_number
 from ..piece import Draft, Piece
 from ..representations.events import TOKENIZER_FILE, Events
 from ..sampling import Primer
-from ..score import ACCOMPANIMENT, BEATS_PER_BAR, load_score
-from ..stateful import DRAW, Forcing, StepWeights, sample
+from ..score import ACCOMPANIMENT, BEATS_PER_BAR, MELODY, Melody, Score, load_melody, load_score
+from ..stateful import DRAW, Forcing, MelodyPlan, StepWeights, sample, sample_under_melody
 from ..steering import Steering
 from .base import Scheme
 
@@ -91,12 +93,17 @@ class EventScheme(Scheme):
             return Primer(bos, f"note {value}", opening=[*header, *note], transpose=steering.shift())
         if kind == "midi" and value:
             return midi_primer(music_model, load_score(Path(value)), Path(value).name, steering)
+        if kind == "melody" and value:  # accompaniment() reads the melody itself: this only checks it
+            load_melody(Path(value))
+            return Primer(np.array([events.bos_id], np.int32), f"accompaniment of {Path(value).name}")
         raise ValueError(f"primer {spec!r} is not random, note:NAME (e.g. note:C4) or midi:PATH")
 
     def sample(self, music_model, primer: Primer, request, frame_sampler=None) -> Draft:
         """Each piece is played at the tempo of training songs about as busy (a continuation keeps the
         file's, a tempo asked is kept) and ends on the bar line nearest request.seconds. With a
         song-likeness, each piece is kept from a few sampled for it."""
+        if request.primer.startswith("melody:"):
+            return accompaniment(music_model, request)
         events, corrections = music_model.vocab, music_model.corrections
         tempo, steering, seed, variations = corrections.tempo or NO_TEMPI, request.steering, request.seed, request.variations
         draft = Draft(music_model.source, seed, [], transpose=primer.transpose, speed=request.speed,
@@ -149,6 +156,8 @@ class EventScheme(Scheme):
 
     def piece(self, music_model, draft: Draft, index: int) -> Piece:
         ids = np.asarray(draft.rows[index], np.int32)
+        if draft.melody:
+            return accompanied_piece(music_model, draft, ids, index)
         piece = event_piece(music_model, ids, draft.tempi[index] * draft.speed, draft.skip_bars,
                             bars_of_piece(music_model, ids, draft.skip_bars), draft.transpose, seed=(draft.seed, index))
         for instrument in piece.midi.instruments:
@@ -251,3 +260,72 @@ def event_piece(music_model, ids: np.ndarray, tempo_bpm: float, skip_bars: int, 
         tonic = ((0 if mode == "major" else 9) + semitones) % 12
     key = key_name(tonic, mode)
     return Piece(np.asarray(ids), score.to_midi(key), tempo_bpm, score, key)
+
+
+def melody_plan(events, score: Score) -> MelodyPlan:
+    """The tokens a melody (a Score with a Melody part, in the model's key) takes, bar by bar."""
+    notes: list[list[tuple[int, list[int]]]] = []
+    position, tokens = 0, [events.tokens[int(i)] for i in events.encode(score)]
+    ids = [events.vocab[token] for token in tokens]
+    for index, token in enumerate(tokens):
+        if token == "Bar_None":
+            notes.append([])
+        elif token.startswith("Position_"):
+            position = int(token[9:])
+        elif ids[index] == events.melody_program_id and notes:
+            notes[-1].append((position, ids[index:index + 4]))
+    bars = int(np.ceil(score.end_beats / BEATS_PER_BAR - 1e-6))
+    return MelodyPlan((notes + [[] for _ in range(bars)])[:max(bars, 1)])
+
+
+def accompaniment(music_model, request) -> Draft:
+    """request.variations accompaniments of the melody in request.primer ("melody:PATH"), each a row
+    of ids (the melody's note for note, the rest sampled under it) on the melody's own beat grid,
+    in the model's key; the draft plays them at the melody's tempo, moved back to its key."""
+    steering = request.steering
+    if steering.key is not None or steering.tempo_bpm or steering.start:
+        raise ValueError("an accompaniment keeps the melody's own key, tempo and beginning: leave key, tempo and "
+                         "beginning empty (chords and style can be asked)")
+    path = request.primer.partition(":")[2]
+    melody = load_melody(Path(path))
+    events, config = music_model.vocab, music_model.config
+    shift, mode = melody.score.key() if config.key_normalize else (0, melody.score.key()[1])
+    plan = melody_plan(events, melody.score.transposed(shift))
+    seconds = plan.bars * BEATS_PER_BAR * melody.score.seconds_per_beat
+    if seconds > request.seconds and seconds > 600:  # the request's own limit (LIBRARY) bounds the tune too
+        raise ValueError(f"{Path(path).name}: its melody lasts {seconds:.0f} s; at most 600 s can be accompanied")
+    header = events.header(steering.style, mode, "opening" if events.starts else None)
+    chords = [events.chord_id(chord) for chord in steering.model_chords_for(shift)] if steering.chords else None
+    rows = []
+    for variation in range(request.variations):
+        written = sample_under_melody(music_model.steps, events.grammar, header, plan, chords, request.temperature,
+                                      request.top_k, request.top_p, (request.seed, variation),
+                                      events.melody_program_id)
+        rows.append([*header, *written.tolist()])
+    return Draft(music_model.source, request.seed, rows, tempi=[melody.score.tempo_bpm] * request.variations,
+                 transpose=-shift, speed=1.0, program=request.program, steering=steering.to_json(), melody=str(path))
+
+
+def accompanied_piece(music_model, draft: Draft, ids: np.ndarray, index: int) -> Piece:
+    """The melody's own notes (times, pitches, velocities, its file's tempo map), as "Melody", over
+    the accompaniment the ids write, moved back to the melody's key, as "Accompaniment"."""
+    melody = load_melody(Path(draft.melody))
+    score = music_model.vocab.decode(ids, melody.score.tempo_bpm).transposed(draft.transpose)
+    if music_model.corrections.articulation is not None:
+        score = music_model.corrections.articulation.performed(score, (draft.seed, index))
+    accompaniment_notes = score.parts.get(ACCOMPANIMENT, np.zeros((0, 4)))
+    out = copy.deepcopy(melody.midi)  # its tempo map, time and key signatures: the melody keeps its times
+    tune = pretty_midi.Instrument(program=melody.instrument.program, name=MELODY)
+    tune.notes = [pretty_midi.Note(note.velocity, note.pitch, note.start, note.end) for note in melody.instrument.notes]
+    piano = pretty_midi.Instrument(program=0 if draft.program is None else int(draft.program), name=ACCOMPANIMENT)
+
+    def seconds(beats):
+        return out.tick_to_time(int(round(beats * out.resolution)))
+
+    for start, end, pitch, velocity in accompaniment_notes:
+        piano.notes.append(pretty_midi.Note(int(velocity), int(pitch), seconds(start), seconds(end)))
+    out.instruments = [tune, piano]
+    beats = Score({MELODY: melody.score.parts[MELODY], ACCOMPANIMENT: accompaniment_notes}, melody.score.tempo_bpm,
+                  chords=score.chords)
+    mode = music_model.vocab.mode_of(ids) or "major"
+    return Piece(ids, out, melody.score.tempo_bpm, beats, key_name(((0 if mode == "major" else 9) + draft.transpose) % 12, mode))

@@ -59,6 +59,9 @@ class FrameScheme(Scheme):
             return note_primer(music_model.vocab, value, seq_len)
         if kind == "midi" and value:
             return midi_primer(Path(value), music_model.vocab, music_model.config)
+        if kind == "melody" and value:
+            raise ValueError("accompanying a melody needs an event model; this one uses the original study's frames "
+                             "(pick the default model)")
         raise ValueError(f"primer {spec!r} is not random, note:NAME (e.g. note:C4) or midi:PATH")
 
     def sample(self, music_model, primer: Primer, request, frame_sampler=None) -> Draft:
