@@ -29,7 +29,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 bench: setup
-	$(BIN)/python bench/train.py
+	$(BIN)/python bench/training_speed.py
 	$(BIN)/python bench/generation.py
 
 clean:

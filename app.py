@@ -48,6 +48,7 @@ NOTE_CHOICES = [pretty_midi.note_number_to_name(pitch) for pitch in range(36, 97
 INSTRUMENTS = [(f"{program}: {pretty_midi.program_to_instrument_name(program)}", program)
                for program in range(128)]
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "musicgen-app"
+CONTINUE, ACCOMPANY = "continue my MIDI", "accompany my melody"  # the starts that read an upload
 KEYS = ["any"] + [f"{root} {mode}" for mode in ("major", "minor") for root in ROOT_NAMES]
 # Where in a song a piece starts (models with start tokens): an intro, or the song's body.
 BEGINNINGS = [("the model's choice", ""), ("as songs begin (an intro)", "opening"),
@@ -187,10 +188,11 @@ def generate_music(primer_kind: str = "a single note", note: str = "C4", upload:
     Every choice has a default (the API can be called with none); None or empty = the model's own."""
     started = time.perf_counter()
     music_model = get_model(model_source)
-    if primer_kind == "continue my MIDI":
+    if primer_kind in (CONTINUE, ACCOMPANY):
         if not upload:
-            raise ValueError("upload a MIDI file to continue, or pick another primer")
-        spec = f"midi:{upload}"
+            raise ValueError(f"upload a MIDI file to {'continue' if primer_kind == CONTINUE else 'accompany'}, "
+                             "or pick another start")
+        spec = f"{'midi' if primer_kind == CONTINUE else 'melody'}:{upload}"
     else:
         spec = f"note:{note}" if primer_kind == "a single note" else "random"
     steering = Steering.parse(chords, key, tempo, style, start)
@@ -198,8 +200,9 @@ def generate_music(primer_kind: str = "a single note", note: str = "C4", upload:
                             temperature=temperature, top_p=top_p, seed=seed, steering=steering, program=program,
                             speed=speed, limits=WEB_PAGE)
     primer = make_primer(music_model, request.primer, request.seed, request.variations, steering)
-    if upload and primer_kind == "continue my MIDI":
-        primer.description = f"continuation of {Path(upload).name}"
+    if upload and primer_kind in (CONTINUE, ACCOMPANY):  # the upload's own name, not Gradio's copy's
+        primer.description = (f"continuation of {Path(upload).name}" if primer_kind == CONTINUE
+                              else f"accompaniment of {Path(upload).name}")
     draft = sample_draft(music_model, request, frame_sampler(music_model), primer)
     snapshot = dataclasses.asdict(draft)
     return [*show(snapshot, started, [f"started from: {primer.description}", music_model.note, *primer.notes]),
@@ -225,6 +228,15 @@ def continue_music(history: list | None, piece_number: int, seconds: float, temp
     longer = extend_draft(music_model, draft, int(piece_number) - 1, request, frame_sampler=frame_sampler(music_model))
     snapshot = dataclasses.asdict(longer)
     return [*show(snapshot, started, []), [*history, snapshot]]
+
+
+@user_message
+def accompany_music(upload: str | None = None, chords: str = "", style: str = "any", variations: int = 1,
+                    seed: str = "", temperature: float | None = None, top_p: float | None = None,
+                    program: int | None = None, model_source: str = "", history: list | None = None):
+    """A piano part under the uploaded melody: what Generate does with "accompany my melody"."""
+    return generate_music(ACCOMPANY, "C4", upload, 30, variations, temperature, top_p, seed, 1.0, program,
+                          model_source, chords, "any", "", style, "", history)
 
 
 def fill_preset(preset: str, key: str):
@@ -270,11 +282,12 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
                     f"MIDI uploads up to {MAX_MIDI_BYTES // 1_000_000} MB.</small>")
         with gr.Row():
             with gr.Column(scale=1):
-                primer_kind = gr.Radio(["random", "a single note", "continue my MIDI"],
+                primer_kind = gr.Radio(["random", "a single note", CONTINUE, ACCOMPANY],
                                        value="a single note", label="Start from")
                 note = gr.Dropdown(NOTE_CHOICES, value="C4", label="Note")
-                upload = gr.File(label=f"MIDI to continue (up to {MAX_MIDI_BYTES // 1_000_000} MB)",
+                upload = gr.File(label=f"MIDI to continue or accompany (up to {MAX_MIDI_BYTES // 1_000_000} MB)",
                                  file_types=[".mid", ".midi"], type="filepath")
+                accompany_button = gr.Button("Accompany my melody", size="sm")
                 seconds = gr.Slider(*SECONDS_RANGE, value=30, step=5, label="Length (seconds)")
                 variations = gr.Slider(1, MAX_VARIATIONS, value=1, step=1, label="Variations")
                 generate_button = gr.Button("Generate", variant="primary")
@@ -328,6 +341,8 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
             continue_button.click(continue_music, [history, piece_number, seconds, temperature, top_p],
                                   results, api_name="continue"),
             undo_button.click(undo, [history], results, api_name="undo"),
+            accompany_button.click(accompany_music, [upload, chords, style, variations, seed, temperature, top_p,
+                                                     program, model_source, history], results, api_name="accompany"),
         ]
         for event in events:  # a page-only step: the API returns plain files
             event.then(slot_visibility, [history], shown, api_visibility="private")

@@ -20,23 +20,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = Parser(prog="python -m musicgen", description="Generate music with a musicgen model.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     gen = commands.add_parser("generate", help="sample a new piece and write .mid (and .wav, .png)")
-    gen.add_argument("--model", help="model folder, Hub id user/name[@rev], or 'default' "
-                     "(default: $MUSICGEN_MODEL or the embedded model)")
     gen.add_argument("--primer", default="note:C4", help="random | note:C4 | midi:PATH (default note:C4, "
                      "which measured closer to real songs than random tokens)")
     gen.add_argument("--seconds", type=float, default=None,
                      help="length of each piece in seconds, above 0 and at most 600 (default 60); event models end on "
                      "the bar line nearest to it")
     gen.add_argument("--frames", type=int, help="frame models only: frames to generate (instead of --seconds)")
-    gen.add_argument("--temperature", type=float, help="0 = greedy (default: the model's)")
-    gen.add_argument("--top-k", type=int, help="keep the k likeliest tokens, 0 = off (default: the model's)")
-    gen.add_argument("--top-p", type=float, help="nucleus sampling, 1 = off (default: the model's)")
     gen.add_argument("--no-memory", action="store_true",
                      help="sample from the network alone, without the piece's memory of itself "
                           "(musicgen/memory.py; default: as the model's config says)")
-    gen.add_argument("--seed", type=int, help="random seed (default: a new one, printed)")
-    gen.add_argument("--variations", type=int, default=1, help="pieces to draw as one batch")
-    gen.add_argument("--program", type=int, help="General MIDI program 0-127 (default: the model's)")
+    shared_flags(gen)
     steer = gen.add_argument_group("steering (event models)")
     steer.add_argument("--chords", help="a progression, one chord per 4-beat bar, repeating to the end, e.g. "
                        "\"C G Am F\"; names: C, Cm, C7, Cmaj7, Cm7, Cdim, Csus2, Csus4 on any root, with # or b")
@@ -47,10 +40,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     steer.add_argument("--style", default="any", help="an artist the model learned (e.g. \"JJ Lin\"), or any")
     steer.add_argument("--start", choices=STARTS, help="begin as songs begin, or as from a bar inside a song "
                        "(default: the model's; needs a model trained with start tokens)")
-    gen.add_argument("--out", type=Path, required=True, help="the .mid to write")
-    gen.add_argument("--wav", type=Path, help="also write audio here")
-    gen.add_argument("--png", type=Path, help="also write a piano-roll picture here")
+    accompany = commands.add_parser("accompany", help="write a piano accompaniment under a melody you bring")
+    accompany.add_argument("melody", type=Path, help="a MIDI file: one track, or a track named melody, vocal or "
+                           "lead (else its highest track is taken, and that is said)")
+    accompany.add_argument("--chords", help="force a progression, one chord per bar, in the melody's key, repeating "
+                           "(default: chords the melody makes likeliest)")
+    accompany.add_argument("--style", default="any", help="an artist the model learned, or any")
+    shared_flags(accompany)
     return parser.parse_args(argv)
+
+
+def shared_flags(command: argparse.ArgumentParser) -> None:
+    """The model, the sampling settings, the seed, variations and the files: every command's."""
+    command.add_argument("--model", help="model folder, Hub id user/name[@rev], or 'default' "
+                         "(default: $MUSICGEN_MODEL or the embedded model)")
+    command.add_argument("--temperature", type=float, help="0 = greedy (default: the model's)")
+    command.add_argument("--top-k", type=int, help="keep the k likeliest tokens, 0 = off (default: the model's)")
+    command.add_argument("--top-p", type=float, help="nucleus sampling, 1 = off (default: the model's)")
+    command.add_argument("--seed", type=int, help="random seed (default: a new one, printed)")
+    command.add_argument("--variations", type=int, default=1, help="pieces to draw as one batch")
+    command.add_argument("--program", type=int, help="the accompaniment's General MIDI program 0-127 "
+                         "(default: the model's)")
+    command.add_argument("--out", type=Path, required=True, help="the .mid to write")
+    command.add_argument("--wav", type=Path, help="also write audio here")
+    command.add_argument("--png", type=Path, help="also write a piano-roll picture here")
 
 
 def numbered(path: Path | None, index: int, count: int) -> Path | None:
@@ -61,14 +74,17 @@ def numbered(path: Path | None, index: int, count: int) -> Path | None:
 
 
 def generate_command(args) -> int:
-    from .generate import compose, make_primer
     from .hub import load
-    from .audio import synthesizer_name
-    from .output import write_piece
     from .request import Request
     from .steering import Steering
 
     music_model = load(args.model)
+    if args.command == "accompany":
+        steering = Steering.parse(args.chords, style=args.style)
+        request = Request.build(music_model.config, primer=f"melody:{args.melody}", variations=args.variations,
+                                temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                                steering=steering, program=args.program)
+        return write_pieces(music_model, request, args)
     if args.frames is not None and args.seconds is not None:
         raise ValueError("give --seconds or --frames, not both")
     if args.frames is not None and music_model.scheme.whole_sequences:
@@ -78,13 +94,24 @@ def generate_command(args) -> int:
     request = Request.build(music_model.config, primer=args.primer, seconds=seconds, variations=args.variations,
                             temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
                             steering=steering, program=args.program, memory=not args.no_memory)
-    primer = make_primer(music_model, request.primer, request.seed, request.variations, steering)
+    return write_pieces(music_model, request, args)
+
+
+def write_pieces(music_model, request, args) -> int:
+    """Sample the request's pieces and write each one's files, saying what was made."""
+    from .audio import synthesizer_name
+    from .generate import compose, make_primer
+    from .output import write_piece
+
+    primer = make_primer(music_model, request.primer, request.seed, request.variations, request.steering)
     for note in [music_model.note, *primer.notes]:
         if note:
             print(f"note: {note}")
     started = time.perf_counter()
     pieces = compose(music_model, request, primer)
-    print(f"sampled {request.seconds:g} s x {len(pieces)} in {time.perf_counter() - started:.2f} s "
+    made = (f"accompanied {Path(request.primer.partition(':')[2]).name}" if request.primer.startswith("melody:")
+            else f"sampled {request.seconds:g} s")
+    print(f"{made} x {len(pieces)} in {time.perf_counter() - started:.2f} s "
           f"(seed {request.seed}, model {music_model.source}"
           + (f", audio through {synthesizer_name()})" if args.wav else ")"))
     for index, piece in enumerate(pieces):

@@ -106,7 +106,7 @@ def compile_model(model: keras.Model, config: Config, steps_per_epoch: int = 1, 
     """Nadam and cross-entropy, as the original; with config.average_weights_over, Nadam also keeps
     an exponential moving average of the weights spanning that many epochs' worth of steps.
 
-    Not XLA-compiled: on a CPU that trained 25% slower here (bench/train.py), and cuDNN GRUs
+    Not XLA-compiled: on a CPU that trained 25% slower here (bench/training_speed.py), and cuDNN GRUs
     do not go through XLA on a GPU.
     """
     # Spanning a share of an epoch, not a fixed number of steps: a tiny folder's few steps

@@ -424,30 +424,33 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
 @dataclass
 class MelodyPlan:
     """A given melody as the tokens it takes, bar by bar: notes[bar] is a list of (position, the
-    note's Program, Pitch, Velocity, Duration ids), in the order the tokens write them."""
+    note's Program, Pitch, Velocity, Duration ids, its pitch, its length in beats), in the order the
+    tokens write them."""
 
-    notes: list[list[tuple[int, list[int]]]]
+    notes: list[list[tuple[int, list[int], int, float]]]
 
     @property
     def bars(self) -> int:
         return len(self.notes)
 
 
-CHORD_CANDIDATES = 6  # chords weighed at each bar line when none is given: the network's likeliest
+CHORD_CANDIDATES = 6  # chords weighed where none is given: the network's likeliest there
+HALF_BAR = 8  # where a bar's second chord may come (sixteenths): POP909's chords change every 2 beats as often as not
 
 
 def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan, chord_ids: list[int] | None = None,
                         temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int = 0,
-                        melody_program_id: int = -1, max_tokens_per_bar: int = 200) -> np.ndarray:
+                        melody_program_id: int = -1, chord_tones: np.ndarray | None = None,
+                        max_tokens_per_bar: int = 200) -> np.ndarray:
     """The ids after primer of plan.bars bars in which the melody is plan's, note for note, and the
     rest (the accompaniment, the chords) is the network's.
 
-    Every token is drawn as in sample(), but the melody is fed, never drawn: positions may not pass
-    the next melody note's, a bar may not end before its melody has been written, and a melody
-    Program only where a note is due, its Pitch, Velocity and Duration fed after it. Each bar's
-    chord is chord_ids[bar] when given (a progression, repeating), else the one the melody makes
-    likeliest: of the network's CHORD_CANDIDATES likeliest chords there, the one with the highest
-    log p(chord) + log p(the bar's melody tokens | chord), the melody read alone after it.
+    Every token is drawn as in sample(), but the melody is fed, never drawn: the music may not pass
+    the next melody note (what the network gives to passing it goes to reaching it), a bar may not
+    end before its melody is written, and a melody Program comes only where a note is due, its
+    Pitch, Velocity and Duration fed after it. Chords: chord_ids[bar] at each bar line when given
+    (a progression, repeating); else, at each bar line and again at its half, the chord that the
+    melody of that half makes likeliest (likeliest_chord), written at the half only where it changes.
     A pure function of its arguments, like sample().
     """
     primer = np.asarray(primer, np.int64)
@@ -456,8 +459,9 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
     state = grammar.state_after(primer)
     rng = np.random.default_rng([seed, 0])
     position_ids, bar_id = grammar.position_ids, grammar.bar_id
+    everything = np.arange(len(grammar.kinds))
     out: list[int] = []
-    bar, queue, due, written_in_bar = -1, [], [], 0
+    bar, queue, stops, written_in_bar, bar_chord = -1, [], [], 0, -1
 
     def feed(token_id: int):
         nonlocal logits, states, state
@@ -469,40 +473,55 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
         if queue:
             chosen = queue.pop(0)
         else:
-            allowed = grammar.allowed(state)
-            allowed &= ~grammar.is_chord  # chords are fed at each bar line
+            allowed = grammar.allowed(state) & ~grammar.is_chord  # chords are fed, never drawn
             position = state[1]
-            passing = np.zeros_like(allowed)
-            if due:  # the melody's next note: go no further than its position, write it there
-                next_position = due[0][0]
-                passing = allowed & ((grammar.is_position & (grammar.positions > next_position)) |
-                                     (np.arange(len(allowed)) == bar_id))
-                if position == next_position:
+            passing, target = np.zeros_like(allowed), -1
+            if stops:  # the next melody note (or the half bar's chord): go no further, and write it there
+                stop_position = stops[0][0]
+                passing = allowed & ((grammar.is_position & (grammar.positions > stop_position)) | (everything == bar_id))
+                target = position_ids[stop_position]
+                if position == stop_position:  # standing on it: only the note itself
                     passing |= allowed & grammar.is_position
-            if not (due and due[0][0] == position):
+                    target = melody_program_id
+            if not (stops and stops[0][1] is not None and stops[0][0] == position):
                 allowed[melody_program_id] = False
-            if written_in_bar > max_tokens_per_bar:  # a runaway bar: no more accompaniment notes in it
-                allowed &= ~grammar.is_program | (np.arange(len(allowed)) == melody_program_id)
+            moving_on = allowed & (grammar.is_position | (everything == bar_id))
+            if written_in_bar > max_tokens_per_bar and moving_on.any():  # a runaway bar: no more notes in it
+                allowed &= ~grammar.is_program | (everything == melody_program_id)
             if bar == -1:  # the first bar line opens the piece
-                allowed[:] = False
-                allowed[bar_id] = True
-            chosen = draw(logits[0], allowed, passing, target_of_passing(grammar, state, due, melody_program_id),
-                          temperature, top_k, top_p, rng)
+                allowed, passing, target = everything == bar_id, np.zeros_like(allowed), -1
+            chosen = draw(logits[0], allowed, passing, target, temperature, top_k, top_p, rng)
         if chosen == bar_id:
             if bar + 1 >= plan.bars:
                 break
             bar += 1
             written_in_bar = 0
-            due = list(plan.notes[bar])
+            notes = list(plan.notes[bar])
             feed(bar_id)
-            chord = (chord_ids[bar % len(chord_ids)] if chord_ids else
-                     likeliest_chord(weights, states, style, grammar, due))
-            queue = [position_ids[0], chord]
+            if chord_ids:
+                bar_chord = chord_ids[bar % len(chord_ids)]
+                stops = notes
+            else:
+                first_half = [note for note in notes if note[0] < HALF_BAR]
+                bar_chord = likeliest_chord(weights, states, style, grammar, first_half, position_ids[0], chord_tones)
+                stops = sorted([*notes, (HALF_BAR, None, 0, 0.0)], key=lambda stop: (stop[0], stop[1] is not None))
+            queue = [position_ids[0], bar_chord]
             continue
         if chosen == melody_program_id and not queue:
-            queue = list(due.pop(0)[1][1:])
+            queue = list(stops.pop(0)[1][1:])
         feed(chosen)
         written_in_bar += 1
+        if stops and stops[0][1] is None and chosen == position_ids[HALF_BAR]:  # the half bar's chord, if it changes
+            stops.pop(0)
+            second_half = [note for note in stops if note[1] is not None]
+            chord = likeliest_chord(weights, states, style, grammar, second_half, None, chord_tones, keep=bar_chord)
+            if chord != bar_chord:
+                queue = [chord]
+        if not queue and grammar.kinds[chosen] in ("Position", "Chord"):
+            # Arrived at a position: its melody notes first, as the songs' tokens write the highest
+            # notes first (and the melody is the highest part).
+            while stops and stops[0][1] is not None and stops[0][0] == state[1]:
+                queue += list(stops.pop(0)[1])
     return np.array(out, np.int32)
 
 
@@ -533,30 +552,38 @@ def draw(logits: np.ndarray, allowed: np.ndarray, passing: np.ndarray, target: i
     return int(chosen[0])
 
 
-def likeliest_chord(weights: StepWeights, states, style, grammar, due) -> int:
-    """The chord id a bar's melody (`due`: its notes' positions and ids) makes likeliest, from the
-    states after its Bar token: argmax over the network's likeliest chords of log p(chord) +
-    log p(melody tokens | chord)."""
-    position0 = grammar.position_ids[0]
-    logits, after_position = weights.step(np.array([position0]), states, style)
-    chord_ids = np.flatnonzero(grammar.is_chord)
+# How a melody sits on its chord: in POP909 69% of the melody's duration is on chord tones
+# (docs/measurements/steering.md). As a likelihood, a note is a chord tone with that chance, any of
+# the chord's tones alike, else any other pitch class alike.
+MELODY_ON_CHORD = 0.69
+
+
+def melody_fit(chord_tones: np.ndarray, notes) -> np.ndarray:
+    """log p(the notes' pitch classes | chord) for each row of chord_tones ((chords, 12) booleans),
+    each note weighted by its length in beats (a passing sixteenth counts little)."""
+    tones = chord_tones.sum(axis=1).clip(1, 11)
+    inside, outside = np.log(MELODY_ON_CHORD / tones), np.log((1 - MELODY_ON_CHORD) / (12 - tones))
+    fit = np.zeros(len(chord_tones))
+    for note in notes:
+        pitch, beats = note[2], note[3]
+        fit += np.clip(beats, 0.25, 2.0) * np.where(chord_tones[:, pitch % 12], inside, outside)
+    return fit
+
+
+def likeliest_chord(weights: StepWeights, states, style, grammar, notes, position_token: int | None,
+                    chord_tones: np.ndarray, keep: int = -1) -> int:
+    """The chord id likeliest under some melody notes of one bar ((position, ids, pitch, beats) each),
+    from `states` (after the bar line, position_token then read; or after a Position, None): of
+    every chord, the highest log p(chord) (the network's, there) + log p(the notes | chord)
+    (melody_fit; chord_tones[id] is a chord id's pitch classes). `keep`, the chord sounding, wins ties."""
+    if position_token is not None:
+        logits, _ = weights.step(np.array([position_token]), states, style)
+    else:
+        logits = weights.output(states[-1]) + weights.dense[1]
+    chord_ids = np.flatnonzero(grammar.is_chord & ~grammar.is_no_chord)  # a melody sounds: some chord
     log_p = logits[0] - logits[0].max()
-    log_p = log_p - np.log(np.exp(log_p).sum())
-    candidates = chord_ids[np.argsort(-log_p[chord_ids], kind="stable")[:CHORD_CANDIDATES]]
-    melody = []
-    for position, ids in due:
-        if position != 0 and (not melody or melody[-1][0] != position):
-            melody.append((position, [grammar.position_ids[position]]))
-        melody.append((position, list(ids)))
-    tokens = [token for _, ids in melody for token in ids]
-    rows = len(candidates)
-    scores = log_p[candidates].astype(np.float64)
-    row_states = [np.repeat(state, rows, axis=0) for state in after_position]
-    row_style = None if style is None else np.repeat(style, rows, axis=0)
-    current = candidates.astype(np.int64)
-    for token in tokens:
-        step_logits, row_states = weights.step(current, row_states, row_style)
-        step_logits = step_logits - step_logits.max(axis=1, keepdims=True)
-        scores += step_logits[:, token] - np.log(np.exp(step_logits).sum(axis=1))
-        current = np.full(rows, token, np.int64)
-    return int(candidates[int(np.argmax(scores))])
+    log_p = log_p - np.log(np.exp(log_p[grammar.is_chord]).sum())
+    scores = log_p[chord_ids] + melody_fit(chord_tones[chord_ids], notes)
+    if keep >= 0:
+        scores[chord_ids == keep] += 1e-9
+    return int(chord_ids[int(np.argmax(scores))])

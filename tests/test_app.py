@@ -11,7 +11,7 @@ import pytest
 from scipy.io import wavfile
 
 from bench.load import measure, running_app
-from conftest import ROOT
+from conftest import ROOT, write_midi
 from musicgen.midi import load_midi
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -266,6 +266,33 @@ def test_the_roll_shows_the_pieces_notes_and_its_playhead_follows_a_seek(app_url
         page.screenshot(path=str(shots / f"roll-{app_model[0]}.png"), full_page=True)
         browser.close()
     assert not complaints, complaints
+
+
+def test_accompany_through_the_api_keeps_the_tune_and_adds_a_piano(app_url, app_model, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    beat = 0.5
+    tune = write_midi(tmp_path / "my tune.mid", [{"notes": [(pitch, index * beat, (index + 1) * beat)
+                                                             for index, pitch in enumerate([67, 69, 71, 72] * 4)]}])
+    client = Client(app_url, verbose=False)
+    if app_model[0] == "frames":
+        with pytest.raises(AppError, match="needs an event model"):
+            client.predict(handle_file(str(tune)), api_name="/accompany")
+        return
+    result = client.predict(handle_file(str(tune)), "", "any", 2, "5", api_name="/accompany")
+    for piece in (0, 1):
+        midi = load_midi(midi_of(result, piece))
+        parts = {instrument.name: instrument for instrument in midi.instruments}
+        assert [note.pitch for note in parts["Melody"].notes] == [67, 69, 71, 72] * 4
+        assert [round(note.start, 4) for note in parts["Melody"].notes] == [index * beat for index in range(16)]
+        assert parts["Accompaniment"].notes
+    assert "accompaniment of my tune.mid" in result[-2]
+    with pytest.raises(AppError, match="upload a MIDI file to accompany"):
+        client.predict(None, api_name="/accompany")
+    drums = write_midi(tmp_path / "drums.mid", [{"is_drum": True, "notes": [(36, 0.0, 0.5)]}])
+    with pytest.raises(AppError, match="only drums"):
+        client.predict(handle_file(str(drums)), api_name="/accompany")
 
 
 def test_continue_extends_a_piece_and_undo_takes_it_back(app_url, app_model):

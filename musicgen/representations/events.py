@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..chords import CHORD_COUNT, NO_CHORD, chord_at, chord_name, estimate_chords
+from ..chords import CHORD_COUNT, NO_CHORD, chord_at, chord_name, chord_pitch_classes, estimate_chords
 from ..config import ANY_STYLE, STARTS, check_start  # Start_<where>: from its song's beginning, or from a bar inside it
 from ..score import ACCOMPANIMENT, MELODY, PART_PROGRAMS, Score
 
@@ -91,6 +91,9 @@ class Grammar:
         self.is_position = self.kind_of == "Position"
         self.is_chord = self.kind_of == "Chord"
         self.is_program = self.kind_of == "Program"
+        self.is_no_chord = np.zeros(size, bool)
+        if "Chord_N" in vocab:
+            self.is_no_chord[vocab["Chord_N"]] = True
         self.bar_id = vocab["Bar_None"]
         self.bos_id = vocab["BOS_None"]
         self.position_ids = {int(self.positions[i]): i for i in np.flatnonzero(self.is_position)}
@@ -186,6 +189,11 @@ class Events:
         self.pitch_of = np.full(len(self.tokens), -1)  # each id's pitch, -1 for ids that are not pitches
         self.pitch_of[list(self._pitch_ids.values())] = list(self._pitch_ids)
         self.melody_program_id = self.vocab[f"Program_{PART_PROGRAMS[MELODY]}"]
+        # Each id's pitch classes where it is a chord (all False elsewhere, and for Chord_N).
+        self.chord_tones = np.zeros((len(self.tokens), 12), bool)
+        for token, chord in CHORD_TOKENS.items():
+            if token in self.vocab and chord != NO_CHORD:
+                self.chord_tones[self.vocab[token], list(chord_pitch_classes(chord))] = True
 
     @classmethod
     def new(cls, styles: list[str] | None = None, starts: bool = False) -> Events:

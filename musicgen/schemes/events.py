@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
+from ..calibration.articulation import written_sixteenths
 from ..calibration.tempo import TempoTable
 from ..chords import key_name
 from ..config import ANY_STYLE
@@ -19,6 +20,7 @@ from ..memory import PieceMemory
 from ..midi import note_number
 from ..piece import Draft, Piece
 from ..representations.events import TOKENIZER_FILE, Events
+from ..request import LIBRARY
 from ..sampling import Primer
 from ..score import ACCOMPANIMENT, BEATS_PER_BAR, MELODY, Melody, Score, load_melody, load_score
 from ..stateful import DRAW, Forcing, MelodyPlan, StepWeights, sample, sample_under_melody
@@ -264,7 +266,7 @@ def event_piece(music_model, ids: np.ndarray, tempo_bpm: float, skip_bars: int, 
 
 def melody_plan(events, score: Score) -> MelodyPlan:
     """The tokens a melody (a Score with a Melody part, in the model's key) takes, bar by bar."""
-    notes: list[list[tuple[int, list[int]]]] = []
+    notes: list[list[tuple[int, list[int], int, float]]] = []
     position, tokens = 0, [events.tokens[int(i)] for i in events.encode(score)]
     ids = [events.vocab[token] for token in tokens]
     for index, token in enumerate(tokens):
@@ -273,7 +275,9 @@ def melody_plan(events, score: Score) -> MelodyPlan:
         elif token.startswith("Position_"):
             position = int(token[9:])
         elif ids[index] == events.melody_program_id and notes:
-            notes[-1].append((position, ids[index:index + 4]))
+            note_ids = ids[index:index + 4]  # Program, Pitch, Velocity, Duration
+            notes[-1].append((position, note_ids, int(events.pitch_of[note_ids[1]]),
+                              written_sixteenths(tokens[index + 3]) / 4))
     bars = int(np.ceil(score.end_beats / BEATS_PER_BAR - 1e-6))
     return MelodyPlan((notes + [[] for _ in range(bars)])[:max(bars, 1)])
 
@@ -292,15 +296,16 @@ def accompaniment(music_model, request) -> Draft:
     shift, mode = melody.score.key() if config.key_normalize else (0, melody.score.key()[1])
     plan = melody_plan(events, melody.score.transposed(shift))
     seconds = plan.bars * BEATS_PER_BAR * melody.score.seconds_per_beat
-    if seconds > request.seconds and seconds > 600:  # the request's own limit (LIBRARY) bounds the tune too
-        raise ValueError(f"{Path(path).name}: its melody lasts {seconds:.0f} s; at most 600 s can be accompanied")
+    if seconds > LIBRARY.max_seconds:  # the length a request may ask for bounds the tune too
+        raise ValueError(f"{Path(path).name}: its melody lasts {seconds:.0f} s; at most {LIBRARY.max_seconds:g} s "
+                         "can be accompanied")
     header = events.header(steering.style, mode, "opening" if events.starts else None)
     chords = [events.chord_id(chord) for chord in steering.model_chords_for(shift)] if steering.chords else None
     rows = []
     for variation in range(request.variations):
         written = sample_under_melody(music_model.steps, events.grammar, header, plan, chords, request.temperature,
                                       request.top_k, request.top_p, (request.seed, variation),
-                                      events.melody_program_id)
+                                      events.melody_program_id, events.chord_tones)
         rows.append([*header, *written.tolist()])
     return Draft(music_model.source, request.seed, rows, tempi=[melody.score.tempo_bpm] * request.variations,
                  transpose=-shift, speed=1.0, program=request.program, steering=steering.to_json(), melody=str(path))
@@ -324,8 +329,13 @@ def accompanied_piece(music_model, draft: Draft, ids: np.ndarray, index: int) ->
 
     for start, end, pitch, velocity in accompaniment_notes:
         piano.notes.append(pretty_midi.Note(int(velocity), int(pitch), seconds(start), seconds(end)))
+    # A piece continued past the tune (Continue) goes on with the melody the network wrote there.
+    tune_end = BEATS_PER_BAR * np.ceil(melody.score.end_beats / BEATS_PER_BAR - 1e-6)
+    written_on = score.parts.get(MELODY, np.zeros((0, 4)))
+    for start, end, pitch, velocity in written_on[written_on[:, 0] >= tune_end]:
+        tune.notes.append(pretty_midi.Note(int(velocity), int(pitch), seconds(start), seconds(end)))
     out.instruments = [tune, piano]
-    beats = Score({MELODY: melody.score.parts[MELODY], ACCOMPANIMENT: accompaniment_notes}, melody.score.tempo_bpm,
-                  chords=score.chords)
+    beats = Score({MELODY: np.concatenate([melody.score.parts[MELODY], written_on[written_on[:, 0] >= tune_end]]),
+                   ACCOMPANIMENT: accompaniment_notes}, melody.score.tempo_bpm, chords=score.chords)
     mode = music_model.vocab.mode_of(ids) or "major"
     return Piece(ids, out, melody.score.tempo_bpm, beats, key_name(((0 if mode == "major" else 9) + draft.transpose) % 12, mode))

@@ -1,6 +1,6 @@
 """Training throughput in predicted tokens ("targets") per second, one run on one machine.
 
-    python bench/train.py [--steps 30]
+    python bench/training_speed.py [--steps 30]
 
 - The study: its recipe (3 x BiGRU(128) on 5 fps chord frames, one target per 50-frame window,
   batches of 64) and its loop (windows rebuilt in Python, a tf.function step per batch), on the

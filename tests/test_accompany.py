@@ -1,0 +1,116 @@
+"""Accompany my melody: the tune kept note for note, a piano part written under it, from the CLI,
+Python and (tests/test_app.py) the page's API."""
+import numpy as np
+import pretty_midi
+import pytest
+
+from conftest import write_midi
+from musicgen.__main__ import main
+from musicgen.generate import pieces_of, sample_draft
+from musicgen.request import Request
+from musicgen.score import ACCOMPANIMENT, MELODY, load_melody
+from musicgen.steering import Steering
+
+# A tune in E-flat major, one bar of quarter notes after another (4 bars at 100 BPM: 9.6 s)
+TUNE = [63, 67, 70, 67, 68, 72, 75, 72, 70, 74, 77, 74, 63, 67, 70, 75]
+
+
+def tune_file(path, tempo=100.0, name="", extra_tracks=()):
+    beat = 60.0 / tempo
+    notes = [(pitch, index * beat, (index + 0.9) * beat) for index, pitch in enumerate(TUNE)]
+    return write_midi(path, [{"name": name, "notes": notes}, *extra_tracks], tempo=tempo)
+
+
+def accompany(model, path, **choices):
+    draft = sample_draft(model, Request.build(model.config, primer=f"melody:{path}", **choices))
+    return draft, pieces_of(model, draft)
+
+
+def test_the_melody_comes_back_note_for_note_over_an_accompaniment(tiny_events_model, tmp_path):
+    path = tune_file(tmp_path / "tune.mid")
+    _, pieces = accompany(tiny_events_model, path, seed=1, variations=2)
+    given = pretty_midi.PrettyMIDI(str(path)).instruments[0].notes
+    for piece in pieces:
+        parts = {instrument.name: instrument for instrument in piece.midi.instruments}
+        assert set(parts) == {MELODY, ACCOMPANIMENT}
+        kept = parts[MELODY].notes
+        assert [(n.pitch, round(n.start, 6), round(n.end, 6)) for n in kept] == \
+            [(n.pitch, round(n.start, 6), round(n.end, 6)) for n in given]
+        assert len(parts[ACCOMPANIMENT].notes) > 0
+        assert piece.midi.get_tempo_changes()[1][0] == pytest.approx(100.0)
+        assert piece.key.startswith("Eb")  # back in the tune's key
+        bar_seconds = 4 * 0.6
+        assert max(n.start for n in parts[ACCOMPANIMENT].notes) < 4 * bar_seconds + 1e-6  # under the tune's 4 bars
+
+
+def test_the_same_seed_gives_the_same_accompaniment_and_chords_can_be_forced(tiny_events_model, tmp_path):
+    path = tune_file(tmp_path / "tune.mid")
+    first, _ = accompany(tiny_events_model, path, seed=3)
+    again, _ = accompany(tiny_events_model, path, seed=3)
+    assert first.rows == again.rows
+    forced, pieces = accompany(tiny_events_model, path, seed=3, steering=Steering.parse("Eb Ab Bb Eb"))
+    events = tiny_events_model.vocab
+    tokens = [events.tokens[i] for i in forced.rows[0]]
+    bar_chords = [tokens[index + 2] for index, token in enumerate(tokens) if token == "Bar_None"]
+    assert bar_chords == ["Chord_C", "Chord_F", "Chord_G", "Chord_C"]  # heard in C major, as the model writes
+    assert [round(float(row[0])) for row in pieces[0].score.chords][:4] == [0, 4, 8, 12]
+
+
+def test_a_file_s_melody_track_is_found_by_name_else_the_highest_is_taken_and_said(tmp_path):
+    low = {"name": "", "notes": [(40, 0.0, 2.0), (43, 2.0, 4.0)]}
+    named = tune_file(tmp_path / "named.mid", name="Lead Vocal", extra_tracks=[{**low, "name": "Piano"}])
+    assert load_melody(named).found == "the track named Lead Vocal"
+    unnamed = tune_file(tmp_path / "unnamed.mid", extra_tracks=[low])
+    melody = load_melody(unnamed)
+    assert melody.found.startswith("the highest track") and len(melody.score.parts[MELODY]) == len(TUNE)
+    assert load_melody(tune_file(tmp_path / "one.mid")).found == "the only track"
+
+
+def test_the_tempo_map_of_the_file_is_kept(tiny_events_model, tmp_path):
+    path = tune_file(tmp_path / "tune.mid")
+    midi = pretty_midi.PrettyMIDI(str(path))
+    midi._tick_scales.append((midi.resolution * 8, 60.0 / (140.0 * midi.resolution)))  # 140 BPM from beat 8
+    midi._update_tick_to_time(midi.resolution * 100)
+    for note in midi.instruments[0].notes:  # the notes keep their beats: their seconds move
+        note.start, note.end = (midi.tick_to_time(midi.time_to_tick(note.start)),
+                                midi.tick_to_time(midi.time_to_tick(note.end)))
+    midi.write(str(tmp_path / "two tempi.mid"))
+    _, pieces = accompany(tiny_events_model, tmp_path / "two tempi.mid", seed=2)
+    written = pretty_midi.PrettyMIDI(str(tmp_path / "two tempi.mid"))
+    assert np.allclose(pieces[0].midi.get_tempo_changes()[1], written.get_tempo_changes()[1])
+    kept = next(i for i in pieces[0].midi.instruments if i.name == MELODY).notes
+    assert [round(n.start, 5) for n in kept] == [round(n.start, 5) for n in written.instruments[0].notes]
+
+
+@pytest.mark.parametrize("tracks, words", [
+    ([{"is_drum": True, "notes": [(36, 0.0, 0.5)]}], "it holds only drums"),
+    ([{"notes": []}], "no notes to accompany"),
+])
+def test_a_file_without_a_tune_gets_a_message_and_exit_code_2(tiny_events_model_folder, tmp_path, capsys, tracks,
+                                                               words):
+    path = write_midi(tmp_path / "no tune.mid", tracks)
+    code = main(["accompany", str(path), "--model", str(tiny_events_model_folder), "--out", str(tmp_path / "x.mid")])
+    error = capsys.readouterr().err
+    assert code == 2 and words in error and len(error.strip().splitlines()) == 1
+    assert not (tmp_path / "x.mid").exists()
+
+
+def test_the_cli_writes_the_accompanied_tune(tiny_events_model_folder, tmp_path, capsys):
+    path = tune_file(tmp_path / "tune.mid")
+    code = main(["accompany", str(path), "--model", str(tiny_events_model_folder), "--seed", "4", "--variations",
+                 "2", "--out", str(tmp_path / "out.mid"), "--png", str(tmp_path / "out.png")])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "accompanied tune.mid x 2" in printed
+    for index in (1, 2):
+        written = pretty_midi.PrettyMIDI(str(tmp_path / f"out-{index}.mid"))
+        assert [instrument.name for instrument in written.instruments] == [MELODY, ACCOMPANIMENT]
+        assert (tmp_path / f"out-{index}.png").is_file()
+
+
+def test_a_frame_model_and_a_key_asked_are_refused_in_words(tiny_model, tiny_events_model, tmp_path):
+    path = tune_file(tmp_path / "tune.mid")
+    with pytest.raises(ValueError, match="accompanying a melody needs an event model"):
+        accompany(tiny_model, path, seed=1)
+    with pytest.raises(ValueError, match="keeps the melody's own key, tempo"):
+        accompany(tiny_events_model, path, seed=1, steering=Steering.parse(key="D major"))
