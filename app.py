@@ -40,7 +40,7 @@ from musicgen.piece import Draft
 from musicgen.roll import PLAYHEAD_JS, player_html, roll_of
 from musicgen.request import WEB_PAGE, Request
 from musicgen.schemes import scheme_for
-from musicgen.steering import PROGRESSIONS, Steering, preset_chords
+from musicgen.steering import FORMS, PROGRESSIONS, Steering, preset_chords
 
 MAX_VARIATIONS = WEB_PAGE.max_variations  # the page's players
 SECONDS_RANGE = (round(WEB_PAGE.min_seconds), round(WEB_PAGE.max_seconds))
@@ -181,7 +181,7 @@ def generate_music(primer_kind: str = "a single note", note: str = "C4", upload:
                    seconds: float = 30, variations: int = 1, temperature: float | None = None,
                    top_p: float | None = None, seed: str = "", speed: float = 1.0, program: int | None = None,
                    model_source: str = "", chords: str = "", key: str = "any", tempo: str | float | None = "",
-                   style: str = "any", start: str = "", history: list | None = None):
+                   style: str = "any", start: str = "", history: list | None = None, form: str = ""):
     """(audio, .mid, picture) for each of MAX_VARIATIONS slots, each slot's player and roll (HTML), facts,
     the seed used, and the history.
 
@@ -195,7 +195,7 @@ def generate_music(primer_kind: str = "a single note", note: str = "C4", upload:
         spec = f"{'midi' if primer_kind == CONTINUE else 'melody'}:{upload}"
     else:
         spec = f"note:{note}" if primer_kind == "a single note" else "random"
-    steering = Steering.parse(chords, key, tempo, style, start)
+    steering = Steering.parse(chords, key, tempo, style, start, form)
     request = Request.build(music_model.config, primer=spec, seconds=seconds, variations=variations,
                             temperature=temperature, top_p=top_p, seed=seed, steering=steering, program=program,
                             speed=speed, limits=WEB_PAGE)
@@ -302,6 +302,9 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
                                        placeholder="e.g. 96")
                     style = gr.Dropdown(styles, value="any", label="Style", allow_custom_value=True)
                     start = gr.Dropdown(BEGINNINGS, value="", label="Begin")
+                    form_preset = gr.Dropdown(["(type your own)", *FORMS], value="(type your own)", label="Form preset")
+                    form = gr.Textbox(value="", label="Form (sections and bars; sets the length; empty = free)",
+                                      placeholder="e.g. i4 A8 B8 A8 B8 o4  (A-E, X sung; i intro, b bridge, o outro)")
                 with gr.Accordion("Settings", open=False):
                     temperature = gr.Slider(0, 1.5, value=defaults.temperature, step=0.05,
                                             label="Temperature (0 = greedy)")
@@ -335,9 +338,10 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
         inputs = [primer_kind, note, upload, seconds, variations, temperature, top_p, seed, speed,
                   program, model_source, chords, key, tempo, style, start]
         preset.change(fill_preset, [preset, key], chords, api_visibility="private")
+        form_preset.change(lambda name: FORMS.get(name, gr.update()), form_preset, form, api_visibility="private")
         results = [*outputs, *players, facts, used_seed, history]
         events = [
-            generate_button.click(generate_music, [*inputs, history], results, api_name="generate"),
+            generate_button.click(generate_music, [*inputs, history, form], results, api_name="generate"),
             continue_button.click(continue_music, [history, piece_number, seconds, temperature, top_p],
                                   results, api_name="continue"),
             undo_button.click(undo, [history], results, api_name="undo"),

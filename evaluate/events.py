@@ -21,7 +21,7 @@ from musicgen.generate import sample_scores
 from musicgen.listening import in_c, segments, statistics
 from musicgen.memory import PieceMemory
 
-from . import listening
+from . import judge, listening
 from .ngram import NGram, remembered
 from train.data import Corpus, prepared_ids
 
@@ -231,6 +231,9 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
                                candidates=music_model.corrections.likeness.candidates if music_model.corrections.likeness else 1)
     report["listening"].update(classifier_over_draws(music_model, generated, held_out, real, groups, pieces,
                                                      seconds, seed, classifier_draws))
+    # The judge the sampler never selects on (evaluate/judge.py): 8-bar stretches against the songs' own.
+    report["listening"]["independent_judge_auc"] = judge.auc(generated, [song.score for song in held_out],
+                                                             [song.name for song in held_out], seed)
     # The same songs as the tokens can write them (onsets and lengths on sixteenths): what is
     # left of the difference is the model's, not the grid's.
     on_grid = [events.decode(events.encode(segment), segment.tempo_bpm) for segment in real]
@@ -298,6 +301,8 @@ def summary(report: dict) -> str:
         lines.append(f"  against the songs' openings: classifier AUC {heard['classifier_auc_against_openings']:.3f}; "
                      f"the songs' own openings against the other songs' segments {heard['songs_openings_auc']:.3f}"
                      + (f", their later segments {heard['songs_middles_auc']:.3f}" if "songs_middles_auc" in heard else ""))
+    if "independent_judge_auc" in heard:
+        lines.append(f"  independent judge (never selected on), AUC {heard['independent_judge_auc']:.3f}")
     if "chord_tones" in report:
         tones = report["chord_tones"]
         lines.append(f"  chord tones over {tones['progression']} ({tones['key']}): forced "

@@ -40,6 +40,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     steer.add_argument("--style", default="any", help="an artist the model learned (e.g. \"JJ Lin\"), or any")
     steer.add_argument("--start", choices=STARTS, help="begin as songs begin, or as from a bar inside a song "
                        "(default: the model's; needs a model trained with start tokens)")
+    steer.add_argument("--form", help="sections and their bars, e.g. \"i4 A8 B8 A8 B8 o4\" (or i4A8B8A8B8o4): "
+                       "A-E, X with a melody, i intro, b bridge, o outro, x other without; a returning letter plays "
+                       "its first time again, --chords start again at each section; sets the length")
     accompany = commands.add_parser("accompany", help="write a piano accompaniment under a melody you bring")
     accompany.add_argument("melody", type=Path, help="a MIDI file: one track, or a track named melody, vocal or "
                            "lead (else its highest track is taken, and that is said)")
@@ -90,7 +93,9 @@ def generate_command(args) -> int:
     if args.frames is not None and music_model.scheme.whole_sequences:
         raise ValueError("--frames is for frame models; this model's length is set with --seconds")
     seconds = args.frames / music_model.config.frames_per_second if args.frames is not None else args.seconds
-    steering = Steering.parse(args.chords, args.key, args.tempo, args.style, args.start)
+    steering = Steering.parse(args.chords, args.key, args.tempo, args.style, args.start, args.form)
+    if steering.form and seconds is not None:
+        raise ValueError("a form sets the length: give --form or --seconds, not both")
     request = Request.build(music_model.config, primer=args.primer, seconds=seconds, variations=args.variations,
                             temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
                             steering=steering, program=args.program, memory=not args.no_memory)
@@ -102,6 +107,7 @@ def write_pieces(music_model, request, args) -> int:
     from .audio import synthesizer_name
     from .generate import compose, make_primer
     from .output import write_piece
+    from .steering import form_name
 
     primer = make_primer(music_model, request.primer, request.seed, request.variations, request.steering)
     for note in [music_model.note, *primer.notes]:
@@ -110,6 +116,7 @@ def write_pieces(music_model, request, args) -> int:
     started = time.perf_counter()
     pieces = compose(music_model, request, primer)
     made = (f"accompanied {Path(request.primer.partition(':')[2]).name}" if request.primer.startswith("melody:")
+            else f"sampled the form {form_name(request.steering.form)}" if request.steering.form
             else f"sampled {request.seconds:g} s")
     print(f"{made} x {len(pieces)} in {time.perf_counter() - started:.2f} s "
           f"(seed {request.seed}, model {music_model.source}"

@@ -32,12 +32,37 @@ def write_piece(piece: Piece, midi_path: str | Path, wav_path: str | Path | None
         if png_path:
             written(png_path, lambda path: write_picture(piece, path, title))
 
-    written(midi_path, lambda path: piece.midi.write(str(path)))
+    written(midi_path, lambda path: write_midi(piece, path))
     if ogg_path:  # the WAV and the picture are written while the Ogg's encoder finishes
         return written(ogg_path, lambda path: audio.render_with_ogg(piece.midi, path, meanwhile=other_files))
     rendered = audio.render(piece.midi) if wav_path else None
     other_files(rendered)
     return rendered
+
+
+def write_midi(piece: Piece, path) -> None:
+    """The .mid; a piece with a form gets a marker at each section's first bar, its label first
+    (a DAW shows them on its timeline)."""
+    piece.midi.write(str(path))
+    if not piece.sections:
+        return
+    import mido
+
+    song = mido.MidiFile(str(path))
+    ticks_of = [piece.midi.time_to_tick(seconds) for seconds, _ in piece.sections]
+    track = song.tracks[0]
+    absolute, events = 0, []
+    for message in track:
+        absolute += message.time
+        events.append((absolute, message))
+    events += [(tick, mido.MetaMessage("marker", text=label)) for tick, (_, label) in zip(ticks_of, piece.sections)]
+    events.sort(key=lambda event: (event[0], event[1].type == "end_of_track"))
+    track.clear()
+    last = 0
+    for tick, message in events:
+        track.append(message.copy(time=tick - last))
+        last = tick
+    song.save(str(path))
 
 
 def write_picture(piece: Piece, path, title: str = "") -> None:

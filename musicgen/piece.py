@@ -21,6 +21,7 @@ class Piece:
     # frames: the frame tokens (the sets of sounding pitches), which the picture draws as they are
     tokens: list[str] | None = None
     frames_per_second: float | None = None  # frames: how many of them a second, at the piece's speed
+    sections: list[tuple[float, str]] = field(default_factory=list)  # a form's (start in seconds, label)
 
     @property
     def note_count(self) -> int:

@@ -62,7 +62,7 @@ def roll_of(piece) -> Roll:
             name = chord_name(int(chord))
             if start * per_beat < seconds and (not chords or chords[-1][1] != name):
                 chords.append((float(start * per_beat), name))
-    return Roll(seconds, notes, bars, chords)
+    return Roll(seconds, notes, bars, chords, list(getattr(piece, "sections", []) or []))
 
 
 def _colour(part: str) -> tuple[int, int, int]:

@@ -259,14 +259,27 @@ class Forcing:
     opening: list[int] = field(default_factory=list)  # ids (or DRAW) right after the primer
     bar_chords: list[int] = field(default_factory=list)  # chord ids, one a bar of the piece, repeating
     position0_id: int = -1  # Position_0: where a bar's chord is written
+    # A chord id for each bar of a form (-1: the network's), in place of bar_chords' repeating.
+    chords_by_bar: list[int] | None = None
+
+    def chord_of(self, piece_bar: int) -> int:
+        """The chord forced at a bar of the piece, or -1 for none."""
+        if self.chords_by_bar is not None:
+            return self.chords_by_bar[piece_bar] if piece_bar < len(self.chords_by_bar) else -1
+        return self.bar_chords[piece_bar % len(self.bar_chords)] if self.bar_chords else -1
+
+    @property
+    def forces_chords(self) -> bool:
+        return bool(self.bar_chords) or (self.chords_by_bar is not None and max(self.chords_by_bar) >= 0)
 
     def after_bar(self, piece_bar: int, queue: list[int]) -> list[int]:
         """The queue once a bar line is read: Position_0 and the bar's chord first."""
-        if not self.bar_chords:
+        chord = self.chord_of(piece_bar)
+        if chord < 0:
             return queue
         rest = queue[1:] if queue and queue[0] == self.position0_id else queue
         rest = rest[1:] if rest and rest[0] == DRAW else rest  # the bar's chord, drawn: now forced
-        return [self.position0_id, self.bar_chords[piece_bar % len(self.bar_chords)], *rest]
+        return [self.position0_id, chord, *rest]
 
 
 class Uniforms:
@@ -292,8 +305,14 @@ class BarCopies:
     row's bars since (where each begins in its output), the distance its last bar copied, and
     its own stream of draws."""
 
-    def __init__(self, repeats, rows: int, seed: int, primer: np.ndarray, bar_id: int, chords: int):
-        self.repeats, self.chords = repeats, chords
+    def __init__(self, repeats, rows: int, seed: int, primer: np.ndarray, bar_id: int, chords: int,
+                 sections=None):
+        # A form (musicgen.steering.Sections): a returning section plays its first time's bars again;
+        # other copies stay inside their section, and an outro's last bar is its own.
+        self.repeats, self.chords, self.sections = repeats, chords, sections
+        self.form_distances = sections.copy_distances() if sections is not None else None
+        self.section_start = ([start for start, (_, bars) in zip([s for s, _ in sections.starts()], sections.form)
+                               for _ in range(bars)] if sections is not None else None)
         opened = len(primer) > 0 and primer[-1] == bar_id  # else its last bar goes on in the output
         self.primer_bars = [list(bar) for bar in bars_of(primer, bar_id)] if opened else []
         self.starts: list[list[int]] = [[] for _ in range(rows)]
@@ -306,9 +325,19 @@ class BarCopies:
         starts = self.starts[row]
         starts.append(length)
         before = len(self.primer_bars) + len(starts) - 1  # complete bars behind this one
-        distance = self.repeats.next_copy(self.streams[row], before, self.copying[row])
-        if distance and self.chords and distance % self.chords:
-            distance = 0  # under a progression of that many chords, only a bar under the same chord
+        piece_bar = len(starts) - 1
+        if self.form_distances is not None and piece_bar < len(self.form_distances) and self.form_distances[piece_bar]:
+            distance = self.form_distances[piece_bar]  # a returning section: its first time's bar
+        elif self.repeats is None:
+            distance = 0
+        else:
+            distance = self.repeats.next_copy(self.streams[row], before, self.copying[row])
+            if distance and self.chords and distance % self.chords:
+                distance = 0  # under a progression of that many chords, only a bar under the same chord
+            if distance and self.section_start is not None and (
+                    piece_bar >= len(self.section_start) or piece_bar - distance < self.section_start[piece_bar]
+                    or (piece_bar == len(self.section_start) - 1 and self.sections.form[-1][0] == "o")):
+                distance = 0
         self.copying[row] = distance
         if not distance:
             return []
@@ -319,7 +348,8 @@ class BarCopies:
 
 def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0, top_k: int = 0,
            top_p: float = 1.0, seed: int = 0, bars_in_primer: int = 0, max_tokens_per_bar: int = 160,
-           memory=None, forcing: Forcing | None = None, refit=None, melody=None, repeats=None) -> list[np.ndarray]:
+           memory=None, forcing: Forcing | None = None, refit=None, melody=None, repeats=None,
+           sections=None, melody_program: int = -1) -> list[np.ndarray]:
     """One id array per entry of `bars`: tokens after primer until that many bars are complete.
 
     A row stops when it would open bar bars[row] + 1 (so every piece ends on a bar line), or
@@ -332,6 +362,8 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     far) gives its number of bars instead (at least k + 1, and at most bars[row]).
     melody, (MelodyIntervals, melody program id, each id's pitch or -1): where a row's next token
     is a melody pitch, the bias for its interval from the row's last melody note joins the logits.
+    sections (musicgen.steering.Sections): a form; each bar of a returning section plays its first
+    time's bar again, and no melody note (melody_program) is drawn in a section without a melody.
     repeats (musicgen.calibration.repeats.Repeats): at each bar line a row may copy one of its own earlier
     bars, its tokens fed in place of draws (with a forced progression, only a bar under the
     same chord).
@@ -360,7 +392,10 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     primer_opened_bar = table.states[grammar_states[0]][0] == "Bar"
     if primer_opened_bar:  # the primer opened the piece's bar: its chord comes first
         queues = [forcing.after_bar(bars_in_primer - 1, queue) for queue in queues]
-    copies = BarCopies(repeats, rows, seed, primer, grammar.bar_id, len(forcing.bar_chords)) if repeats else None
+    copies = (BarCopies(repeats, rows, seed, primer, grammar.bar_id, len(forcing.bar_chords), sections)
+              if repeats or sections is not None else None)
+    # Bars of a form's sections without a melody (intro, bridge, outro): no melody note is drawn there.
+    silent = np.array(sections.without_melody() + [False], bool) if sections is not None else None
     if copies is not None and primer_opened_bar:
         queues = [copies.opened(row, output[row], 0) or queue for row, queue in enumerate(queues)]
     # Each grammar state's additive mask, the output bias folded in (-inf where an id is not allowed).
@@ -380,6 +415,9 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     melody_offsets: dict[int, np.ndarray] = {}  # by the previous melody pitch
     while True:
         logits = weights.output(states[-1])
+        if silent is not None and melody_program >= 0:
+            quiet = silent[np.minimum(np.maximum(bars_so_far - 1, 0), len(silent) - 1)]
+            logits[quiet, melody_program] = -np.inf
         if melody_comes and intervals is not None:  # a few tokens a second
             for row in np.flatnonzero(melody_next & (last_melody >= 0)):
                 previous = int(last_melody[row])
@@ -406,7 +444,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
                 memories[row].add(int(chosen[row]))
         if bar_begun:  # a few rows, once a bar: its chord, a bar played again, the refit after bar k
             for row in np.flatnonzero(opened_bar):
-                if forcing.bar_chords:
+                if forcing.forces_chords:
                     queues[row] = forcing.after_bar(int(bars_so_far[row]) - 1, queues[row])
                 if copies is not None:
                     queues[row] = copies.opened(row, output[row], int(lengths[row])) or queues[row]

@@ -19,6 +19,44 @@ from .config import ANY_STYLE, check_start
 from .midi import key_of
 
 TEMPO_RANGE = (30.0, 300.0)
+# POP909's section letters (docs/sampling.md): upper case has a melody (A verse, B chorus, C-E other
+# melodic sections, X other), lower case has none (i intro, b bridge or interlude, o outro, x other).
+FORM_LETTERS = "ABCDEXibox"
+MAX_FORM_BARS = 256
+# Presets offered in the app: name -> form.
+FORMS = {
+    "verse-chorus": "i4 A8 B8 A8 B8 o4",
+    "verse-chorus-bridge": "i4 A8 B8 A8 B8 b4 B8 o4",
+    "AABA": "A8 A8 B8 A8",
+    "a loop": "A4 A4 A4 A4",
+}
+
+
+def parse_form(text: str | None) -> tuple[tuple[str, int], ...]:
+    """ "i4 A8 B8 A8 o4" or "i4A8B8A8o4" -> (("i", 4), ("A", 8), ...); ValueError naming what is wrong."""
+    import re
+
+    text = (text or "").strip()
+    if not text:
+        return ()
+    compact = re.sub(r"\s+", "", text)
+    sections = re.findall(r"([A-Za-z])(\d+)", compact)
+    if "".join(f"{letter}{bars}" for letter, bars in sections) != compact:
+        raise ValueError(f"form {text!r} is not letters each followed by its bars, like \"i4 A8 B8 A8 B8 o4\"")
+    for letter, bars in sections:
+        if letter not in FORM_LETTERS:
+            raise ValueError(f"form {text!r}: {letter!r} is no section letter; use A-E or X (with a melody), "
+                             "i (intro), b (bridge), o (outro), x (other, no melody)")
+        if not 1 <= int(bars) <= 64:
+            raise ValueError(f"form {text!r}: a section is 1-64 bars, not {bars}")
+    total = sum(int(bars) for _, bars in sections)
+    if total > MAX_FORM_BARS:
+        raise ValueError(f"form {text!r} is {total} bars; at most {MAX_FORM_BARS}")
+    return tuple((letter, int(bars)) for letter, bars in sections)
+
+
+def form_name(form) -> str:
+    return " ".join(f"{letter}{bars}" for letter, bars in form)
 # Presets offered in the app: name -> progression in C major (moved to the chosen key).
 PROGRESSIONS = {
     "I-V-vi-IV (pop)": "C G Am F",
@@ -44,10 +82,11 @@ class Steering:
     tempo_bpm: float | None = None
     style: str = ANY_STYLE
     start: str | None = None  # "opening" | "middle"; None: the model's default (Config.start)
+    form: tuple[tuple[str, int], ...] = ()  # sections (letter, bars) in order; () = none asked
 
     @classmethod
     def parse(cls, chords: str | None = None, key: str | None = None, tempo: float | str | None = None,
-              style: str | None = None, start: str | None = None) -> Steering:
+              style: str | None = None, start: str | None = None, form: str | None = None) -> Steering:
         """Checked choices from words; ValueError with what is wrong and what is accepted."""
         tempo_bpm = None
         tempo = tempo.strip() if isinstance(tempo, str) else tempo
@@ -64,12 +103,12 @@ class Steering:
         start = (start or "").strip().lower() or None
         if start is not None:
             check_start(start)
-        return cls(tuple(parse_progression(chords)), parse_key(key), tempo_bpm, style, start)
+        return cls(tuple(parse_progression(chords)), parse_key(key), tempo_bpm, style, start, parse_form(form))
 
     @property
     def is_free(self) -> bool:
         return (not self.chords and self.key is None and self.tempo_bpm is None and self.style == ANY_STYLE
-                and self.start is None)
+                and self.start is None and not self.form)
 
     def target_key(self) -> tuple[int, str] | None:
         """The key asked for, or the one the progression implies, or None (the model's own)."""
@@ -111,15 +150,63 @@ class Steering:
             words.append(f"style {self.style}")
         if self.start:
             words.append("as songs begin" if self.start == "opening" else "from inside a song")
+        if self.form:
+            words.append(f"form {form_name(self.form)}")
         return ", ".join(words)
 
     def to_json(self) -> dict:
         return {"chords": list(self.chords), "key": list(self.key) if self.key else None,
-                "tempo_bpm": self.tempo_bpm, "style": self.style, "start": self.start}
+                "tempo_bpm": self.tempo_bpm, "style": self.style, "start": self.start,
+                "form": [list(section) for section in self.form]}
 
     @classmethod
     def from_json(cls, data: dict | None) -> Steering:
         data = data or {}
         key = data.get("key")
         return cls(tuple(data.get("chords") or ()), (int(key[0]), str(key[1])) if key else None,
-                   data.get("tempo_bpm"), data.get("style") or ANY_STYLE, data.get("start"))
+                   data.get("tempo_bpm"), data.get("style") or ANY_STYLE, data.get("start"),
+                   tuple((str(letter), int(bars)) for letter, bars in data.get("form") or ()))
+
+
+@dataclass(frozen=True)
+class Sections:
+    """A form laid out bar by bar: each bar's section, where each section starts, and which earlier
+    bar each bar of a returning section plays again."""
+
+    form: tuple[tuple[str, int], ...]
+
+    @property
+    def bars(self) -> int:
+        return sum(bars for _, bars in self.form)
+
+    def starts(self) -> list[tuple[int, str]]:
+        """(first bar, label) of each section; labels count returns: A, B, A2, B2 ..."""
+        out, bar, seen = [], 0, {}
+        for letter, bars in self.form:
+            seen[letter] = seen.get(letter, 0) + 1
+            out.append((bar, letter if seen[letter] == 1 else f"{letter}{seen[letter]}"))
+            bar += bars
+        return out
+
+    def copy_distances(self) -> list[int]:
+        """For each bar, how many bars back the bar it plays again lies (0: none): a section whose
+        letter came before plays that first section's bars again, as far as they go."""
+        distances, first_of, bar = [], {}, 0
+        for letter, bars in self.form:
+            if letter in first_of:
+                first_start, first_bars = first_of[letter]
+                distances += [bar + offset - (first_start + offset) if offset < first_bars else 0
+                              for offset in range(bars)]
+            else:
+                first_of[letter] = (bar, bars)
+                distances += [0] * bars
+            bar += bars
+        return distances
+
+    def without_melody(self) -> list[bool]:
+        """For each bar, whether its section has no melody (a lower-case letter)."""
+        return [letter.islower() for letter, bars in self.form for _ in range(bars)]
+
+    def bar_in_section(self) -> list[int]:
+        """For each bar, its place in its section (a progression starts again at each section)."""
+        return [offset for _, bars in self.form for offset in range(bars)]

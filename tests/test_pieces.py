@@ -137,6 +137,7 @@ def test_the_evaluation_report_has_its_keys(tiny_events_model_folder, pop_songs,
     assert len(draws) == 5 and listening["classifier_auc"] == pytest.approx(np.mean(draws))
     assert "classifier_auc_against_openings" in listening and "songs_openings_auc" in listening
     assert "songs_middles_auc" in listening
+    assert "independent_judge_auc" in listening  # a judge the sampler never selects on (nan when too few bars)
     assert "held-out songs" in capsys.readouterr().out
     tones = report["chord_tones"]  # a steerable model: pieces over C G Am F, and free ones
     assert tones["progression"] == "C G Am F" and set(tones["forced"]) <= {"Melody", "Accompaniment"}

@@ -13,7 +13,7 @@ import pretty_midi
 
 from ..calibration.articulation import written_sixteenths
 from ..calibration.tempo import TempoTable
-from ..chords import key_name
+from ..chords import key_name, parse_chord
 from ..config import ANY_STYLE
 from ..errors import ModelError
 from ..memory import PieceMemory
@@ -24,7 +24,7 @@ from ..request import LIBRARY
 from ..sampling import Primer
 from ..score import ACCOMPANIMENT, BEATS_PER_BAR, MELODY, Melody, Score, load_melody, load_score
 from ..stateful import DRAW, Forcing, MelodyPlan, StepWeights, sample, sample_under_melody
-from ..steering import Steering
+from ..steering import Sections, Steering
 from .base import Scheme
 
 # A piece with no tempo asked takes its tempo once a third of it is written. Pieces start sparser
@@ -124,7 +124,11 @@ class EventScheme(Scheme):
         else:
             kept = [round(float(primer.tempo_bpm), 1)] * variations if primer.tempo_bpm else tempo.drawn(seed, variations)
             draft.tempi = [each for each in kept for _ in range(candidates)]
-        bars = [bars_for(request.seconds, each * request.speed) for each in draft.tempi]
+        sections = Sections(steering.form) if steering.form else None
+        if sections is not None and primer.bars:
+            raise ValueError("a form shapes a new piece: start it from random or a note, not from a file")
+        bars = ([sections.bars] * len(draft.tempi) if sections is not None else
+                [bars_for(request.seconds, each * request.speed) for each in draft.tempi])
         refit = None
         if fit_tempo:
             def bars_at_fitting_tempo(row, ids):  # each row draws from its own stream
@@ -133,6 +137,8 @@ class EventScheme(Scheme):
                 fitted = tempo.fitting_tempo(events.decode(ids, 120.0), np.random.default_rng([seed, 3, row]), beats,
                                              steering.style, opening=not events.starts_inside(ids))
                 draft.tempi[row] = min(tempo.fastest, fitted)
+                if sections is not None:  # a form sets the length: the tempo is fitted, the bars stay
+                    return sections.bars
                 return bars_for(request.seconds, draft.tempi[row] * request.speed)
 
             refit = (max(1, bars[0] // REFIT_SHARE), bars_at_fitting_tempo)
@@ -140,7 +146,7 @@ class EventScheme(Scheme):
         sampled = sample(music_model.steps, events.grammar, primer.ids, bars, request.temperature, request.top_k,
                          request.top_p, seed, bars_in_primer=primer.bars, memory=memory,
                          forcing=forcing_for(music_model, steering, primer.opening), refit=refit,
-                         **correction_hooks(music_model))
+                         sections=sections, melody_program=events.melody_program_id, **correction_hooks(music_model))
         draft.rows = [np.concatenate([primer.ids, row]).tolist() for row in sampled]
         return most_song_like(music_model, draft, candidates) if candidates > 1 else draft
 
@@ -165,6 +171,11 @@ class EventScheme(Scheme):
         for instrument in piece.midi.instruments:
             if draft.program is not None and instrument.name == ACCOMPANIMENT:
                 instrument.program = int(draft.program)
+        form = Steering.from_json(draft.steering).form
+        if form:
+            seconds_per_bar = BEATS_PER_BAR * 60.0 / piece.tempo_bpm
+            piece.sections = [(bar * seconds_per_bar, label) for bar, label in Sections(form).starts()
+                              if bar < bars_of_piece(music_model, ids, draft.skip_bars)]
         return piece
 
 
@@ -206,10 +217,20 @@ def correction_hooks(music_model) -> dict:
 
 
 def forcing_for(music_model, steering: Steering, opening=()) -> Forcing:
-    """The tokens steering fixes: opening (the primer's), then the progression's chord at every bar."""
+    """The tokens steering fixes: opening (the primer's), then the progression's chord at every bar
+    (starting again at each section of a form); a form that ends in an outro ends on the home chord."""
     events = music_model.vocab
     chords = [events.chord_id(chord) for chord in steering.model_chords()] if events.steerable else []
-    return Forcing(list(opening), chords, events.grammar.position_ids.get(0, -1))
+    by_bar = None
+    if steering.form and events.steerable:
+        sections = Sections(steering.form)
+        if chords:
+            by_bar = [chords[offset % len(chords)] for offset in sections.bar_in_section()]
+        if steering.form[-1][0] == "o":
+            key = steering.target_key()
+            home = events.chord_id(parse_chord("C" if key is None or key[1] == "major" else "Am"))
+            by_bar = (by_bar or [-1] * sections.bars)[:-1] + [home]
+    return Forcing(list(opening), chords, events.grammar.position_ids.get(0, -1), by_bar)
 
 
 def most_song_like(music_model, draft: Draft, candidates: int) -> Draft:

@@ -1,0 +1,70 @@
+"""Song form: sections that come back, asked as POP909 writes forms ("i4 A8 B8 A8 B8 o4")."""
+import mido
+import numpy as np
+import pytest
+
+from musicgen.generate import compose, sample_draft
+from musicgen.output import write_piece
+from musicgen.request import Request
+from musicgen.score import MELODY
+from musicgen.steering import Sections, Steering, parse_form
+
+
+def test_a_form_is_read_spaced_or_compact_and_a_bad_one_is_named():
+    assert parse_form("i4 A8 B8 A8 B8 o4") == parse_form("i4A8B8A8B8o4") == (
+        ("i", 4), ("A", 8), ("B", 8), ("A", 8), ("B", 8), ("o", 4))
+    assert parse_form("") == () and parse_form(None) == ()
+    for bad, words in (("A8 Q4", "'Q' is no section letter"), ("A0", "1-64 bars"), ("A8B", "letters each followed"),
+                       ("verse chorus", "letters each followed"), ("A64 " * 5, "at most 256")):
+        with pytest.raises(ValueError, match=words):
+            parse_form(bad)
+
+
+def test_sections_lay_a_form_out_bar_by_bar():
+    sections = Sections(parse_form("i2 A3 B2 A2 o1"))
+    assert sections.bars == 10
+    assert sections.starts() == [(0, "i"), (2, "A"), (5, "B"), (7, "A2"), (9, "o")]
+    assert sections.copy_distances() == [0, 0, 0, 0, 0, 0, 0, 5, 5, 0]  # A2 plays A's first two bars again
+    assert sections.without_melody() == [True, True, False, False, False, False, False, False, False, True]
+    assert sections.bar_in_section() == [0, 1, 0, 1, 2, 0, 1, 0, 1, 0]
+
+
+def bars_of_tokens(events, ids) -> list[list[str]]:
+    tokens = [events.tokens[i] for i in ids]
+    starts = [index for index, token in enumerate(tokens) if token == "Bar_None"]
+    return [tokens[start:end] for start, end in zip(starts, [*starts[1:], len(tokens)])]
+
+
+def test_a_returning_section_plays_its_first_time_again_and_the_file_marks_every_section(tiny_events_model,
+                                                                                          tmp_path):
+    model, events = tiny_events_model, tiny_events_model.vocab
+    steering = Steering.parse("C G Am F", form="i1 A2 B2 A2 o1")
+    request = Request.build(model.config, primer="random", seed=4, steering=steering)
+    draft = sample_draft(model, request)
+    bars = bars_of_tokens(events, draft.rows[0])
+    assert len(bars) == 8  # the form sets the length
+    assert bars[5:7] == bars[1:3]  # A2 is A again, token for token
+    chords = [bar[2] for bar in bars]
+    assert chords[1:3] == chords[3:5] == chords[5:7] == ["Chord_C", "Chord_G"]  # the progression starts again
+    assert chords[-1] == "Chord_C"  # an outro ends on the home chord
+    piece = compose(model, request)[0]
+    melody = piece.score.parts.get(MELODY, np.zeros((0, 4)))
+    assert not np.any(melody[:, 0] < 4) and not np.any(melody[:, 0] >= 7 * 4)  # none in the intro, nor the outro
+    assert [label for _, label in piece.sections] == ["i", "A", "B", "A2", "o"]
+    write_piece(piece, tmp_path / "form.mid")
+    markers = [(message.text, message) for message in mido.MidiFile(str(tmp_path / "form.mid")).tracks[0]
+               if message.type == "marker"]
+    assert [text for text, _ in markers] == ["i", "A", "B", "A2", "o"]
+    assert "form i1 A2 B2 A2 o1" in steering.describe()
+
+
+def test_the_cli_refuses_a_form_with_seconds_and_a_bad_form(tiny_events_model_folder, tmp_path, capsys):
+    from musicgen.__main__ import main
+
+    common = ["generate", "--model", str(tiny_events_model_folder), "--out", str(tmp_path / "x.mid")]
+    assert main([*common, "--form", "A4 B4", "--seconds", "30"]) == 2
+    assert "give --form or --seconds, not both" in capsys.readouterr().err
+    assert main([*common, "--form", "A4 Z4"]) == 2
+    assert "'Z' is no section letter" in capsys.readouterr().err
+    assert main([*common, "--form", "i1 A2 A2", "--seed", "1"]) == 0
+    assert "sampled the form i1 A2 A2" in capsys.readouterr().out
