@@ -3,11 +3,14 @@
 The independent judge (evaluate/judge.py: gradient-boosted trees over where in the bar each part
 plays, the melody on the accompaniment's harmony, bass motion, bars coming back at 1-8 bars,
 coarse note lengths, register) tells 8-bar stretches of 60 s pieces from the held-out songs'.
-Side by side in one run, over the same seeds: the model as shipped (each piece kept from its
-song-likeness's candidates) and the same model with one candidate a piece (the sampler alone).
+Side by side in one run, over the same seeds: the model as shipped and the same model without one
+correction (--without, a stage of musicgen.calibration: by default "among candidates", the
+song-likeness, so one candidate a piece). Also how often the melody's bars come back 4 and 8 bars
+later (Jaccard of (onset sixteenth, pitch), the mean over bar pairs), against the songs'.
 
-Last line JSON: judge_auc_shipped, judge_auc_one_candidate (means over draws), by_draw_shipped,
-by_draw_one_candidate, candidates, pieces, draws, held_out_songs.
+Last line JSON: without, judge_auc_shipped, judge_auc_without (means over draws), by_draw_shipped,
+by_draw_without, melody_repeat_4_ratio_shipped / _without, melody_repeat_8_ratio_shipped / _without
+(the pieces' over the songs'), pieces, draws, held_out_songs.
 """
 from __future__ import annotations
 
@@ -34,24 +37,50 @@ def main(argv=None) -> None:
     parser.add_argument("--pieces", type=int, default=64)
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--without", default="among candidates", help="the stage whose correction the other "
+                        "side goes without (default: among candidates, the song-likeness)")
     args = parser.parse_args(argv)
     shipped = load(args.model)
-    alone = dataclasses.replace(shipped, corrections=shipped.corrections.without("among candidates"))
+    alone = dataclasses.replace(shipped, corrections=shipped.corrections.without(args.without))
     held_out, _ = split_held_out(load_corpus(args.data, shipped.config, progress=False),
                                  training_digests(shipped.folder))
     real, names = [song.score for song in held_out], [song.name for song in held_out]
-    by_draw = {"shipped": [], "one_candidate": []}
+    by_draw = {"shipped": [], "without": []}
+    repeats = {"shipped": [], "without": []}
+    songs_repeat = {distance: melody_repeat(real, distance) for distance in (4, 8)}
     for draw in range(args.draws):
-        for name, model in (("shipped", shipped), ("one_candidate", alone)):
+        for name, model in (("shipped", shipped), ("without", alone)):
             generated, _ = sample_scores(model, args.pieces, 60.0, args.seed + draw)
             by_draw[name].append(round(judge.auc(generated, real, names, seed=args.seed + draw), 4))
-            print(f"draw {draw} {name}: judge AUC {by_draw[name][-1]:.3f}", flush=True)
-    likeness = shipped.corrections.likeness
-    print(json.dumps({"judge_auc_shipped": round(float(np.mean(by_draw["shipped"])), 4),
-                      "judge_auc_one_candidate": round(float(np.mean(by_draw["one_candidate"])), 4),
-                      "by_draw_shipped": by_draw["shipped"], "by_draw_one_candidate": by_draw["one_candidate"],
-                      "candidates": likeness.candidates if likeness else 1, "pieces": args.pieces,
-                      "draws": args.draws, "held_out_songs": len(held_out)}))
+            repeats[name].append([melody_repeat(generated, distance) for distance in (4, 8)])
+            print(f"draw {draw} {name}: judge AUC {by_draw[name][-1]:.3f}, melody bars back at 4 / 8 bars "
+                  f"{repeats[name][-1][0]:.3f} / {repeats[name][-1][1]:.3f} (songs {songs_repeat[4]:.3f} / "
+                  f"{songs_repeat[8]:.3f})", flush=True)
+    result = {"without": args.without}
+    for name in ("shipped", "without"):
+        result[f"judge_auc_{name}"] = round(float(np.mean(by_draw[name])), 4)
+        result[f"by_draw_{name}"] = by_draw[name]
+        for index, distance in enumerate((4, 8)):
+            mean = float(np.mean([row[index] for row in repeats[name]]))
+            result[f"melody_repeat_{distance}_ratio_{name}"] = round(mean / max(songs_repeat[distance], 1e-9), 3)
+    print(json.dumps({**result, "pieces": args.pieces, "draws": args.draws, "held_out_songs": len(held_out)}))
+
+
+def melody_repeat(scores, distance: int) -> float:
+    """The mean Jaccard of (onset sixteenth, pitch) between melody bars `distance` bars apart, over
+    every such pair with a melody in either bar."""
+    values = []
+    for score in scores:
+        melody = score.parts.get("Melody")
+        if melody is None or not len(melody):
+            continue
+        bars = int(np.ceil(score.end_beats / 4))
+        sets = [set() for _ in range(bars)]
+        for start, _, pitch, _ in melody:
+            sets[min(int(start // 4), bars - 1)].add((int(round((start % 4) * 4)), int(pitch)))
+        values += [len(sets[b] & sets[b - distance]) / len(sets[b] | sets[b - distance])
+                   for b in range(distance, bars) if sets[b] or sets[b - distance]]
+    return float(np.mean(values)) if values else 0.0
 
 
 if __name__ == "__main__":

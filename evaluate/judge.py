@@ -16,7 +16,7 @@ from musicgen.score import ACCOMPANIMENT, MELODY, Score
 
 BARS = 8
 LENGTH_EDGES = (0, 0.3, 0.6, 1.1, 2.1, np.inf)  # beats: sixteenths/eighths, quarters, halves, longer
-DISTANCES = (1, 2, 4, 8)
+DISTANCES = (1, 2, 4)  # bars apart (8 would need stretches of 16 bars)
 
 
 def stretches(score: Score, bars: int = BARS) -> list[Score]:
@@ -52,7 +52,7 @@ def features(score: Score, bars: int = BARS) -> np.ndarray | None:
         row += list(np.histogram(lengths, LENGTH_EDGES)[0] / len(notes))
         sets = _bar_sets(notes, bars)
         row += [np.mean([_jaccard(sets[bar], sets[bar - distance]) for bar in range(distance, bars)])
-                if bars > distance else 0.0 for distance in DISTANCES]
+                for distance in DISTANCES]
         row.append(len(notes) / (4 * bars))
     # The melody on the harmony: the share of its length whose pitch class the accompaniment sounds then.
     on_harmony = 0.0
@@ -98,7 +98,9 @@ def auc(generated: list[Score], real: list[Score], real_groups: list, seed: int 
             predicted[test_rows] = 0.5
             continue
         weights = np.where(labels[train_rows] == 1, 0.5 / labels[train_rows].mean(), 0.5 / (1 - labels[train_rows].mean()))
-        model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=8, random_state=seed)
+        leaf = int(np.clip(len(train_rows) // 20, 2, 20))  # a small set still splits
+        model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=8,
+                                               min_samples_leaf=leaf, random_state=seed)
         model.fit(rows[train_rows], labels[train_rows], sample_weight=weights)
         predicted[test_rows] = model.predict_proba(rows[test_rows])[:, 1]
     return float(roc_auc_score(labels, predicted))

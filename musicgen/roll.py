@@ -39,7 +39,8 @@ class Roll:
 
     def pitch_range(self) -> tuple[int, int]:
         """The lowest and one past the highest pitch row drawn (a little room around the notes)."""
-        pitches = np.concatenate([rows[:, 2] for rows in self.notes.values()]) if self.note_count else np.zeros(0)
+        pitches = np.concatenate([rows[:, 2] for rows in self.notes.values() if len(rows)]) if self.note_count \
+            else np.zeros(0)
         return (int(pitches.min()) - 2, int(pitches.max()) + 3) if pitches.size else (48, 73)
 
 
@@ -52,10 +53,13 @@ def roll_of(piece) -> Roll:
             rows = np.array([(note.start, note.end, note.pitch) for note in instrument.notes], float)
             name = instrument.name or "Piano"
             notes[name] = np.concatenate([notes[name], rows]) if name in notes else rows
+    score = getattr(piece, "score", None)
+    if score is not None:  # a two-part piece names both parts, one of them silent or not
+        notes = {MELODY: notes.get(MELODY, np.zeros((0, 3))), ACCOMPANIMENT: notes.get(ACCOMPANIMENT, np.zeros((0, 3))),
+                 **notes}
     seconds = max(midi.get_end_time(), 1e-3)
     bars = [float(time) for time in midi.get_downbeats() if time < seconds - 1e-6]
     chords = []
-    score = getattr(piece, "score", None)
     if score is not None and len(score.chords):
         per_beat = 60.0 / score.tempo_bpm
         for start, _, chord in score.chords:

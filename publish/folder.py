@@ -46,6 +46,9 @@ def played_words(folder: Path) -> str:
     if (folder / "repeats.json").is_file():
         words += (" At each bar line a piece may play one of its own earlier bars again, as often as the"
                   " training songs do (`repeats.json`).")
+    if (folder / "forms.json").is_file():
+        words += (" A piece asked for no form plays one drawn from the training songs' own (`forms.json`, POP909's"
+                  " section labels): its sections come back as songs' do.")
     if (folder / "likeness.json").is_file():
         words += (" Each piece is kept from a few sampled ones in proportion to how song-like it sounds, by a"
                   " logistic model of the training songs against the network's own pieces (`likeness.json`).")

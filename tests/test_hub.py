@@ -168,13 +168,13 @@ def test_an_event_model_goes_to_the_hub_and_back(hub, tiny_events_model_folder, 
     files = hub.repos["alice/tiny-events"]["files"]
     assert {"model.keras", "tokenizer.json", "tempos.json", "config.json", "README.md", "sample.mid"} <= set(files)
     card = files["README.md"].decode()
-    for words in ("REMI", "Melody", "nats per token", "articulation.json", "repeats.json", "likeness.json",
+    for words in ("REMI", "Melody", "nats per token", "articulation.json", "repeats.json",
                   "python -m musicgen generate --model alice/tiny-events"):
         assert words in card
     pulled = load("alice/tiny-events")
     assert sorted(p.name for p in pulled.folder.iterdir()) == ["articulation.json", "conditions.json", "config.json",
-                                                               "likeness.json", "melody_intervals.json", "model.keras",
-                                                               "repeats.json", "tempos.json", "tokenizer.json"]
+                                                               "melody_intervals.json", "model.keras", "repeats.json",
+                                                               "tempos.json", "tokenizer.json"]
     assert pulled.corrections.articulation is not None  # notes played as the training songs played them
     assert pulled.corrections.repeats.chances == load(str(folder)).corrections.repeats.chances
     assert pulled.vocab.styles == load(str(folder)).vocab.styles

@@ -35,8 +35,22 @@ def mean_notes_per_second(model, draft) -> float:
     return float(np.mean([piece_statistics(piece.score)["notes_per_second"] for piece in pieces_of(model, draft)]))
 
 
-def test_training_fits_it_and_a_folder_keeps_it(tiny_events_model_folder, tmp_path):
-    fitted = Likeness.load(tiny_events_model_folder)
+@pytest.fixture(scope="module")
+def fitted_folder(tiny_events_model_folder, pop_songs, tmp_path_factory):
+    """The tiny model with a song-likeness fitted on its training songs (asked for: it is not by default)."""
+    import shutil
+
+    from train.calibrate import main as calibrate
+
+    folder = tmp_path_factory.mktemp("likeness") / "model"
+    shutil.copytree(tiny_events_model_folder, folder)
+    assert Likeness.load(folder) is None  # training leaves it out
+    assert calibrate([str(folder), "--data", str(pop_songs), "--only", "likeness"]) == 0
+    return folder
+
+
+def test_it_is_fitted_when_asked_and_a_folder_keeps_it(fitted_folder, tmp_path):
+    fitted = Likeness.load(fitted_folder)
     assert fitted is not None and fitted.candidates >= 1
     assert fitted.coefficients.shape == fitted.mean.shape == fitted.scale.shape
     assert np.abs(fitted.coefficients).sum() > 0
@@ -86,10 +100,10 @@ def test_many_variations_share_the_rows_sampled_at_once():
     assert likeness.candidates_for(1) == 8 and likeness.candidates_for(16) == 4 and likeness.candidates_for(100) == 1
 
 
-def test_a_piece_is_heard_alike_in_every_key(tiny_events_model):
+def test_a_piece_is_heard_alike_in_every_key(tiny_events_model, fitted_folder):
     from musicgen.generate import pieces_of
 
-    fitted = Likeness.load(tiny_events_model.folder)
+    fitted = Likeness.load(fitted_folder)
     scores = [piece.score for piece in pieces_of(tiny_events_model, drafts(tiny_events_model, None))]
     for semitones in (-5, 3, 7):
         assert np.allclose(fitted.logits([score.transposed(semitones) for score in scores]), fitted.logits(scores))

@@ -5,8 +5,9 @@
 `python -m train` runs this once the network is trained. For a folder trained before a correction
 existed, it finds the folder's training songs in DATA (by the hashes its metrics.json lists) and
 writes every member beside the weights: the tempo table, the articulation and the repeats are
-measured on the songs; the melody's interval bias is fitted under the trained network; the
-song-likeness learns to tell the network's own pieces from the songs. The network is not touched.
+measured on the songs, and their forms read where their folder names them; the melody's interval
+bias is fitted under the trained network; the song-likeness (only with --only likeness) learns to
+tell the network's own pieces from the songs. The network is not touched.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from musicgen.calibration import FAMILY, Corrections
 from musicgen.calibration.articulation import Articulation
+from musicgen.calibration.forms import SongForms
 from musicgen.calibration.likeness import Likeness
 from musicgen.calibration.melody import fit_on_songs
 from musicgen.calibration.repeats import Repeats
@@ -31,18 +33,21 @@ MELODY_FIT_SONGS = 80  # enough: 27,000 melody notes of POP909 for 13 numbers
 LIKENESS_PIECES = 256  # the network's own pieces, against about 2,700 segments of POP909's training songs
 LIKENESS_SECONDS = 60.0
 NAMES = {member.FILE.removesuffix(".json"): member for member in FAMILY}  # --only's words
+# Fitted unless asked otherwise. The song-likeness is fitted only when asked (--only likeness): the
+# judge it does not select on hears no difference (docs/measurements/song-likeness.md).
+DEFAULT = tuple(name for name in NAMES if name != "likeness")
 
 
 def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: set[str] | None = None,
               progress: bool = False, say=print) -> Corrections:
-    """Fit the corrections named in `only` (default: all) for the model in folder on its training
+    """Fit the corrections named in `only` (default: DEFAULT) for the model in folder on its training
     songs (their ids under its tokens as songs_ids, computed when None), save them beside the
     weights, and return the folder's corrections."""
     from musicgen.hub import load_folder
 
     music_model = load_folder(folder)
     events, config = music_model.vocab, music_model.config
-    wanted = set(NAMES) if only is None else only
+    wanted = set(DEFAULT) if only is None else only
     if songs_ids is None:
         songs_ids = [prepared_ids(song.score, events, config) for song in songs]
     corrections = music_model.corrections
@@ -54,6 +59,10 @@ def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: se
         measured.append(measure_articulation(songs, events, progress))
     if "repeats" in wanted:
         measured.append(Repeats.measured(songs_ids, events.grammar.bar_id))
+    if "forms" in wanted:  # only where the songs' folder names their sections (POP909's human labels)
+        forms = SongForms.measured([song.form for song in songs])
+        if forms is not None:
+            measured.append(forms)
     if "melody_intervals" in wanted:
         measured.append(fit_on_songs(music_model.network, songs_ids[:MELODY_FIT_SONGS], events.melody_program_id,
                                      events.pitch_of))
@@ -114,6 +123,8 @@ def describe(corrections: Corrections, songs: int) -> str:
     if repeats is not None:
         lines.append("  a bar starts playing the bar " + ", ".join(
             f"{distance} bars back {start:.2%} (then {go_on:.0%})" for distance, (start, go_on) in repeats.chances.items()))
+    if corrections.forms is not None:
+        lines.append(f"  forms: {len(corrections.forms.forms)} songs' sections")
     if melody is not None:
         lines.append("  melody bias by interval: " + " ".join(f"{value:+.2f}" for value in melody.bias))
     return "\n".join(lines)
@@ -141,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.calibrate", description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="a trained event model's folder")
     parser.add_argument("--data", required=True, help="the folder of MIDI files it was trained on")
-    parser.add_argument("--only", help=f"comma-separated, of: {', '.join(NAMES)} (default: all)")
+    parser.add_argument("--only", help=f"comma-separated, of: {', '.join(NAMES)} (default: {', '.join(DEFAULT)})")
     args = parser.parse_args(argv)
     only = None
     if args.only:

@@ -25,6 +25,7 @@ class Song:
     score: Score | None = None  # events: the notes in beats
     digest: str = ""  # sha256 of the file, so a model folder can name exactly what it learned from
     artist: str = ""  # from the folder's index.csv (POP909's layout), "" when unknown
+    form: str = ""  # its sections, where its folder says (POP909's human_label1.txt: "i4A8B8A8o4"), else ""
 
 
 @dataclass
@@ -126,11 +127,23 @@ def load_scores(folder: str | Path, progress: bool = True) -> Corpus:
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             artist = artists.get(Path(name).parts[0], artists.get(path.stem, ""))
-            corpus.songs.append(Song(name, score=load_score(path, name=name), digest=digest, artist=artist))
+            corpus.songs.append(Song(name, score=load_score(path, name=name), digest=digest, artist=artist,
+                                     form=read_form(path.with_name("human_label1.txt"))))
         except (MidiError, OSError) as error:
             corpus.skipped.append({"file": name, "reason": str(error).split(": ", 1)[-1]})
 
     return read_folder(folder, add, progress)
+
+
+def read_form(path: Path) -> str:
+    """A song's form from POP909's human_label1.txt beside it ("" when there is none, or it does not read)."""
+    from musicgen.steering import parse_form
+
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+        return text if parse_form(text) else ""
+    except (OSError, UnicodeDecodeError, ValueError):
+        return ""
 
 
 def styles_of(songs: list[Song], min_songs: int) -> list[str]:

@@ -10,6 +10,7 @@ Each member is a class in its own file with
 | stage | hook | member |
 |---|---|---|
 | before sampling | `fitting_tempo(...)`, `drawn(...)`: the tempo a piece is played at | TempoTable (tempos.json) |
+| the form | `drawn(bars, rng)`: the sections a piece asked for none plays | SongForms (forms.json) |
 | at the logits | `offsets(previous_pitch, pitch_of)`: added where a melody pitch comes next | MelodyIntervals |
 | at a bar line | `next_copy(rng, bars_written, copying)`: an earlier bar to play again | Repeats |
 | after decoding | `performed(score, seed)`: notes as long as the songs played them | Articulation |
@@ -25,13 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .articulation import Articulation
+from .forms import SongForms
 from .likeness import Likeness
 from .melody import MelodyIntervals
 from .repeats import Repeats
 from .tempo import TempoTable
 
-FAMILY = (TempoTable, MelodyIntervals, Repeats, Articulation, Likeness)
-STAGES = ("before sampling", "at the logits", "at a bar line", "after decoding", "among candidates")
+FAMILY = (TempoTable, SongForms, MelodyIntervals, Repeats, Articulation, Likeness)
+STAGES = ("before sampling", "the form", "at the logits", "at a bar line", "after decoding", "among candidates")
 FILES = tuple(member.FILE for member in FAMILY)
 
 
@@ -71,6 +73,10 @@ class Corrections:
     @property
     def tempo(self) -> TempoTable | None:
         return self.members.get("before sampling")
+
+    @property
+    def forms(self) -> SongForms | None:
+        return self.members.get("the form")
 
     @property
     def melody(self) -> MelodyIntervals | None:

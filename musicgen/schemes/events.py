@@ -129,6 +129,12 @@ class EventScheme(Scheme):
             raise ValueError("a form shapes a new piece: start it from random or a note, not from a file")
         bars = ([sections.bars] * len(draft.tempi) if sections is not None else
                 [bars_for(request.seconds, each * request.speed) for each in draft.tempi])
+        if sections is None and not primer.bars and corrections.forms is not None:
+            # No form asked: one drawn from the songs' own, as long as the longest row may run; the
+            # piece ends where its length does, wherever that falls in the form.
+            drawn = corrections.forms.drawn(max(bars), np.random.default_rng([seed, 7]))
+            sections = Sections(drawn)
+            draft.steering = {**draft.steering, "drawn_form": [list(section) for section in drawn]}
         refit = None
         if fit_tempo:
             def bars_at_fitting_tempo(row, ids):  # each row draws from its own stream
@@ -137,7 +143,7 @@ class EventScheme(Scheme):
                 fitted = tempo.fitting_tempo(events.decode(ids, 120.0), np.random.default_rng([seed, 3, row]), beats,
                                              steering.style, opening=not events.starts_inside(ids))
                 draft.tempi[row] = min(tempo.fastest, fitted)
-                if sections is not None:  # a form sets the length: the tempo is fitted, the bars stay
+                if steering.form:  # a form asked sets the length: the tempo is fitted, the bars stay
                     return sections.bars
                 return bars_for(request.seconds, draft.tempi[row] * request.speed)
 
@@ -171,7 +177,8 @@ class EventScheme(Scheme):
         for instrument in piece.midi.instruments:
             if draft.program is not None and instrument.name == ACCOMPANIMENT:
                 instrument.program = int(draft.program)
-        form = Steering.from_json(draft.steering).form
+        form = Steering.from_json(draft.steering).form or tuple(
+            (str(letter), int(bars)) for letter, bars in draft.steering.get("drawn_form") or ())
         if form:
             seconds_per_bar = BEATS_PER_BAR * 60.0 / piece.tempo_bpm
             piece.sections = [(bar * seconds_per_bar, label) for bar, label in Sections(form).starts()

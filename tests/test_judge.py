@@ -1,0 +1,38 @@
+"""The independent judge: numbers of 8-bar stretches that the sampler never selects on."""
+import numpy as np
+
+from evaluate import judge
+from musicgen.score import ACCOMPANIMENT, MELODY, Score
+
+
+def stretch(rng, repeating: bool) -> Score:
+    """8 bars of a melody over offbeat chords; repeating: every bar the same, else each bar new."""
+    melody, chords = [], []
+    first = rng.integers(60, 72, 4)
+    for bar in range(8):
+        pitches = first if repeating else rng.integers(60, 72, 4)
+        melody += [[4 * bar + beat, 4 * bar + beat + 1, pitch, 90] for beat, pitch in enumerate(pitches)]
+        chords += [[4 * bar + beat + 0.5, 4 * bar + beat + 1, pitch, 70] for beat in range(4) for pitch in (48, 52)]
+    return Score({MELODY: np.array(melody, float), ACCOMPANIMENT: np.array(chords, float)}, 100.0)
+
+
+def test_bars_that_come_back_are_heard_and_so_is_where_the_bar_is_played():
+    rng = np.random.default_rng(0)
+    same, new = judge.features(stretch(rng, True)), judge.features(stretch(rng, False))
+    assert same is not None and len(same) == len(new)
+    melody_repeats = slice(16 + 5, 16 + 5 + 3)  # after the 16 positions and 5 lengths of the melody
+    assert np.allclose(same[melody_repeats], 1.0) and new[melody_repeats].max() < 0.5
+    offbeats = 21 + 3 + 1 + np.array([2, 6, 10, 14])  # the accompaniment's eighths after each beat
+    assert np.isclose(same[offbeats].sum(), 1.0)
+    assert judge.features(Score({MELODY: np.array([[0, 1, 60, 90]], float)})) is None  # no accompaniment
+
+
+def test_the_judge_tells_pieces_that_never_repeat_from_songs_that_do_and_not_songs_from_songs():
+    rng = np.random.default_rng(1)
+    songs = [stretch(rng, True) for _ in range(24)]
+    others = [stretch(rng, True) for _ in range(24)]
+    wandering = [stretch(rng, False) for _ in range(24)]
+    names = [f"song {index}" for index in range(24)]
+    assert judge.auc(wandering, songs, names) > 0.9
+    assert judge.auc(others, songs, names) < 0.75
+    assert np.isnan(judge.auc(wandering[:1], songs[:1], names[:1]))
