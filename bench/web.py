@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from bench.load import running_app
+from load import running_app  # bench/load.py, beside this script (its folder is on the path when run)
 
 
 def main() -> None:

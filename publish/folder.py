@@ -270,6 +270,9 @@ def event_evaluation_rows(report: dict | None) -> str:
              f"| classifier AUC, generated vs real (0.5 = cannot tell) | {heard['classifier_auc']:.3f}"
              + (f" (mean of {len(heard['classifier_auc_by_draw'])} draws of pieces; against the songs' openings "
                 f"{heard['classifier_auc_against_openings']:.3f})" if "classifier_auc_by_draw" in heard else "") + " |"]
+    if "independent_judge_auc" in heard:
+        rows.append(f"| independent judge AUC, 8-bar stretches (features the sampler never selects on) | "
+                    f"{heard['independent_judge_auc']:.3f} |")
     return "\n".join(rows) + "\n"
 
 

@@ -68,3 +68,31 @@ def test_the_cli_refuses_a_form_with_seconds_and_a_bad_form(tiny_events_model_fo
     assert "'Z' is no section letter" in capsys.readouterr().err
     assert main([*common, "--form", "i1 A2 A2", "--seed", "1"]) == 0
     assert "sampled the form i1 A2 A2" in capsys.readouterr().out
+
+
+def test_a_piece_asked_for_no_form_plays_one_of_the_songs_own_from_its_first_sung_section(tiny_events_model,
+                                                                                         tmp_path):
+    import dataclasses
+    import json
+
+    from musicgen.calibration.forms import SongForms
+
+    forms = SongForms.measured(["i4A2B2A2B2o4", "", "A3b1A3"])
+    assert len(forms.forms) == 2
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        drawn = forms.drawn(6, rng)
+        assert sum(bars for _, bars in drawn) == 6 and drawn[0][0] == "A" and all(letter != "o" for letter, _ in drawn)
+    assert forms.drawn(20, np.random.default_rng(1))[-1][0].isupper()  # longer than the song: its tune again
+    forms.save(tmp_path)
+    assert SongForms.load(tmp_path).forms == forms.forms
+    (tmp_path / "forms.json").write_text(json.dumps({"forms": 3}))
+    with pytest.raises(ValueError, match="must be a list of forms"):
+        SongForms.load(tmp_path)
+    model = dataclasses.replace(tiny_events_model, corrections=tiny_events_model.corrections.with_(
+        SongForms.measured(["i2A2B2A2B2"])))
+    draft = sample_draft(model, Request.build(model.config, primer="random", seconds=20, seed=2))
+    assert draft.steering["drawn_form"][:2] == [["A", 2], ["B", 2]]
+    bars = bars_of_tokens(model.vocab, draft.rows[0])
+    if len(bars) >= 6:  # the piece ends where its length does: A2 is A again where it is reached
+        assert bars[4:6] == bars[0:2]

@@ -5,9 +5,9 @@
 `python -m train` runs this once the network is trained. For a folder trained before a correction
 existed, it finds the folder's training songs in DATA (by the hashes its metrics.json lists) and
 writes every member beside the weights: the tempo table, the articulation and the repeats are
-measured on the songs, and their forms read where their folder names them; the melody's interval
-bias is fitted under the trained network; the song-likeness (only with --only likeness) learns to
-tell the network's own pieces from the songs. The network is not touched.
+measured on the songs; the melody's interval bias is fitted under the trained network. Asked for
+with --only: the songs' forms, where their folder names them (POP909's human labels), and the
+song-likeness, which learns to tell the network's own pieces from the songs. The network is not touched.
 """
 from __future__ import annotations
 
@@ -33,9 +33,11 @@ MELODY_FIT_SONGS = 80  # enough: 27,000 melody notes of POP909 for 13 numbers
 LIKENESS_PIECES = 256  # the network's own pieces, against about 2,700 segments of POP909's training songs
 LIKENESS_SECONDS = 60.0
 NAMES = {member.FILE.removesuffix(".json"): member for member in FAMILY}  # --only's words
-# Fitted unless asked otherwise. The song-likeness is fitted only when asked (--only likeness): the
-# judge it does not select on hears no difference (docs/measurements/song-likeness.md).
-DEFAULT = tuple(name for name in NAMES if name != "likeness")
+# Fitted unless asked otherwise. Two are fitted only when asked (--only forms,likeness): with the
+# song-likeness the judge it does not select on hears no difference (docs/measurements/song-likeness.md);
+# with drawn forms it hears none either, and the project's own classifier hears pieces further from
+# songs (docs/measurements/form.md).
+DEFAULT = tuple(name for name in NAMES if name not in ("likeness", "forms"))
 
 
 def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: set[str] | None = None,
