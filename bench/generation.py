@@ -158,7 +158,7 @@ def api_end_to_end(model: str, seconds: float, pieces: int = 4) -> float:
 
     from gradio_client import Client
 
-    from bench.load import running_app
+    from load import running_app  # bench/load.py, beside this script
 
     with running_app(model) as url:
         client = Client(url, verbose=False, download_files=False)
