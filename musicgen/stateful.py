@@ -349,7 +349,8 @@ class BarCopies:
 def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0, top_k: int = 0,
            top_p: float = 1.0, seed: int = 0, bars_in_primer: int = 0, max_tokens_per_bar: int = 160,
            memory=None, forcing: Forcing | None = None, refit=None, melody=None, repeats=None,
-           sections=None, melody_program: int = -1) -> list[np.ndarray]:
+           sections=None, melody_program: int = -1, melody_by_bar: int = 0,
+           accompaniment_program: int = -1) -> list[np.ndarray]:
     """One id array per entry of `bars`: tokens after primer until that many bars are complete.
 
     A row stops when it would open bar bars[row] + 1 (so every piece ends on a bar line), or
@@ -362,6 +363,9 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     far) gives its number of bars instead (at least k + 1, and at most bars[row]).
     melody, (MelodyIntervals, melody program id, each id's pitch or -1): where a row's next token
     is a melody pitch, the bias for its interval from the row's last melody note joins the logits.
+    melody_by_bar: a row that has written no melody note (melody_program) by that bar (1-based) writes
+    one next: until it does, neither an accompaniment note (accompaniment_program) nor a bar line is
+    drawn. 0: off.
     sections (musicgen.steering.Sections): a form; each bar of a returning section plays its first
     time's bar again, and no melody note (melody_program) is drawn in a section without a melody.
     repeats (musicgen.calibration.repeats.Repeats): at each bar line a row may copy one of its own earlier
@@ -413,8 +417,14 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     melody_next = np.full(rows, len(primer) > 0 and primer[-1] == melody_program_id)
     melody_comes = melody is not None and bool(melody_next.any())
     melody_offsets: dict[int, np.ndarray] = {}  # by the previous melody pitch
+    heard = np.zeros(rows, bool) if melody_by_bar else None  # rows whose melody has come in
     while True:
         logits = weights.output(states[-1])
+        if heard is not None and not heard.all():
+            waiting = ~heard & (bars_so_far >= melody_by_bar) & active
+            if waiting.any():
+                logits[waiting, accompaniment_program] = -np.inf
+                logits[waiting, grammar.bar_id] = -np.inf
         if silent is not None and melody_program >= 0:
             quiet = silent[np.minimum(np.maximum(bars_so_far - 1, 0), len(silent) - 1)]
             logits[quiet, melody_program] = -np.inf
@@ -442,6 +452,8 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
         if memories is not None:
             for row in np.flatnonzero(lengths > written):
                 memories[row].add(int(chosen[row]))
+        if heard is not None:
+            heard |= chosen == melody_program
         if bar_begun:  # a few rows, once a bar: its chord, a bar played again, the refit after bar k
             for row in np.flatnonzero(opened_bar):
                 if forcing.forces_chords:

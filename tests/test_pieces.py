@@ -244,3 +244,23 @@ def test_a_piece_begun_inside_a_song_is_matched_against_the_songs_as_a_whole():
     rng = np.random.default_rng(0)
     assert {table.fitting_tempo(body, rng, beats=16) for _ in range(20)} == {70.0}  # like a slow song's opening
     assert {table.fitting_tempo(body, rng, beats=16, opening=False) for _ in range(20)} == {130.0}
+
+
+def test_a_new_pieces_melody_comes_in_by_its_third_bar_unless_an_intro_is_asked(tiny_events_model):
+    from musicgen.stateful import sample
+    from musicgen.steering import Steering
+
+    model, events = tiny_events_model, tiny_events_model.vocab
+    accompaniment = events.vocab["Program_0"]
+    rows = sample(model.steps, events.grammar, [events.bos_id], [6] * 8, seed=5, melody_program=events.melody_program_id,
+                  melody_by_bar=2, accompaniment_program=accompaniment)
+    for row in rows:
+        tokens = list(row)
+        second_bar_ends = [index for index, token in enumerate(tokens) if token == events.grammar.bar_id][2]
+        assert events.melody_program_id in tokens[:second_bar_ends]
+    for seed in range(4):  # as the scheme asks it: by the third bar
+        piece = compose(model, Request.build(model.config, primer="random", seconds=20, seed=seed))[0]
+        melody = piece.score.parts.get(MELODY)
+        assert melody is not None and (melody[:, 0] < 12).any()
+    asked = Request.build(model.config, primer="random", seconds=20, seed=0, steering=Steering.parse(start="opening"))
+    assert compose(model, asked)[0].note_count > 0  # an intro asked for is left to the network
