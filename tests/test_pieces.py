@@ -246,7 +246,9 @@ def test_a_piece_begun_inside_a_song_is_matched_against_the_songs_as_a_whole():
     assert {table.fitting_tempo(body, rng, beats=16, opening=False) for _ in range(20)} == {130.0}
 
 
-def test_a_new_pieces_melody_comes_in_by_its_third_bar_unless_an_intro_is_asked(tiny_events_model):
+def test_the_melody_can_be_brought_in_by_a_bar_unless_an_intro_is_asked(tiny_events_model, monkeypatch):
+    """Off in the shipped sampler (measured: docs/measurements/form.md); the mechanism and its wiring."""
+    from musicgen.schemes import events as event_scheme
     from musicgen.stateful import sample
     from musicgen.steering import Steering
 
@@ -258,6 +260,7 @@ def test_a_new_pieces_melody_comes_in_by_its_third_bar_unless_an_intro_is_asked(
         tokens = list(row)
         second_bar_ends = [index for index, token in enumerate(tokens) if token == events.grammar.bar_id][2]
         assert events.melody_program_id in tokens[:second_bar_ends]
+    monkeypatch.setattr(event_scheme, "MELODY_BY_BAR", 3)
     for seed in range(4):  # as the scheme asks it: by the third bar
         piece = compose(model, Request.build(model.config, primer="random", seconds=20, seed=seed))[0]
         melody = piece.score.parts.get(MELODY)
