@@ -32,7 +32,7 @@ from musicgen.hub import load
 from musicgen.listening import CLASSIFIER_VECTOR_NAMES, classifier_vector, in_c
 from evaluate import events as evaluate_events, listening
 from musicgen.generate import sample_scores
-from musicgen.listening import segments, statistics
+from musicgen.listening import statistics
 from train.data import split_held_out, training_digests
 from train.data import load_corpus
 

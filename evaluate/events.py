@@ -11,9 +11,7 @@ and of free pieces scored against the same progression.
 """
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -23,7 +21,7 @@ from musicgen.memory import PieceMemory
 
 from . import judge, listening
 from .ngram import NGram, remembered
-from train.data import Corpus, prepared_ids
+from train.data import prepared_ids
 
 CHORD_TONE_PROGRESSION = ("C G Am F", "C major")  # what chord_tones asks for by default
 

@@ -7,10 +7,7 @@ n-grams are left out.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +17,7 @@ from musicgen.memory import PieceMemory
 from . import features
 from train.data import prepared_tokens
 
-from .ngram import NGram, mean_nll, ngram_baselines, remembered
+from .ngram import mean_nll, ngram_baselines
 
 
 def network_scores(network, songs_ids: list[np.ndarray], seq_len: int,

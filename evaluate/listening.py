@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from musicgen.listening import HOLD_SECONDS, classifier_vector, piece_statistics, statistics
+from musicgen.listening import HOLD_SECONDS, classifier_vector, statistics
 from musicgen.score import Score
 
 from .features import _distance, overlapping_area

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import musicgen  # noqa: F401
-from musicgen.config import FRAMES_RECIPE, Config
+from musicgen.config import Config
 from musicgen.hub import REPRESENTATION_FILES
 from musicgen.schemes import scheme_for
 

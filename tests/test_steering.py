@@ -10,7 +10,7 @@ from musicgen.chords import (NO_CHORD, chord_name, chord_pitch_classes, chord_to
 from musicgen.generate import compose, extend_draft, make_primer, pieces_of, sample_draft
 from musicgen.request import Request
 from musicgen.representations.events import Events
-from musicgen.score import ACCOMPANIMENT, MELODY, Score, load_score
+from musicgen.score import ACCOMPANIMENT, MELODY, load_score
 from musicgen.steering import PROGRESSIONS, Steering, preset_chords
 
 

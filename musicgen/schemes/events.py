@@ -22,7 +22,7 @@ from ..piece import Draft, Piece
 from ..representations.events import TOKENIZER_FILE, Events
 from ..request import LIBRARY
 from ..sampling import Primer
-from ..score import ACCOMPANIMENT, BEATS_PER_BAR, MELODY, PART_PROGRAMS, Melody, Score, load_melody, load_score
+from ..score import ACCOMPANIMENT, BEATS_PER_BAR, MELODY, PART_PROGRAMS, Score, load_melody, load_score
 from ..stateful import DRAW, Forcing, MelodyPlan, StepWeights, sample, sample_under_melody
 from ..steering import Sections, Steering
 from .base import Scheme
