@@ -34,25 +34,27 @@ def write_sample(folder: Path) -> None:
                 title=f"sample, seed {SAMPLE_SEED}")
 
 
+# What the card says of each fitted correction the folder has (musicgen.calibration), in this order.
+CORRECTION_WORDS = {
+    "articulation.json": "The tokens write note lengths on the sixteenth grid; a piece's notes are played as long as"
+                         " the training songs' notes written alike were (drawn from `articulation.json`).",
+    "melody_intervals.json": "A bias per melodic interval (`melody_intervals.json`, fitted on training songs)"
+                             " corrects the network's lean towards leaps in the melody.",
+    "repeats.json": "At each bar line a piece may play one of its own earlier bars again, as often as the training"
+                    " songs do (`repeats.json`).",
+    "forms.json": "A piece asked for no form plays one drawn from the training songs' own (`forms.json`, POP909's"
+                  " section labels): its sections come back as songs' do.",
+    "likeness.json": "Each piece is kept from a few sampled ones in proportion to how song-like it sounds, by a"
+                     " logistic model of the training songs against the network's own pieces (`likeness.json`).",
+}
+
+
 def played_words(folder: Path) -> str:
-    """What the card says of the model's articulation (musicgen.calibration.articulation), if it has one."""
+    """What the card says of the model's fitted corrections, for those the folder has (none without an
+    articulation: a folder from before the corrections)."""
     if not (folder / "articulation.json").is_file():
         return ""
-    words = (" The tokens write note lengths on the sixteenth grid; a piece's notes are played as long as"
-             " the training songs' notes written alike were (drawn from `articulation.json`).")
-    if (folder / "melody_intervals.json").is_file():
-        words += (" A bias per melodic interval (`melody_intervals.json`, fitted on training songs) corrects"
-                  " the network's lean towards leaps in the melody.")
-    if (folder / "repeats.json").is_file():
-        words += (" At each bar line a piece may play one of its own earlier bars again, as often as the"
-                  " training songs do (`repeats.json`).")
-    if (folder / "forms.json").is_file():
-        words += (" A piece asked for no form plays one drawn from the training songs' own (`forms.json`, POP909's"
-                  " section labels): its sections come back as songs' do.")
-    if (folder / "likeness.json").is_file():
-        words += (" Each piece is kept from a few sampled ones in proportion to how song-like it sounds, by a"
-                  " logistic model of the training songs against the network's own pieces (`likeness.json`).")
-    return words
+    return "".join(f" {words}" for name, words in CORRECTION_WORDS.items() if (folder / name).is_file())
 
 
 def model_card(folder: Path, repo_id: str) -> str:

@@ -75,8 +75,9 @@ def test_one_place_picks_the_token_scheme():
 
 
 def test_no_path_hacks_and_no_readme_sections_cited_from_code():
+    path_hack = ".".join(("sys", "path", "insert"))  # spelled apart, so that this file is no match itself
     for path in [*(ROOT / "tests").glob("*.py"), *(ROOT / "bench").glob("*.py")]:
-        assert "sys.path.insert" not in path.read_text(encoding="utf-8").replace('"sys.path.insert"', ""), path
+        assert path_hack not in path.read_text(encoding="utf-8"), path
     for path in project_modules().values():
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"\(README[,)]|README, \"", text), path
