@@ -6,9 +6,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CONFIG_VERSION = 6
+CONFIG_VERSION = 7
 # Settings added since, with the values that older files meant.
-VERSION_5_MEANT = {"start_tokens": False}
+VERSION_6_MEANT = {"melody_first": False, "section_tokens": False}
+VERSION_5_MEANT = {**VERSION_6_MEANT, "start_tokens": False}
 VERSION_4_MEANT = {**VERSION_5_MEANT, "steering_tokens": False}
 VERSION_3_MEANT = {**VERSION_4_MEANT, "representation": "frames"}
 VERSION_2_MEANT = {**VERSION_3_MEANT, "memory_orders": [], "average_weights_over": 0.0}
@@ -71,6 +72,13 @@ class Config:
     # same header as the song's start. Measured (docs/measurements/pop909-network.md): pieces begun as songs begin are
     # level with those of a model without it; pieces begun inside a song are told apart more easily.
     start_tokens: bool = True
+    # events, steerable: each bar writes its melody first, then its chord and accompaniment, so
+    # that the accompaniment is sampled knowing the melody it goes under (a tune someone brings, a
+    # section's melody played again); docs/tokens.md.
+    melody_first: bool = True
+    # events, steerable: Section_<letter> Bars_<n> after the bar line where a section of the song's
+    # form begins (POP909's hand-labelled forms, aligned to the MIDI by train.sections).
+    section_tokens: bool = True
     # frames only
     frames_per_second: int = 5
     seq_len: int = 50  # frames of context that predict the next frame
@@ -161,7 +169,7 @@ class Config:
         if not isinstance(values, dict):
             raise ConfigError("config.json must hold one JSON object")
         meant = {1: VERSION_1_MEANT, 2: VERSION_2_MEANT, 3: VERSION_3_MEANT, 4: VERSION_4_MEANT,
-                 5: VERSION_5_MEANT}.get(values.get("version"))
+                 5: VERSION_5_MEANT, 6: VERSION_6_MEANT}.get(values.get("version"))
         if meant is not None:
             values = {**meant, **values, "version": CONFIG_VERSION}
         known = {field.name for field in dataclasses.fields(cls)}

@@ -306,7 +306,7 @@ class BarCopies:
     its own stream of draws."""
 
     def __init__(self, repeats, rows: int, seed: int, primer: np.ndarray, bar_id: int, chords: int,
-                 sections=None):
+                 sections=None, melody_first=None):
         # A form (musicgen.steering.Sections): a returning section plays its first time's bars again;
         # other copies stay inside their section, and an outro's last bar is its own.
         self.repeats, self.chords, self.sections = repeats, chords, sections
@@ -318,6 +318,9 @@ class BarCopies:
         self.starts: list[list[int]] = [[] for _ in range(rows)]
         self.copying = [0] * rows
         self.streams = [np.random.default_rng([seed, row, 5]) for row in range(rows)]
+        # melody_first (its grammar): a returning section replays its melody only, and a copied bar
+        # leaves out the section tokens it opened with.
+        self.melody_first = melody_first
 
     def opened(self, row: int, output: np.ndarray, length: int) -> list[int]:
         """The tokens that the bar the row just opened (at output[length]) copies, up to and with
@@ -342,15 +345,25 @@ class BarCopies:
         if not distance:
             return []
         if distance >= len(starts):  # a bar of the primer
-            return self.primer_bars[before - distance]
-        return output[starts[-1 - distance]:starts[-distance]].tolist()
+            copied = list(self.primer_bars[before - distance])
+        else:
+            copied = output[starts[-1 - distance]:starts[-distance]].tolist()
+        if self.melody_first is None:
+            return copied
+        grammar = self.melody_first
+        copied = [token for token in copied if not (grammar.is_section[token] or grammar.is_bars[token])]
+        if self.form_distances is not None and piece_bar < len(self.form_distances) and self.form_distances[piece_bar]:
+            first_chord = next((index for index, token in enumerate(copied) if grammar.is_chord[token]), len(copied))
+            return copied[:first_chord]  # a returning section's bar: its melody, up to the bar's chord
+        return copied
 
 
 def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0, top_k: int = 0,
            top_p: float = 1.0, seed: int = 0, bars_in_primer: int = 0, max_tokens_per_bar: int = 160,
            memory=None, forcing: Forcing | None = None, refit=None, melody=None, repeats=None,
            sections=None, melody_program: int = -1, melody_by_bar: int = 0,
-           accompaniment_program: int = -1) -> list[np.ndarray]:
+           accompaniment_program: int = -1, section_ids: list[list[int]] | None = None,
+           melody_bars: list[list[int]] | None = None) -> list[np.ndarray]:
     """One id array per entry of `bars`: tokens after primer until that many bars are complete.
 
     A row stops when it would open bar bars[row] + 1 (so every piece ends on a bar line), or
@@ -371,6 +384,13 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     repeats (musicgen.calibration.repeats.Repeats): at each bar line a row may copy one of its own earlier
     bars, its tokens fed in place of draws (with a forced progression, only a bar under the
     same chord).
+    A melody-first grammar (musicgen.representations.events.MelodyFirstGrammar) changes three things:
+    a forced chord is the only chord the row may write where its bar's chord comes (with the
+    probability of all chords there); section_ids[bar] (a form's Section and Bars tokens) are fed
+    after the bar line where a section begins; and a returning section replays only its first
+    time's melody, the network writing the chords and accompaniment under it again. melody_bars
+    (melody-first only): the tokens of each bar's melody, fed after its bar line, the network
+    writing no other melody (an accompaniment of a given tune).
     """
     bars = np.array(bars, np.int64)
     rows = len(bars)
@@ -394,16 +414,37 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     forcing = forcing or Forcing()
     queues = [list(forcing.opening) for _ in range(rows)]
     primer_opened_bar = table.states[grammar_states[0]][0] == "Bar"
-    if primer_opened_bar:  # the primer opened the piece's bar: its chord comes first
-        queues = [forcing.after_bar(bars_in_primer - 1, queue) for queue in queues]
-    copies = (BarCopies(repeats, rows, seed, primer, grammar.bar_id, len(forcing.bar_chords), sections)
+    allowed = table.masks
+    melody_first = grammar.melody_first
+    chord_wanted = np.full(rows, -1, np.int64)  # melody first: the chord each row's bar must take
+    copies = (BarCopies(repeats, rows, seed, primer, grammar.bar_id, len(forcing.bar_chords), sections,
+                        melody_first=grammar if melody_first else None)
               if repeats or sections is not None else None)
     # Bars of a form's sections without a melody (intro, bridge, outro): no melody note is drawn there.
     silent = np.array(sections.without_melody() + [False], bool) if sections is not None else None
-    if copies is not None and primer_opened_bar:
-        queues = [copies.opened(row, output[row], 0) or queue for row, queue in enumerate(queues)]
+    if melody_bars is not None:
+        silent = np.ones(len(melody_bars) + 1, bool)  # the melody is the one given
+    if section_ids is not None:  # the form's sections only, where it puts them
+        allowed = allowed & ~grammar.is_section[None, :]  # (Bars only ever follows a Section)
+
+    def bar_opened(row: int, piece_bar: int, queue: list[int]) -> list[int]:
+        """What a row's queue holds once it has read the bar line opening piece_bar."""
+        if forcing.forces_chords:
+            if melody_first:
+                chord_wanted[row] = forcing.chord_of(piece_bar)
+            else:
+                queue = forcing.after_bar(piece_bar, queue)
+        if copies is not None:
+            queue = copies.opened(row, output[row], int(lengths[row])) or queue
+        if melody_first:
+            given = melody_bars[piece_bar] if melody_bars is not None and piece_bar < len(melody_bars) else []
+            opening = section_ids[piece_bar] if section_ids is not None and piece_bar < len(section_ids) else []
+            queue = [*opening, *given, *queue]
+        return queue
+
+    if primer_opened_bar:  # the primer opened the piece's bar
+        queues = [bar_opened(row, bars_in_primer - 1, queue) for row, queue in enumerate(queues)]
     # Each grammar state's additive mask, the output bias folded in (-inf where an id is not allowed).
-    allowed = table.masks
     if forcing.bar_chords:  # the person's chords only (forced at each bar's start)
         allowed = allowed & (~grammar.is_chord[None, :] | table.bar_start[:, None])
     offsets = np.where(allowed, weights.dense[1][None, :], -np.inf).astype(np.float32)
@@ -427,7 +468,16 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
                 logits[waiting, grammar.bar_id] = -np.inf
         if silent is not None and melody_program >= 0:
             quiet = silent[np.minimum(np.maximum(bars_so_far - 1, 0), len(silent) - 1)]
+            if melody_first:  # in the bar's melody half, once its given tokens are fed: on to the chord
+                quiet &= table.melody_half[grammar_states] & np.array([not queue for queue in queues])
+                logits[np.ix_(quiet, grammar.is_position)] = -np.inf
             logits[quiet, melody_program] = -np.inf
+        if melody_first and forcing.forces_chords:
+            for row in np.flatnonzero((chord_wanted >= 0) & table.bar_start[grammar_states] & active):
+                chords = logits[row, grammar.is_chord]
+                all_chords = chords.max() + np.log(np.exp(chords - chords.max()).sum())
+                logits[row, grammar.is_chord] = -np.inf
+                logits[row, chord_wanted[row]] = all_chords
         if melody_comes and intervals is not None:  # a few tokens a second
             for row in np.flatnonzero(melody_next & (last_melody >= 0)):
                 previous = int(last_melody[row])
@@ -456,10 +506,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
             heard |= chosen == melody_program
         if bar_begun:  # a few rows, once a bar: its chord, a bar played again, the refit after bar k
             for row in np.flatnonzero(opened_bar):
-                if forcing.forces_chords:
-                    queues[row] = forcing.after_bar(int(bars_so_far[row]) - 1, queues[row])
-                if copies is not None:
-                    queues[row] = copies.opened(row, output[row], int(lengths[row])) or queues[row]
+                queues[row] = bar_opened(row, int(bars_so_far[row]) - 1, queues[row])
                 if refit is not None and bars_so_far[row] == refit[0] + 1:
                     fitted = refit[1](row, np.concatenate([primer, output[row, :lengths[row] - 1]]))
                     bars[row] = min(bars[row], max(refit[0] + 1, fitted))

@@ -3,6 +3,7 @@ import mido
 import numpy as np
 import pytest
 
+from musicgen.chords import chord_name
 from musicgen.generate import compose, sample_draft
 from musicgen.output import write_piece
 from musicgen.request import Request
@@ -29,33 +30,39 @@ def test_sections_lay_a_form_out_bar_by_bar():
     assert sections.bar_in_section() == [0, 1, 0, 1, 2, 0, 1, 0, 1, 0]
 
 
-def bars_of_tokens(events, ids) -> list[list[str]]:
-    tokens = [events.tokens[i] for i in ids]
-    starts = [index for index, token in enumerate(tokens) if token == "Bar_None"]
-    return [tokens[start:end] for start, end in zip(starts, [*starts[1:], len(tokens)])]
+def melody_of_bars(events, ids, first: int, bars: int) -> list[tuple]:
+    """The melody notes of bars first .. first + bars - 1 of a row, (beat in that stretch, pitch) each."""
+    melody = events.decode(ids).parts.get(MELODY, np.zeros((0, 4)))
+    inside = melody[(melody[:, 0] >= 4 * first) & (melody[:, 0] < 4 * (first + bars))]
+    return [(round(float(start) - 4 * first, 3), int(pitch)) for start, _, pitch, _ in inside]
 
 
-def test_a_returning_section_plays_its_first_time_again_and_the_file_marks_every_section(tiny_events_model,
-                                                                                          tmp_path):
+def bar_chords(events, ids) -> list[str]:
+    """The chord each bar of a row opens with."""
+    return [chord_name(int(chord)) for start, _, chord in events.chords_of(ids) if start % 4 == 0]
+
+
+def test_a_returning_section_plays_its_first_time_s_melody_again_and_the_file_marks_every_section(
+        tiny_events_model, tmp_path):
     model, events = tiny_events_model, tiny_events_model.vocab
-    steering = Steering.parse("C G Am F", form="i1 A2 B2 A2 o1")
-    request = Request.build(model.config, primer="random", seed=4, steering=steering)
-    draft = sample_draft(model, request)
-    bars = bars_of_tokens(events, draft.rows[0])
-    assert len(bars) == 8  # the form sets the length
-    assert bars[5:7] == bars[1:3]  # A2 is A again, token for token
-    chords = [bar[2] for bar in bars]
-    assert chords[1:3] == chords[3:5] == chords[5:7] == ["Chord_C", "Chord_G"]  # the progression starts again
-    assert chords[-1] == "Chord_C"  # an outro ends on the home chord
+    steering = Steering.parse("C G Am F", form="A2 B2 A2 o1")
+    request = Request.build(model.config, primer="note:E5", seed=4, steering=steering)
+    row = sample_draft(model, request).rows[0]
+    assert int(np.sum(np.asarray(row) == events.grammar.bar_id)) == 7  # the form sets the length
+    first_time = melody_of_bars(events, row, 0, 2)
+    assert (0.0, 76) in first_time  # the tune's first note
+    assert melody_of_bars(events, row, 4, 2)[:len(first_time)] == first_time  # A2 sings A again
+    assert bar_chords(events, row) == ["C", "G", "C", "G", "C", "G", "C"]  # the progression starts again;
+    # an outro ends on the home chord
     piece = compose(model, request)[0]
     melody = piece.score.parts.get(MELODY, np.zeros((0, 4)))
-    assert not np.any(melody[:, 0] < 4) and not np.any(melody[:, 0] >= 7 * 4)  # none in the intro, nor the outro
-    assert [label for _, label in piece.sections] == ["i", "A", "B", "A2", "o"]
+    assert not np.any(melody[:, 0] >= 6 * 4)  # none in the outro
+    assert [label for _, label in piece.sections] == ["A", "B", "A2", "o"]
     write_piece(piece, tmp_path / "form.mid")
     markers = [(message.text, message) for message in mido.MidiFile(str(tmp_path / "form.mid")).tracks[0]
                if message.type == "marker"]
-    assert [text for text, _ in markers] == ["i", "A", "B", "A2", "o"]
-    assert "form i1 A2 B2 A2 o1" in steering.describe()
+    assert [text for text, _ in markers] == ["A", "B", "A2", "o"]
+    assert "form A2 B2 A2 o1" in steering.describe()
 
 
 def test_the_cli_refuses_a_form_with_seconds_and_a_bad_form(tiny_events_model_folder, tmp_path, capsys):
@@ -93,6 +100,7 @@ def test_a_piece_asked_for_no_form_plays_one_of_the_songs_own_from_its_first_sun
         SongForms.measured(["i2A2B2A2B2"])))
     draft = sample_draft(model, Request.build(model.config, primer="random", seconds=20, seed=2))
     assert draft.steering["drawn_form"][:2] == [["A", 2], ["B", 2]]
-    bars = bars_of_tokens(model.vocab, draft.rows[0])
-    if len(bars) >= 6:  # the piece ends where its length does: A2 is A again where it is reached
-        assert bars[4:6] == bars[0:2]
+    row = draft.rows[0]
+    if int(np.sum(np.asarray(row) == model.vocab.grammar.bar_id)) >= 6:  # the piece ends where its length does:
+        assert melody_of_bars(model.vocab, row, 4, 2)[:len(melody_of_bars(model.vocab, row, 0, 2))] == \
+            melody_of_bars(model.vocab, row, 0, 2)  # A2 sings A again where it is reached

@@ -61,7 +61,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         ("steering_tokens", "events: style, mode and chord tokens, so pieces can be steered"),
                         ("style_every_step", "events: the style joins the network's input at every step"),
                         ("start_tokens", "events: the header says whether a sequence starts where its song starts "
-                                         "or at a bar inside it")):
+                                         "or at a bar inside it"),
+                        ("melody_first", "events: each bar's melody before its chord and accompaniment"),
+                        ("section_tokens", "events: a section token where each section of a song's form begins")):
         hyper.add_argument("--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction,
                            default=getattr(DEFAULTS, name), help=f"{words} (default {getattr(DEFAULTS, name)})")
     hyper.add_argument("--recipe", choices=tuple(RECIPES), default="ours",
@@ -77,7 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                        help=f"which tracks make the piano roll (default {DEFAULTS.tracks})")
     args = parser.parse_args(argv)
     args.config_fields = list(flags) + ["tracks", "key_normalize", "bidirectional", "pitch_input", "representation",
-                                        "steering_tokens", "style_every_step", "start_tokens", "start"]
+                                        "steering_tokens", "style_every_step", "start_tokens", "melody_first", "section_tokens", "start"]
     args.given = {token.split("=")[0] for token in (argv if argv is not None else sys.argv[1:])}
     if args.recipe != "ours":
         take_unless_given(args, RECIPES[args.recipe])

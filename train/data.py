@@ -15,6 +15,8 @@ from musicgen.schemes import scheme_for
 from musicgen.midi import MidiError, key_shift, load_midi, midi_to_tokens, transpose
 from musicgen.score import Score, load_score, score_from_midi
 
+from .sections import aligned_sections
+
 MIDI_SUFFIXES = (".mid", ".midi")
 
 
@@ -26,6 +28,8 @@ class Song:
     digest: str = ""  # sha256 of the file, so a model folder can name exactly what it learned from
     artist: str = ""  # from the folder's index.csv (POP909's layout), "" when unknown
     form: str = ""  # its sections, where its folder says (POP909's human_label1.txt: "i4A8B8A8o4"), else ""
+    # The form on the score's bars, (first bar, letter, bars) each (train.sections); [] where it does not align.
+    sections: list = field(default_factory=list)
 
 
 @dataclass
@@ -33,6 +37,7 @@ class Corpus:
     source: str
     songs: list[Song] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)  # {"file": name, "reason": words}
+    unaligned: list[dict] = field(default_factory=list)  # songs whose form label did not align, and why
 
     def summary(self) -> str:
         if self.songs and self.songs[0].score is not None:
@@ -40,6 +45,10 @@ class Corpus:
             lines = [f"{len(self.songs)} songs from {self.source}, {hours:.1f} hours of music"]
         else:
             lines = [f"{len(self.songs)} songs from {self.source}, {sum(len(s.tokens) for s in self.songs)} frames"]
+        if self.unaligned:
+            aligned = sum(bool(song.sections) for song in self.songs)
+            lines.append(f"forms aligned to the MIDI in {aligned} songs; {len(self.unaligned)} left without sections "
+                         "(their chords do not agree at any shift)")
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} file(s):")
             lines += [f"  {item['file']}: {item['reason']}" for item in self.skipped]
@@ -127,8 +136,12 @@ def load_scores(folder: str | Path, progress: bool = True) -> Corpus:
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             artist = artists.get(Path(name).parts[0], artists.get(path.stem, ""))
-            corpus.songs.append(Song(name, score=load_score(path, name=name), digest=digest, artist=artist,
-                                     form=read_form(path.with_name("human_label1.txt"))))
+            score = load_score(path, name=name)
+            form = read_form(path.with_name("human_label1.txt"))
+            sections, why_not = aligned_sections(path.parent, score, form)
+            if form and why_not:
+                corpus.unaligned.append({"file": name, "reason": why_not})
+            corpus.songs.append(Song(name, score=score, digest=digest, artist=artist, form=form, sections=sections))
         except (MidiError, OSError) as error:
             corpus.skipped.append({"file": name, "reason": str(error).split(": ", 1)[-1]})
 
@@ -260,18 +273,19 @@ def make_dataset(songs_ids: list[np.ndarray], seq_len: int, batch_size: int,
 
 # --- events: whole sequences ----------------------------------------------------------------
 
-def prepared_ids(score: Score, representation, config: Config, style: str = "any") -> np.ndarray:
+def prepared_ids(score: Score, representation, config: Config, style: str = "any", sections=None) -> np.ndarray:
     """A song's ids as the model sees them: moved to C major / A minor when the config says so,
-    under its style when the representation is steerable and knows it."""
+    under its style when the representation is steerable and knows it, with its sections where
+    the representation has section tokens."""
     score = score.transposed(score.key_shift()) if config.key_normalize else score
-    return representation.encode(score, style if style in (representation.styles or ()) else "any")
+    return representation.encode(score, style if style in (representation.styles or ()) else "any", sections=sections)
 
 
 def song_ids(songs: list[Song], representation, config: Config, progress: bool = False) -> list[np.ndarray]:
     """prepared_ids of every song, each under its artist's style."""
     from tqdm import tqdm
 
-    return [prepared_ids(song.score, representation, config, song.artist or "any")
+    return [prepared_ids(song.score, representation, config, song.artist or "any", song.sections)
             for song in tqdm(songs, desc="tokenizing", unit="song", disable=not progress)]
 
 

@@ -167,7 +167,9 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
 
 def warm_started(model, folder: Path) -> list[str]:
     """model with the weights of folder's network wherever a layer has the same name and shapes
-    (a layer it lacks keeps its start: StyleEveryStep's is neutral); the names of those it took."""
+    (a layer it lacks keeps its start: StyleEveryStep's is neutral), or where only the number of
+    token kinds grew (tokens added at the end of the table: the known ones' rows and columns are
+    taken, the new ones keep their start); the names of those it took."""
     from musicgen.model import load_keras
 
     trained = load_keras(Path(folder) / "model.keras")
@@ -177,11 +179,22 @@ def warm_started(model, folder: Path) -> list[str]:
             source = trained.get_layer(layer.name)
         except ValueError:
             continue
-        weights = source.get_weights()
-        if weights and [w.shape for w in weights] == [w.shape for w in layer.get_weights()]:
+        weights, own = source.get_weights(), layer.get_weights()
+        if weights and [w.shape for w in weights] == [w.shape for w in own]:
             layer.set_weights(weights)
             taken.append(layer.name)
+        elif weights and len(weights) == len(own) and all(grown(w.shape, o.shape) for w, o in zip(weights, own)):
+            for learned, start in zip(weights, own):
+                start[tuple(slice(0, size) for size in learned.shape)] = learned
+            layer.set_weights(own)
+            taken.append(f"{layer.name} (grown)")
     return taken
+
+
+def grown(learned: tuple, now: tuple) -> bool:
+    """Whether an array of shape now extends one of shape learned along its token axis only."""
+    return len(learned) == len(now) and all(a <= b for a, b in zip(learned, now)) and \
+        sum(a != b for a, b in zip(learned, now)) == 1
 
 
 def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = False,
@@ -210,11 +223,14 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     train_songs, validation_songs = split(corpus, config, held_out)
     if resume and (out_dir / TOKENIZER_FILE).exists():
         representation = Events.load(out_dir)
-    elif warm_start:  # its ids, and what they are conditioned on, as that network learned them
-        representation = Events.load(warm_start)
+    elif warm_start:  # its ids, and what they are conditioned on, as that network learned them (and any new)
+        learned = Events.load(warm_start)
+        representation = Events(learned.tokenizer, learned.styles, learned.starts, config.melody_first,
+                                config.section_tokens or learned.sections)
     else:
         styles = styles_of(train_songs, config.style_min_songs) if config.steering_tokens else None
-        representation = Events.new(styles=styles, starts=config.start_tokens)
+        representation = Events.new(styles=styles, starts=config.start_tokens, melody_first=config.melody_first,
+                                    sections=config.section_tokens)
     config.save(out_dir / "config.json")
 
     representation.save(out_dir)

@@ -53,6 +53,16 @@ STEERABLE_FOLLOWERS = {**FOLLOWERS, "BOS": ("Style",), "Style": ("Mode",), "Mode
 STARTING_FOLLOWERS = {**STEERABLE_FOLLOWERS, "Mode": ("Start",), "Start": ("Bar",)}
 MIDITOK_KINDS = ("Bar", "Position", "Program", "Pitch", "Velocity", "Duration")
 COMPLETE = ("Duration", "Bar", "Position", "BOS", "Chord", "Style", "Mode", "Start")  # states after which a sequence may end
+# Melody first (conditions.json's "melody_first"): each bar is Bar, its section when one begins
+# there, its melody notes (Position_p Program_73 Pitch Velocity Duration, positions forward), then
+# its chord (which starts the accompaniment at position 0) and the accompaniment in REMI's order.
+# The grammar's states in the melody's half of a bar are named apart (M...).
+MELODY_HALF = ("Bar", "Section", "Bars", "MPosition", "MProgram", "MPitch", "MVelocity", "MDuration")
+MELODY_FIRST_COMPLETE = (*COMPLETE, "Bars", "MDuration")
+# Sections (conditions.json's "sections"): Section_<letter> Bars_<n> after the bar line where a
+# section of the song's form begins (POP909's letters: musicgen.steering.FORM_LETTERS).
+SECTION_LETTERS = "ABCDEXibox"
+MAX_SECTION_BARS = 16  # Bars_16 stands for 16 or more (POP909: 8 bars median, 12 at the 90th percentile)
 
 
 def chord_token(chord: int) -> str:
@@ -97,6 +107,10 @@ class Grammar:
         self.bar_id = vocab["Bar_None"]
         self.bos_id = vocab["BOS_None"]
         self.position_ids = {int(self.positions[i]): i for i in np.flatnonzero(self.is_position)}
+
+    melody_first = False
+    complete_kinds = COMPLETE
+    chord_opening_kinds = ("BarStart",)  # states where a bar's first chord is written
 
     def start(self) -> tuple[str, int]:
         return ("BOS", -1)
@@ -143,19 +157,77 @@ class CompiledGrammar:
 
     def __init__(self, grammar: Grammar):
         positions = range(-1, int(grammar.positions.max()) + 1)
-        kinds = ["BOS", "BarStart", *dict.fromkeys(kind for kind in grammar.followers)]
+        kinds = list(dict.fromkeys(["BOS", "BarStart", *grammar.followers]))
         self.states = [(kind, position) for kind in kinds for position in positions]
         number = {state: index for index, state in enumerate(self.states)}
         size = len(grammar.kinds)
         self.masks = np.stack([grammar.allowed(state) for state in self.states])
         self.transitions = np.array([[number.get(grammar.advance(state, token), index) for token in range(size)]
                                      for index, state in enumerate(self.states)], np.int32)
-        self.complete = np.array([kind in COMPLETE for kind, _ in self.states])
-        self.bar_start = np.array([kind == "BarStart" for kind, _ in self.states])
+        self.complete = np.array([kind in grammar.complete_kinds for kind, _ in self.states])
+        self.bar_start = np.array([kind in grammar.chord_opening_kinds for kind, _ in self.states])
+        # States in a bar's melody half (a melody-first grammar's; none in REMI's order).
+        self.melody_half = np.array([grammar.melody_first and kind in MELODY_HALF for kind, _ in self.states])
         self.number = number
 
     def state_of(self, state: tuple[str, int]) -> int:
         return self.number[state]
+
+
+class MelodyFirstGrammar(Grammar):
+    """The grammar of a melody-first model (MELODY_HALF above): a bar line, its section, its
+    melody (positions forward, the melody's Program only), its chord, its accompaniment (positions
+    forward again, any other Program)."""
+
+    melody_first = True
+    complete_kinds = MELODY_FIRST_COMPLETE
+    chord_opening_kinds = ("Bar", "Bars", "MDuration")
+
+    def __init__(self, vocab: dict[str, int], melody_program_id: int):
+        super().__init__(vocab)
+        header = {kind: followers for kind, followers in self.followers.items() if kind in ("BOS", "Style", "Mode", "Start")}
+        self.followers = {**header, **{kind: () for kind in (*MELODY_HALF, "Chord", "Position", "Program", "Pitch",
+                                                             "Velocity", "Duration")}}
+        self.is_section = self.kind_of == "Section"
+        self.is_bars = self.kind_of == "Bars"
+        self.melody_program_id = melody_program_id
+        self.is_melody_program = np.arange(len(self.kinds)) == melody_program_id
+        self.is_accompaniment_program = self.is_program & ~self.is_melody_program
+        of_kind = lambda *kinds: np.isin(self.kind_of, kinds)  # noqa: E731
+        self.fixed = {
+            "Bar": self.is_section | self.is_position | self.is_chord, "Section": self.is_bars,
+            "Bars": self.is_position | self.is_chord, "MPosition": self.is_melody_program,
+            "MProgram": of_kind("Pitch"), "MPitch": of_kind("Velocity"), "MVelocity": of_kind("Duration"),
+            "MDuration": self.is_melody_program | self.is_position | self.is_chord,
+            "Chord": self.is_accompaniment_program | self.is_position | (self.kind_of == "Bar"),
+            "Position": self.is_accompaniment_program | self.is_chord,
+            "Program": of_kind("Pitch"), "Pitch": of_kind("Velocity"), "Velocity": of_kind("Duration"),
+            "Duration": self.is_accompaniment_program | self.is_position | (self.kind_of == "Bar"),
+        }
+
+    def allowed(self, state: tuple[str, int]) -> np.ndarray:
+        kind, position = state
+        if kind not in self.fixed:
+            return self.masks.get(kind, np.zeros(len(self.kinds), bool)).copy()
+        mask = self.fixed[kind].copy()
+        if position >= 0:
+            mask &= ~self.is_position | (self.positions > position)
+        return mask
+
+    def advance(self, state: tuple[str, int], token_id: int) -> tuple[str, int]:
+        kind = self.kinds[token_id]
+        in_melody = state[0] in MELODY_HALF
+        if kind in ("Bar", "Section", "Bars"):
+            return (kind, -1)
+        if kind == "Position":
+            return ("MPosition" if in_melody else "Position", int(self.positions[token_id]))
+        if kind == "Chord":
+            return ("Chord", 0 if in_melody else state[1])
+        if kind in ("Program", "Pitch", "Velocity", "Duration"):
+            return (("M" if in_melody else "") + kind, state[1])
+        if kind in self.followers:  # the header
+            return (kind, -1)
+        return state
 
 
 def struck_once(notes: np.ndarray) -> np.ndarray:
@@ -172,7 +244,8 @@ class Events:
 
     name = "events"
 
-    def __init__(self, tokenizer, styles: list[str] | None = None, starts: bool = False):
+    def __init__(self, tokenizer, styles: list[str] | None = None, starts: bool = False,
+                 melody_first: bool = False, sections: bool = False):
         self.tokenizer = tokenizer
         self.vocab: dict[str, int] = dict(tokenizer.vocab)
         self.miditok_size = len(self.vocab)
@@ -182,9 +255,12 @@ class Events:
             extra = [f"Style_{style}" for style in self.styles] + [f"Mode_{mode}" for mode in MODES]
             extra += list(CHORD_TOKENS)
             extra += [f"Start_{where}" for where in STARTS] if starts else []
+            extra += section_tokens() if sections else []
             self.vocab.update({token: self.miditok_size + index for index, token in enumerate(extra)})
         self.tokens = [token for token, _ in sorted(self.vocab.items(), key=lambda item: item[1])]
-        self.grammar = Grammar(self.vocab)
+        self.melody_first = melody_first and self.styles is not None
+        melody_program_id = self.vocab[f"Program_{PART_PROGRAMS[MELODY]}"]
+        self.grammar = MelodyFirstGrammar(self.vocab, melody_program_id) if self.melody_first else Grammar(self.vocab)
         self._pitch_ids = {int(token[6:]): index for token, index in self.vocab.items() if token.startswith("Pitch_")}
         self.pitch_of = np.full(len(self.tokens), -1)  # each id's pitch, -1 for ids that are not pitches
         self.pitch_of[list(self._pitch_ids.values())] = list(self._pitch_ids)
@@ -196,11 +272,15 @@ class Events:
                 self.chord_tones[self.vocab[token], list(chord_pitch_classes(chord))] = True
 
     @classmethod
-    def new(cls, styles: list[str] | None = None, starts: bool = False) -> Events:
-        """starts (steerable models only): the header says where in its song a sequence starts."""
+    def new(cls, styles: list[str] | None = None, starts: bool = False, melody_first: bool = False,
+            sections: bool = False) -> Events:
+        """Steerable models only (styles given): starts, the header says where in its song a sequence
+        starts; melody_first, each bar's melody before its accompaniment; sections, section tokens."""
         from miditok import REMI
 
-        return cls(REMI(tokenizer_config()), styles, starts=starts and styles is not None)
+        steerable = styles is not None
+        return cls(REMI(tokenizer_config()), styles, starts=starts and steerable,
+                   melody_first=melody_first and steerable, sections=sections and steerable)
 
     @classmethod
     def load(cls, folder: str | Path) -> Events:
@@ -210,18 +290,32 @@ class Events:
         tokenizer = REMI(params=folder / TOKENIZER_FILE)
         conditions = folder / CONDITIONS_FILE
         conditions = json.loads(conditions.read_text(encoding="utf-8")) if conditions.is_file() else {}
-        return cls(tokenizer, conditions.get("styles"), bool(conditions.get("starts")))
+        return cls(tokenizer, conditions.get("styles"), bool(conditions.get("starts")),
+                   bool(conditions.get("melody_first")), bool(conditions.get("sections")))
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         self.tokenizer.save(folder / TOKENIZER_FILE)
         if self.steerable:
-            conditions = {"styles": self.styles, **({"starts": True} if self.starts else {})}
+            conditions = {"styles": self.styles, **({"starts": True} if self.starts else {}),
+                          **({"melody_first": True} if self.melody_first else {}),
+                          **({"sections": True} if self.sections else {})}
             (folder / CONDITIONS_FILE).write_text(json.dumps(conditions, ensure_ascii=False) + "\n", encoding="utf-8")
 
     @property
     def steerable(self) -> bool:
         return self.styles is not None
+
+    @property
+    def sections(self) -> bool:
+        """Whether the model reads and writes section tokens (Section_<letter> Bars_<n>)."""
+        return "Section_A" in self.vocab
+
+    def section_ids(self, letter: str, bars: int) -> list[int]:
+        """Section_<letter> Bars_<n> (n at most MAX_SECTION_BARS), or [] for a model without sections."""
+        if not self.sections:
+            return []
+        return [self.vocab[f"Section_{letter}"], self.vocab[f"Bars_{min(max(1, bars), MAX_SECTION_BARS)}"]]
 
     @property
     def starts(self) -> bool:
@@ -284,10 +378,12 @@ class Events:
     def bos_id(self) -> int:
         return self.grammar.bos_id
 
-    def encode(self, score: Score, style: str = ANY_STYLE, where: str = "opening") -> np.ndarray:
+    def encode(self, score: Score, style: str = ANY_STYLE, where: str = "opening",
+               sections: list[tuple[int, str, int]] | None = None) -> np.ndarray:
         """BOS (and a steerable model's header, under `style`, starting at `where` in its song), then the
         score's tokens (notes quantized to sixteenths by miditok; chords, annotated or estimated, at bar
-        lines and changes)."""
+        lines and changes); for a melody-first model each bar's melody first. sections: (first bar,
+        letter, bars) of the score's form, written where the model has section tokens."""
         import symusic
 
         midi = symusic.Score(TICKS_PER_BEAT)
@@ -309,11 +405,21 @@ class Events:
             return np.array([*header, *sequence.ids], np.int32)
         chords = score.chords if len(score.chords) else estimate_chords(score.all_notes(), score.end_beats)
         tokens = with_chords(list(sequence.tokens), chords, score.beats_per_bar)
+        if self.melody_first:
+            tokens = to_melody_first(tokens, {bar: (letter, bars) for bar, letter, bars in sections or ()}
+                                     if self.sections else None)
         return np.array([*header, *(self.vocab[token] for token in tokens)], np.int32)
+
+    def in_time_order(self, ids) -> list[int]:
+        """ids in REMI's order (each bar's notes by position, its sections left out): what miditok
+        decodes; a melody-first model's ids are put back in time order, others' returned as they are."""
+        if not self.melody_first:
+            return [int(i) for i in ids]
+        return [self.vocab[token] for token in to_time_order([self.tokens[int(i)] for i in ids])]
 
     def decode(self, ids, tempo_bpm: float = 120.0) -> Score:
         """The Score that ids make (special tokens skipped), at tempo_bpm."""
-        kept = [int(i) for i in ids if self.grammar.kinds[int(i)] in MIDITOK_KINDS]
+        kept = [i for i in self.in_time_order(ids) if self.grammar.kinds[i] in MIDITOK_KINDS]
         parts = {MELODY: np.zeros((0, 4)), ACCOMPANIMENT: np.zeros((0, 4))}
         if kept:
             decoded = self.tokenizer.decode(kept)
@@ -330,7 +436,7 @@ class Events:
         """The (start_beat, end_beat, chord) rows that a sequence's Chord tokens name."""
         starts, chords, bar, position = [], [], -1, 0
         names = CHORD_TOKENS
-        for token_id in ids:
+        for token_id in self.in_time_order(ids):
             token = self.tokens[int(token_id)]
             if token == "Bar_None":
                 bar, position = bar + 1, 0
@@ -401,4 +507,90 @@ def with_chords(tokens: list[str], chords: np.ndarray, beats_per_bar: int = 4) -
             continue
         out.append(token)
     out += [item for position, chord in pending for item in (f"Position_{position}", chord_token(chord))]
+    return out
+
+
+def section_tokens() -> list[str]:
+    return [f"Section_{letter}" for letter in SECTION_LETTERS] + [f"Bars_{n}" for n in range(1, MAX_SECTION_BARS + 1)]
+
+
+MELODY_PROGRAM_TOKEN = f"Program_{PART_PROGRAMS[MELODY]}"
+
+
+def _bars(tokens: list[str]) -> tuple[list[str], list[list[str]]]:
+    """(the tokens before the first bar line, each bar's tokens after its Bar_None)."""
+    head, bars = [], []
+    for token in tokens:
+        if token == "Bar_None":
+            bars.append([])
+        elif bars:
+            bars[-1].append(token)
+        else:
+            head.append(token)
+    return head, bars
+
+
+def _events_of(bar: list[str], melody_first: bool) -> dict[int, dict[str, list]]:
+    """A bar's tokens as {position: {"chord": [token], "melody": [notes], "accompaniment": [notes]}},
+    a note being its four tokens (an incomplete one at the end is dropped). melody_first: the
+    bar is in melody-first order (its first Chord starts the accompaniment, at position 0)."""
+    events: dict[int, dict[str, list]] = {}
+    position, in_melody, index = 0, melody_first, 0
+    while index < len(bar):
+        token = bar[index]
+        kind = token.partition("_")[0]
+        if kind == "Position":
+            position = int(token[9:])
+        elif kind == "Chord":
+            if in_melody:
+                in_melody, position = False, 0
+            events.setdefault(position, {}).setdefault("chord", []).append(token)
+        elif kind == "Program" and index + 3 < len(bar):
+            part = "melody" if token == MELODY_PROGRAM_TOKEN else "accompaniment"
+            events.setdefault(position, {}).setdefault(part, []).append(bar[index:index + 4])
+            index += 3
+        index += 1
+    return events
+
+
+def to_melody_first(tokens: list[str], sections: dict[int, tuple[str, int]] | None = None) -> list[str]:
+    """Steerable REMI tokens (every bar opening Position_0 Chord_x) in melody-first order: per bar,
+    Bar, Section_<letter> Bars_<n> where sections (bar -> (letter, bars)) says one begins, the
+    melody's notes by position, then the bar's chord and the accompaniment by position."""
+    head, bars = _bars(tokens)
+    out = list(head)
+    for number, bar in enumerate(bars):
+        out.append("Bar_None")
+        if sections and number in sections:
+            letter, length = sections[number]
+            out += [f"Section_{letter}", f"Bars_{min(max(1, length), MAX_SECTION_BARS)}"]
+        events = _events_of(bar, melody_first=False)
+        for position in sorted(events):
+            if events[position].get("melody"):
+                out.append(f"Position_{position}")
+                out += [token for note in events[position]["melody"] for token in note]
+        opening = events.get(0, {}).get("chord") or ["Chord_N"]
+        out += opening
+        for position in sorted(events):
+            chord = events[position].get("chord", []) if position else []
+            notes = [token for note in events[position].get("accompaniment", []) for token in note]
+            if position and (chord or notes):
+                out.append(f"Position_{position}")
+            out += chord + notes
+    return out
+
+
+def to_time_order(tokens: list[str]) -> list[str]:
+    """Melody-first tokens back in REMI's order (sections left out): per bar and position, its
+    chord, then the melody's notes, then the accompaniment's."""
+    head, bars = _bars(tokens)
+    out = list(head)
+    for bar in bars:
+        out.append("Bar_None")
+        events = _events_of(bar, melody_first=True)
+        for position in sorted(events):
+            at = events[position]
+            out.append(f"Position_{position}")
+            out += at.get("chord", [])
+            out += [token for part in ("melody", "accompaniment") for note in at.get(part, []) for token in note]
     return out

@@ -95,7 +95,7 @@ class EventScheme(Scheme):
         if kind == "note" and value:
             pitch = note_number(value) - steering.shift()
             note = list(events.note_primer(pitch)[1:])
-            if events.steerable:  # the bar's chord comes before its notes
+            if events.steerable and not events.melody_first:  # the bar's chord comes before its notes
                 note = [*note[:2], DRAW, *note[2:]]
             return Primer(bos, f"note {value}", opening=[*header, *note], transpose=steering.shift())
         if kind == "midi" and value:
@@ -160,7 +160,7 @@ class EventScheme(Scheme):
                          sections=sections, melody_program=events.melody_program_id,
                          melody_by_bar=0 if steering.start or steering.form or primer.bars else MELODY_BY_BAR,
                          accompaniment_program=events.vocab[f"Program_{PART_PROGRAMS[ACCOMPANIMENT]}"],
-                         **correction_hooks(music_model))
+                         section_ids=section_tokens(events, sections), **correction_hooks(music_model))
         draft.rows = [np.concatenate([primer.ids, row]).tolist() for row in sampled]
         return most_song_like(music_model, draft, candidates) if candidates > 1 else draft
 
@@ -221,6 +221,18 @@ def midi_primer(music_model, score, label: str, steering: Steering | None = None
     opening = np.full(max(0, read_bars + 1 - bars_read), events.grammar.bar_id, np.int32)
     return Primer(np.concatenate([ids, opening]), f"continuation of {label}", transpose=back, bars=1,
                   skip_bars=read_bars, tempo_bpm=score.tempo_bpm)
+
+
+def section_tokens(events, sections: Sections | None) -> list[list[int]] | None:
+    """The Section and Bars ids each bar of a form opens with (a model with section tokens), else None."""
+    if sections is None or not events.sections:
+        return None
+    opening = [[] for _ in range(sections.bars)]
+    bar = 0
+    for letter, bars in sections.form:
+        opening[bar] = events.section_ids(letter, bars)
+        bar += bars
+    return opening
 
 
 def correction_hooks(music_model) -> dict:
@@ -337,6 +349,18 @@ def accompaniment(music_model, request) -> Draft:
                          "can be accompanied")
     header = events.header(steering.style, mode, "opening" if events.starts else None)
     chords = [events.chord_id(chord) for chord in steering.model_chords_for(shift)] if steering.chords else None
+    if events.melody_first:  # the melody is fed bar by bar, the network writing chords and accompaniment under it
+        melody_bars = [[token for position, note_ids, _, _ in bar for token in (events.grammar.position_ids[position],
+                                                                                  *note_ids)] for bar in plan.notes]
+        melody_bars = [dedupe_positions(bar, events.grammar) for bar in melody_bars]
+        written = sample(music_model.steps, events.grammar, header, [plan.bars] * request.variations,
+                         request.temperature, request.top_k, request.top_p, request.seed,
+                         forcing=Forcing(bar_chords=chords or []), melody_bars=melody_bars,
+                         melody_program=events.melody_program_id, **correction_hooks(music_model) | {"repeats": None})
+        rows = [[*header, *row.tolist()] for row in written]
+        return Draft(music_model.source, request.seed, rows, tempi=[melody.score.tempo_bpm] * request.variations,
+                     transpose=-shift, speed=1.0, program=request.program, steering=steering.to_json(),
+                     melody=str(path))
     rows = []
     for variation in range(request.variations):
         written = sample_under_melody(music_model.steps, events.grammar, header, plan, chords, request.temperature,
@@ -345,6 +369,18 @@ def accompaniment(music_model, request) -> Draft:
         rows.append([*header, *written.tolist()])
     return Draft(music_model.source, request.seed, rows, tempi=[melody.score.tempo_bpm] * request.variations,
                  transpose=-shift, speed=1.0, program=request.program, steering=steering.to_json(), melody=str(path))
+
+
+def dedupe_positions(tokens: list[int], grammar) -> list[int]:
+    """A bar's melody tokens with each Position written once (notes sharing an onset follow one Position)."""
+    out, last = [], None
+    for token in tokens:
+        if grammar.is_position[token]:
+            if token == last:
+                continue
+            last = token
+        out.append(token)
+    return out
 
 
 def accompanied_piece(music_model, draft: Draft, ids: np.ndarray, index: int) -> Piece:
