@@ -118,12 +118,25 @@ def real_segments(songs: list, seconds: float) -> tuple[list, list]:
     return real, groups
 
 
-def styled_ids(music_model, songs: list, style: str = "any") -> list[np.ndarray]:
-    """The songs' ids as the model reads them, under `style` when the model is steerable."""
+def styled_ids(music_model, songs: list, style: str = "any", sections: bool = False) -> list[np.ndarray]:
+    """The songs' ids as the model reads them, under `style` when the model is steerable; with
+    sections, each song's form written in (a model with section tokens; songs without an aligned
+    form read none)."""
     events, config = music_model.vocab, music_model.config
     if events.steerable:
         events.style_id(style)  # an unknown style is named here
-    return [prepared_ids(song.score, events, config, style) for song in songs]
+    return [prepared_ids(song.score, events, config, style, song.sections if sections else None) for song in songs]
+
+
+def with_sections_nats_per_second(music_model, songs: list, seconds: float, style: str = "any") -> float:
+    """The network's nats per second on the songs' notes when their forms are written in: the section
+    tokens are read (a form given, like the header) but their own probabilities are not counted."""
+    events = music_model.vocab
+    ids = styled_ids(music_model, songs, style, sections=True)
+    condition = np.isin(events.grammar.kind_of, ("Style", "Mode", "Start", "Section", "Bars"))
+    probabilities = [np.exp(lp) for lp in network_log_probabilities(music_model.network, ids)[0]]
+    music = [np.asarray(p)[~condition[np.asarray(song_ids[1:])]] for song_ids, p in zip(ids, probabilities)]
+    return nats(music, seconds)[1]
 
 
 def nats_per_second(music_model, songs: list, style: str = "any") -> float:
@@ -193,6 +206,9 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
         return nats(music_only(events, held_ids, probabilities), held_seconds)
 
     report["network_nats_per_token"], report["network_nats_per_second"] = scored(network)
+    if events.sections:  # the same notes with the songs' forms written in (held-out songs whose form aligned)
+        report["network_nats_per_second_with_sections"] = with_sections_nats_per_second(
+            music_model, held_out, held_seconds, style)
     # As shipped: the melody bias, the memory when the config has one, the bars played again.
     report["nats_per_token"], report["nats_per_second"] = scored(
         with_repeats(music_model, held_ids, with_memory(shipped_memory, held_ids, shipped)))
@@ -278,7 +294,9 @@ def summary(report: dict) -> str:
              f"model as shipped: {report['nats_per_second']:.3f} nats/s ({report['nats_per_token']:.3f} nats/token); "
              + (f"without its repeats {report['without_repeats_nats_per_second']:.3f}; "
                 if "without_repeats_nats_per_second" in report else "")
-             + f"network alone {report['network_nats_per_second']:.3f} nats/s; "
+             + f"network alone {report['network_nats_per_second']:.3f} nats/s"
+             + (f" ({report['network_nats_per_second_with_sections']:.3f} with the songs' sections written in)"
+                if "network_nats_per_second_with_sections" in report else "") + "; "
              f"with memory {report['memory_candidate']['orders']}: {report['memory_candidate']['nats_per_second']:.3f}"]
     if "ngram_nats_per_second" in report:
         lines.append("n-grams (nats/s): " + ", ".join(f"{k}: {v:.3f}" for k, v in report["ngram_nats_per_second"].items()))

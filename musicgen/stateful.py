@@ -463,7 +463,9 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
         logits = weights.output(states[-1])
         if heard is not None and not heard.all():
             waiting = ~heard & (bars_so_far >= melody_by_bar) & active
-            if waiting.any():
+            if waiting.any() and melody_first:  # the bar's melody half may not end before a melody note
+                logits[np.ix_(waiting & table.melody_half[grammar_states], grammar.is_chord)] = -np.inf
+            elif waiting.any():
                 logits[waiting, accompaniment_program] = -np.inf
                 logits[waiting, grammar.bar_id] = -np.inf
         if silent is not None and melody_program >= 0:

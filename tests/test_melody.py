@@ -59,7 +59,7 @@ def test_the_sampler_leans_where_the_bias_says(tiny_events_model):
                                     else corrections.with_(MelodyIntervals(bias)))
         steps = []
         for seed in range(6):
-            request = Request.build(model.config, primer="note:C5", seconds=20.0, temperature=1.5, top_p=1.0, seed=seed)
+            request = Request.build(model.config, primer="note:C5", seconds=40.0, temperature=1.5, top_p=1.0, seed=seed)
             piece = compose(model, request)[0]
             melody = piece.score.parts.get("Melody")
             if melody is not None and len(melody) > 1:

@@ -118,7 +118,8 @@ def test_artists_come_from_index_csv_in_the_names_people_type(pop_songs):
 
 
 def chord_tokens_per_bar(events, ids):
-    tokens = [events.tokens[i] for i in ids]
+    """The chord token each bar opens with (in either order of a bar's tokens)."""
+    tokens = [events.tokens[i] for i in events.in_time_order(ids)]
     return [tokens[index + 2] for index, token in enumerate(tokens) if token == "Bar_None"]
 
 
