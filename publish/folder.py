@@ -238,9 +238,19 @@ def steering_words(folder: Path, repo_id: str, report: dict | None) -> str:
         measured = (f" Over {tones['progression']}, {tones['forced'].get('Accompaniment', 0):.0%} of the accompaniment "
                     f"and {tones['forced'].get('Melody', 0):.0%} of the melody (by duration) are chord tones "
                     f"(left free: {tones['free'].get('Accompaniment', 0):.0%} and {tones['free'].get('Melody', 0):.0%}).")
+    if conditions.get("melody_first"):
+        order = ("It writes each bar's melody first, then the bar's chord token and its accompaniment, so the "
+                 "accompaniment is sampled knowing the melody above it: `python -m musicgen accompany TUNE.mid` writes "
+                 "a piano part under a melody you bring, and a progression can be forced bar by bar.")
+    else:
+        order = "It can be steered: every bar opens with a chord token, so a progression can be forced bar by bar."
+    if conditions.get("sections"):
+        order += (" Section tokens (`Section_<letter> Bars_<n>`, from POP909's hand-labelled forms aligned to the "
+                  "MIDI) mark where each section of a song begins, so a form can be asked "
+                  "(`--form \"i4 A8 B8 A8 B8 o4\"`): a returning section sings its first time's melody again over "
+                  "a new accompaniment.")
     return f"""
-It can be steered: every bar opens with a chord token, so a progression can be forced bar by bar,
-and a header names the style ({', '.join(styles)}), the mode{starts}.{measured} Try:
+{order} A header names the style ({', '.join(styles)}), the mode{starts}.{measured} Try:
 `python -m musicgen generate --model {repo_id} --chords "C G Am F" --key "Eb major" --tempo 96 --out idea.mid`.
 """
 

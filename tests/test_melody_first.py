@@ -120,3 +120,21 @@ def test_a_bar_with_no_melody_opens_with_its_chord(bars):
     ids = events.encode(Score({ACCOMPANIMENT: accompaniment}, 100.0))
     tokens = [events.tokens[i] for i in ids]
     assert [tokens[index + 1][:6] for index, token in enumerate(tokens) if token == "Bar_None"] == ["Chord_"] * bars
+
+
+def test_a_pop909_folder_s_forms_are_read_with_its_songs_and_the_summary_says_how_many_aligned(pop_songs, tmp_path):
+    import shutil
+
+    folder = tmp_path / "songs"
+    shutil.copytree(pop_songs, folder)
+    progression = [(name, 4) for name in ("C:maj", "F:maj", "G:maj", "C:maj") * 2]
+    chord_file(folder / "001" / "finalized_chord.txt", progression)
+    (folder / "001" / "human_label1.txt").write_text("A4A4\n")
+    chord_file(folder / "002" / "finalized_chord.txt", [("F#:maj", 4), ("C#:min", 4)] * 4)  # not its chords
+    (folder / "002" / "human_label1.txt").write_text("A4B4\n")
+    corpus = load_scores(folder, progress=False)
+    by_name = {song.name: song for song in corpus.songs}
+    first, second = by_name["001/001.mid"].sections
+    assert first[1:] == second[1:] == ("A", 4) and second[0] - first[0] == 4
+    assert by_name["002/002.mid"].sections == [] and corpus.unaligned[0]["file"] == "002/002.mid"
+    assert "song forms placed on the MIDI's bars: 1 of 2" in corpus.summary()

@@ -47,8 +47,8 @@ class Corpus:
             lines = [f"{len(self.songs)} songs from {self.source}, {sum(len(s.tokens) for s in self.songs)} frames"]
         if self.unaligned:
             aligned = sum(bool(song.sections) for song in self.songs)
-            lines.append(f"forms aligned to the MIDI in {aligned} songs; {len(self.unaligned)} left without sections "
-                         "(their chords do not agree at any shift)")
+            lines.append(f"song forms placed on the MIDI's bars: {aligned} of {aligned + len(self.unaligned)}; the others "
+                         "train without sections (their chords do not agree with the MIDI's at any shift)")
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} file(s):")
             lines += [f"  {item['file']}: {item['reason']}" for item in self.skipped]

@@ -256,6 +256,9 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
                     "validation": round(sum(song.score.seconds for song in validation_songs), 1)},
         "vocab_size": len(representation),
     }
+    if representation.sections:  # which songs' forms were written in, and why the others were not
+        dataset_summary["forms"] = {"aligned": sum(bool(song.sections) for song in corpus.songs),
+                                    "not_aligned": corpus.unaligned}
     if verbose:
         print(f"{len(train_songs)} training songs ({dataset_summary['tokens']['train']} tokens), "
               f"{len(validation_songs)} validation songs, {len(representation)} token kinds, on {device_name()}")
