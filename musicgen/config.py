@@ -73,12 +73,14 @@ class Config:
     # level with those of a model without it; pieces begun inside a song are told apart more easily.
     start_tokens: bool = True
     # events, steerable: each bar writes its melody first, then its chord and accompaniment, so
-    # that the accompaniment is sampled knowing the melody it goes under (a tune someone brings, a
-    # section's melody played again); docs/tokens.md.
-    melody_first: bool = True
+    # that the accompaniment is sampled knowing the melody it goes under (docs/tokens.md). Off:
+    # fine-tuned so from the shipped model, free pieces were told from songs more easily and
+    # accompaniments matched the songs' chords no better (docs/measurements/melody-first.md).
+    melody_first: bool = False
     # events, steerable: Section_<letter> Bars_<n> after the bar line where a section of the song's
-    # form begins (POP909's hand-labelled forms, aligned to the MIDI by train.sections).
-    section_tokens: bool = True
+    # form begins (POP909's hand-labelled forms, aligned to the MIDI by train.sections). Off with
+    # melody_first, measured with it.
+    section_tokens: bool = False
     # frames only
     frames_per_second: int = 5
     seq_len: int = 50  # frames of context that predict the next frame

@@ -164,6 +164,20 @@ def tiny_events_model(tiny_events_model_folder):
     return load(str(tiny_events_model_folder))
 
 
+@pytest.fixture(scope="session")
+def tiny_melody_first_model(tmp_path_factory, pop_songs):
+    """The tiny event model trained melody first, with section tokens (docs/tokens.md)."""
+    from musicgen.config import Config
+    from musicgen.hub import load
+    from train.data import load_corpus
+    from train.fit import train
+
+    out = tmp_path_factory.mktemp("tiny_melody_first_model")
+    config = Config(**TINY_EVENTS_CONFIG, melody_first=True, section_tokens=True)
+    train(config, load_corpus(pop_songs, config, progress=False), out, verbose=0)
+    return load(str(out))
+
+
 def assert_refuses_damaged(folder: Path, file_name: str, load, damaged_contents: list, match: str) -> None:
     """load(folder) raises ValueError matching `match` for each damaged content of folder/file_name,
     written as JSON, and for a file that is not JSON at all."""

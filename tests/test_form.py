@@ -42,19 +42,21 @@ def bar_chords(events, ids) -> list[str]:
     return [chord_name(int(chord)) for start, _, chord in events.chords_of(ids) if start % 4 == 0]
 
 
+@pytest.mark.parametrize("fixture", ["tiny_events_model", "tiny_melody_first_model"])
 def test_a_returning_section_plays_its_first_time_s_melody_again_and_the_file_marks_every_section(
-        tiny_events_model, tmp_path):
-    model, events = tiny_events_model, tiny_events_model.vocab
+        fixture, request, tmp_path):
+    model = request.getfixturevalue(fixture)
+    events = model.vocab
     steering = Steering.parse("C G Am F", form="A2 B2 A2 o1")
-    request = Request.build(model.config, primer="note:E5", seed=4, steering=steering)
-    row = sample_draft(model, request).rows[0]
+    asked = Request.build(model.config, primer="note:E5", seed=4, steering=steering)
+    row = sample_draft(model, asked).rows[0]
     assert int(np.sum(np.asarray(row) == events.grammar.bar_id)) == 7  # the form sets the length
     first_time = melody_of_bars(events, row, 0, 2)
     assert (0.0, 76) in first_time  # the tune's first note
     assert melody_of_bars(events, row, 4, 2)[:len(first_time)] == first_time  # A2 sings A again
     assert bar_chords(events, row) == ["C", "G", "C", "G", "C", "G", "C"]  # the progression starts again;
     # an outro ends on the home chord
-    piece = compose(model, request)[0]
+    piece = compose(model, asked)[0]
     melody = piece.score.parts.get(MELODY, np.zeros((0, 4)))
     assert not np.any(melody[:, 0] >= 6 * 4)  # none in the outro
     assert [label for _, label in piece.sections] == ["A", "B", "A2", "o"]

@@ -88,13 +88,13 @@ def test_a_warm_start_takes_the_learned_rows_of_a_grown_token_table(tmp_path):
     assert kernel.shape == (6, 13) and bias.shape == (13,)
 
 
-def test_a_form_writes_its_sections_where_they_begin_and_nowhere_else(tiny_events_model):
+def test_a_form_writes_its_sections_where_they_begin_and_nowhere_else(tiny_melody_first_model):
     from musicgen.generate import sample_draft
     from musicgen.request import Request
     from musicgen.steering import Steering
 
-    model, events = tiny_events_model, tiny_events_model.vocab
-    assert events.melody_first and events.sections  # the config's defaults, as trained
+    model, events = tiny_melody_first_model, tiny_melody_first_model.vocab
+    assert events.melody_first and events.sections
     for seed in range(3):
         request = Request.build(model.config, primer="random", seed=seed, steering=Steering.parse(form="i1 A2 B3 o1"))
         tokens = [events.tokens[i] for i in sample_draft(model, request).rows[0]]
@@ -104,13 +104,20 @@ def test_a_form_writes_its_sections_where_they_begin_and_nowhere_else(tiny_event
                           6: ["Section_o", "Bars_1"]}
 
 
-def test_an_accompaniment_writes_no_melody_of_its_own(tiny_events_model, tmp_path):
+def test_an_accompaniment_is_written_under_the_melody_fed_bar_by_bar_and_no_other(tiny_melody_first_model, tmp_path):
+    import pretty_midi
+
     from test_accompany import TUNE, accompany, tune_file
 
-    draft, _ = accompany(tiny_events_model, tune_file(tmp_path / "tune.mid"), seed=5, variations=3)
-    events = tiny_events_model.vocab
-    for row in draft.rows:
+    path = tune_file(tmp_path / "tune.mid")
+    draft, pieces = accompany(tiny_melody_first_model, path, seed=5, variations=3)
+    events = tiny_melody_first_model.vocab
+    for row, piece in zip(draft.rows, pieces):
         assert sum(token == events.melody_program_id for token in row) == len(TUNE)
+        parts = {instrument.name: instrument.notes for instrument in piece.midi.instruments}
+        given = pretty_midi.PrettyMIDI(str(path)).instruments[0].notes
+        assert [(n.pitch, round(n.start, 6)) for n in parts[MELODY]] == [(n.pitch, round(n.start, 6)) for n in given]
+        assert parts[ACCOMPANIMENT]
 
 
 @pytest.mark.parametrize("bars", [1, 3])
@@ -138,3 +145,12 @@ def test_a_pop909_folder_s_forms_are_read_with_its_songs_and_the_summary_says_ho
     assert first[1:] == second[1:] == ("A", 4) and second[0] - first[0] == 4
     assert by_name["002/002.mid"].sections == [] and corpus.unaligned[0]["file"] == "002/002.mid"
     assert "song forms placed on the MIDI's bars: 1 of 2" in corpus.summary()
+
+
+def test_a_config_from_before_melody_first_reads_as_time_ordered_without_sections():
+    import json
+
+    from musicgen.config import CONFIG_VERSION, Config
+
+    older = Config.from_json(json.dumps({"version": 6, "representation": "events"}))
+    assert older.version == CONFIG_VERSION and not older.melody_first and not older.section_tokens
