@@ -44,6 +44,8 @@ CORRECTION_WORDS = {
                     " songs do (`repeats.json`).",
     "forms.json": "A piece asked for no form plays one drawn from the training songs' own (`forms.json`, POP909's"
                   " section labels): its sections come back as songs' do.",
+    "melody_key.json": "A tune brought to accompany is read in the key its notes are likeliest in, by how the"
+                       " training songs' melodies sit in theirs (`melody_key.json`).",
     "likeness.json": "Each piece is kept from a few sampled ones in proportion to how song-like it sounds, by a"
                      " logistic model of the training songs against the network's own pieces (`likeness.json`).",
 }

@@ -114,3 +114,22 @@ def test_a_frame_model_and_a_key_asked_are_refused_in_words(tiny_model, tiny_eve
         accompany(tiny_model, path, seed=1)
     with pytest.raises(ValueError, match="keeps the melody's own key, tempo"):
         accompany(tiny_events_model, path, seed=1, steering=Steering.parse(key="D major"))
+
+
+def test_a_tune_s_key_is_read_as_the_training_melodies_sit_in_theirs(tmp_path):
+    from musicgen.calibration import Corrections
+    from musicgen.calibration.melody_key import MelodyKey
+    from musicgen.score import Score
+
+    # Songs whose melodies sing C, D, E, G, A (and never F or B) in C major.
+    pentatonic = np.array([[index, index + 1.0, pitch, 90] for index, pitch in enumerate([60, 62, 64, 67, 69] * 4)])
+    piano = np.array([[0, 20.0, 48, 70], [0, 20.0, 55, 70], [0, 20.0, 52, 70]])
+    reader = MelodyKey.measured([Score({MELODY: pentatonic, ACCOMPANIMENT: piano}, 100.0)])
+    assert reader.shares[[0, 2, 4, 7, 9]].min() > 10 * reader.shares[[5, 11]].max()
+    # A tune on D, E, F#, A, B: D major's pentatonic, two semitones above C's.
+    tune = np.array([[index, index + 1.0, pitch, 90] for index, pitch in enumerate([62, 64, 66, 69, 71, 69, 66, 62])])
+    assert reader.key_of(tune) == (-2, "major")
+    assert reader.key_of(np.zeros((0, 4))) == (0, "major")
+    reader.save(tmp_path)
+    again = Corrections.load(tmp_path).melody_key
+    assert np.allclose(again.shares, reader.shares, atol=1e-5) and again.key_of(tune) == (-2, "major")

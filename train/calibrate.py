@@ -5,7 +5,8 @@
 `python -m train` runs this once the network is trained. For a folder trained before a correction
 existed, it finds the folder's training songs in DATA (by the hashes its metrics.json lists) and
 writes every member beside the weights: the tempo table, the articulation and the repeats are
-measured on the songs; the melody's interval bias is fitted under the trained network. Asked for
+measured on the songs, and so is how the songs' melodies sit in their keys (to read the key of a
+tune brought to accompany); the melody's interval bias is fitted under the trained network. Asked for
 with --only: the songs' forms, where their folder names them (POP909's human labels), and the
 song-likeness, which learns to tell the network's own pieces from the songs. The network is not touched.
 """
@@ -22,6 +23,7 @@ from musicgen.calibration.articulation import Articulation
 from musicgen.calibration.forms import SongForms
 from musicgen.calibration.likeness import Likeness
 from musicgen.calibration.melody import fit_on_songs
+from musicgen.calibration.melody_key import MelodyKey
 from musicgen.calibration.repeats import Repeats
 from musicgen.calibration.tempo import TempoTable
 from musicgen.config import ANY_STYLE, Config
@@ -61,6 +63,10 @@ def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: se
         measured.append(measure_articulation(songs, events, progress))
     if "repeats" in wanted:
         measured.append(Repeats.measured(songs_ids, events.grammar.bar_id))
+    if "melody_key" in wanted:
+        key = MelodyKey.measured([song.score for song in songs])
+        if key is not None:
+            measured.append(key)
     if "forms" in wanted:  # only where the songs' folder names their sections (POP909's human labels)
         forms = SongForms.measured([song.form for song in songs])
         if forms is not None:
@@ -127,6 +133,9 @@ def describe(corrections: Corrections, songs: int) -> str:
             f"{distance} bars back {start:.2%} (then {go_on:.0%})" for distance, (start, go_on) in repeats.chances.items()))
     if corrections.forms is not None:
         lines.append(f"  forms: {len(corrections.forms.forms)} songs' sections")
+    if corrections.melody_key is not None:
+        lines.append("  melodies' time by pitch class in C major / A minor: "
+                     + " ".join(f"{share:.2f}" for share in corrections.melody_key.shares))
     if melody is not None:
         lines.append("  melody bias by interval: " + " ".join(f"{value:+.2f}" for value in melody.bias))
     return "\n".join(lines)

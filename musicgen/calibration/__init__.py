@@ -15,6 +15,7 @@ Each member is a class in its own file with
 | at a bar line | `next_copy(rng, bars_written, copying)`: an earlier bar to play again | Repeats |
 | after decoding | `performed(score, seed)`: notes as long as the songs played them | Articulation |
 | among candidates | `choose(scores, rng)`: the candidate piece kept | Likeness |
+| reading a melody | `key_of(notes)`: the key a tune brought to accompany is read in | MelodyKey (melody_key.json) |
 
 Adding a correction: its file here, and its class in FAMILY. `python -m train.calibrate FOLDER`
 fits every member for a trained folder (old ones too); docs/measurements/corrections.md says what
@@ -29,11 +30,13 @@ from .articulation import Articulation
 from .forms import SongForms
 from .likeness import Likeness
 from .melody import MelodyIntervals
+from .melody_key import MelodyKey
 from .repeats import Repeats
 from .tempo import TempoTable
 
-FAMILY = (TempoTable, SongForms, MelodyIntervals, Repeats, Articulation, Likeness)
-STAGES = ("before sampling", "the form", "at the logits", "at a bar line", "after decoding", "among candidates")
+FAMILY = (TempoTable, SongForms, MelodyIntervals, Repeats, Articulation, Likeness, MelodyKey)
+STAGES = ("before sampling", "the form", "at the logits", "at a bar line", "after decoding", "among candidates",
+          "reading a melody")
 FILES = tuple(member.FILE for member in FAMILY)
 
 
@@ -93,6 +96,10 @@ class Corrections:
     @property
     def likeness(self) -> Likeness | None:
         return self.members.get("among candidates")
+
+    @property
+    def melody_key(self) -> MelodyKey | None:
+        return self.members.get("reading a melody")
 
     def names(self) -> list[str]:
         """The files of the members present, in FAMILY's order."""

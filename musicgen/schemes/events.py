@@ -341,7 +341,10 @@ def accompaniment(music_model, request) -> Draft:
     path = request.primer.partition(":")[2]
     melody = load_melody(Path(path))
     events, config = music_model.vocab, music_model.config
-    shift, mode = melody.score.key() if config.key_normalize else (0, melody.score.key()[1])
+    # The tune's key: as the training songs' melodies sit in theirs (melody_key.json), else by Krumhansl.
+    reader = music_model.corrections.melody_key
+    shift, mode = reader.key_of(melody.score.parts[MELODY]) if reader is not None else melody.score.key()
+    shift = shift if config.key_normalize else 0
     plan = melody_plan(events, melody.score.transposed(shift))
     seconds = plan.bars * BEATS_PER_BAR * melody.score.seconds_per_beat
     if seconds > LIBRARY.max_seconds:  # the length a request may ask for bounds the tune too
