@@ -143,6 +143,8 @@ class Config:
             problems.append("average_weights_over must be 0 (off) to 100 epochs")
         if not 0 <= self.style_dropout <= 1:
             problems.append("style_dropout must be in [0, 1]")
+        if self.section_tokens and not (self.melody_first and self.steering_tokens):
+            problems.append("section_tokens needs melody_first and steering_tokens (sections open a bar's melody)")
         if not 0 <= self.dropout < 1:
             problems.append("dropout must be in [0, 1)")
         if not 0 <= self.validation_share < 1:

@@ -154,3 +154,11 @@ def test_a_config_from_before_melody_first_reads_as_time_ordered_without_section
 
     older = Config.from_json(json.dumps({"version": 6, "representation": "events"}))
     assert older.version == CONFIG_VERSION and not older.melody_first and not older.section_tokens
+
+
+def test_sections_without_melody_first_are_refused_in_words():
+    from musicgen.config import Config, ConfigError
+
+    with pytest.raises(ConfigError, match="section_tokens needs melody_first"):
+        Config(representation="events", section_tokens=True)
+    assert Config(representation="events", melody_first=True, section_tokens=True).section_tokens

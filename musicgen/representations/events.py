@@ -194,7 +194,7 @@ class MelodyFirstGrammar(Grammar):
         self.is_melody_program = np.arange(len(self.kinds)) == melody_program_id
         self.is_accompaniment_program = self.is_program & ~self.is_melody_program
         of_kind = lambda *kinds: np.isin(self.kind_of, kinds)  # noqa: E731
-        self.fixed = {
+        self.may_follow = {  # by the kind of state: the ids that may come next
             "Bar": self.is_section | self.is_position | self.is_chord, "Section": self.is_bars,
             "Bars": self.is_position | self.is_chord, "MPosition": self.is_melody_program,
             "MProgram": of_kind("Pitch"), "MPitch": of_kind("Velocity"), "MVelocity": of_kind("Duration"),
@@ -207,9 +207,9 @@ class MelodyFirstGrammar(Grammar):
 
     def allowed(self, state: tuple[str, int]) -> np.ndarray:
         kind, position = state
-        if kind not in self.fixed:
+        if kind not in self.may_follow:  # the header
             return self.masks.get(kind, np.zeros(len(self.kinds), bool)).copy()
-        mask = self.fixed[kind].copy()
+        mask = self.may_follow[kind].copy()
         if position >= 0:
             mask &= ~self.is_position | (self.positions > position)
         return mask
@@ -255,7 +255,7 @@ class Events:
             extra = [f"Style_{style}" for style in self.styles] + [f"Mode_{mode}" for mode in MODES]
             extra += list(CHORD_TOKENS)
             extra += [f"Start_{where}" for where in STARTS] if starts else []
-            extra += section_tokens() if sections else []
+            extra += section_tokens() if sections and melody_first else []  # sections open a bar's melody
             self.vocab.update({token: self.miditok_size + index for index, token in enumerate(extra)})
         self.tokens = [token for token, _ in sorted(self.vocab.items(), key=lambda item: item[1])]
         self.melody_first = melody_first and self.styles is not None
