@@ -162,3 +162,10 @@ def test_sections_without_melody_first_are_refused_in_words():
     with pytest.raises(ConfigError, match="section_tokens needs melody_first"):
         Config(representation="events", section_tokens=True)
     assert Config(representation="events", melody_first=True, section_tokens=True).section_tokens
+
+
+def test_a_melody_first_model_s_card_says_what_it_can_do(tiny_melody_first_model):
+    from publish.folder import steering_words
+
+    words = steering_words(tiny_melody_first_model.folder, "alice/arranger", None)
+    assert "melody first" in words and "musicgen accompany" in words and "--form" in words
