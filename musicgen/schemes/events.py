@@ -353,37 +353,35 @@ def accompaniment(music_model, request) -> Draft:
     header = events.header(steering.style, mode, "opening" if events.starts else None)
     chords = [events.chord_id(chord) for chord in steering.model_chords_for(shift)] if steering.chords else None
     if events.melody_first:  # the melody is fed bar by bar, the network writing chords and accompaniment under it
-        melody_bars = [[token for position, note_ids, _, _ in bar for token in (events.grammar.position_ids[position],
-                                                                                  *note_ids)] for bar in plan.notes]
-        melody_bars = [dedupe_positions(bar, events.grammar) for bar in melody_bars]
         written = sample(music_model.steps, events.grammar, header, [plan.bars] * request.variations,
                          request.temperature, request.top_k, request.top_p, request.seed,
-                         forcing=Forcing(bar_chords=chords or []), melody_bars=melody_bars,
+                         forcing=Forcing(bar_chords=chords or []),
+                         melody_bars=melody_halves(events, melody.score.transposed(shift), plan.bars),
                          melody_program=events.melody_program_id, **correction_hooks(music_model) | {"repeats": None})
-        rows = [[*header, *row.tolist()] for row in written]
-        return Draft(music_model.source, request.seed, rows, tempi=[melody.score.tempo_bpm] * request.variations,
-                     transpose=-shift, speed=1.0, program=request.program, steering=steering.to_json(),
-                     melody=str(path))
-    rows = []
-    for variation in range(request.variations):
-        written = sample_under_melody(music_model.steps, events.grammar, header, plan, chords, request.temperature,
-                                      request.top_k, request.top_p, (request.seed, variation),
-                                      events.melody_program_id, events.chord_tones)
-        rows.append([*header, *written.tolist()])
+    else:
+        written = [sample_under_melody(music_model.steps, events.grammar, header, plan, chords, request.temperature,
+                                       request.top_k, request.top_p, (request.seed, variation),
+                                       events.melody_program_id, events.chord_tones)
+                   for variation in range(request.variations)]
+    rows = [[*header, *row.tolist()] for row in written]
     return Draft(music_model.source, request.seed, rows, tempi=[melody.score.tempo_bpm] * request.variations,
                  transpose=-shift, speed=1.0, program=request.program, steering=steering.to_json(), melody=str(path))
 
 
-def dedupe_positions(tokens: list[int], grammar) -> list[int]:
-    """A bar's melody tokens with each Position written once (notes sharing an onset follow one Position)."""
-    out, last = [], None
-    for token in tokens:
-        if grammar.is_position[token]:
-            if token == last:
-                continue
-            last = token
-        out.append(token)
-    return out
+def melody_halves(events, score: Score, bars: int) -> list[list[int]]:
+    """Each of `bars` bars' melody tokens as a melody-first model writes them: what its encoding
+    puts between the bar line and the bar's chord."""
+    halves: list[list[int]] = []
+    in_melody = False
+    for token in events.encode(score):
+        if token == events.grammar.bar_id:
+            halves.append([])
+            in_melody = True
+        elif in_melody and events.grammar.is_chord[token]:
+            in_melody = False
+        elif in_melody:
+            halves[-1].append(int(token))
+    return (halves + [[] for _ in range(bars)])[:bars]
 
 
 def accompanied_piece(music_model, draft: Draft, ids: np.ndarray, index: int) -> Piece:
