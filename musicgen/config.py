@@ -23,6 +23,7 @@ FRAMES_RECIPE = {"representation": "frames", "transpose_augment": 5, "rnn_units"
                  "dropout": 0.5, "epochs": 3, "learning_rate": 0.002, "batch_size": 64,
                  "memory_orders": [1, 2, 4, 8, 16], "top_p": 0.98, "average_weights_over": 0.0}
 REPRESENTATIONS = ("events", "frames")
+NETWORKS = ("gru", "attention")  # what reads event tokens (Config.network)
 MAX_MEMORY_ORDER = 64
 TRACK_CHOICES = ("first", "piano", "all")
 ANY_STYLE = "any"  # a piece in no particular style (steering, the tempo table, the tokens' header)
@@ -91,7 +92,14 @@ class Config:
     # (docs/measurements/pop909-held-out.md): with +-5 the network learns every key and its pieces wander (pitch-count
     # overlap 0.61 against 0.96 without).
     transpose_augment: int = 0
-    # Model
+    # Model. events: the network, "gru" (rnn_units x rnn_layers) or "attention": a causal decoder
+    # of attention_layers blocks of attention_width with attention_heads heads, told distances by
+    # ALiBi's penalty rather than positions, so the sampler's key/value cache can slide
+    # (musicgen.model.DecoderBlock). GRU: measured against it at equal CPU time (docs/measurements/attention.md).
+    network: str = "gru"
+    attention_layers: int = 4
+    attention_width: int = 128
+    attention_heads: int = 4
     embedding_dim: int = 128
     pitch_input: bool = True  # frames: the network also sees which pitches each frame holds
     rnn_units: int = 512
@@ -134,9 +142,15 @@ class Config:
         if self.tracks not in TRACK_CHOICES:
             problems.append(f"tracks must be one of {', '.join(TRACK_CHOICES)}, not {self.tracks!r}")
         for name in ("frames_per_second", "seq_len", "embedding_dim", "rnn_units", "rnn_layers",
-                     "dense_units", "batch_size", "min_count", "chunk_tokens"):
+                     "dense_units", "batch_size", "min_count", "chunk_tokens", "attention_layers", "attention_heads"):
             if int(getattr(self, name)) < 1:
                 problems.append(f"{name} must be at least 1")
+        if self.network not in NETWORKS:
+            problems.append(f"network must be one of {', '.join(NETWORKS)}, not {self.network!r}")
+        elif self.network == "attention" and self.representation != "events":
+            problems.append("the attention network reads event tokens (representation events)")
+        if self.attention_heads >= 1 and self.attention_width % self.attention_heads:
+            problems.append("attention_width must be a multiple of attention_heads")
         if not 0 <= self.transpose_augment <= 11:
             problems.append("transpose_augment must be 0-11 semitones")
         if not 0 <= self.average_weights_over <= 100:

@@ -25,6 +25,49 @@ from .sampling import choose_rows, per_row
 
 
 
+def keras_arrays(path) -> dict[str, list[list[np.ndarray]]]:
+    """A .keras file's weights by layer class, in the layers' order (a zip of JSON and HDF5: nothing
+    in it runs), so that sampling needs neither TensorFlow nor its start-up time."""
+    import io
+    import json
+    import re
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(path) as archive:
+        layers = json.loads(archive.read("config.json"))["config"]["layers"]
+        weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
+    seen: dict[str, int] = {}
+    arrays: dict[str, list[list[np.ndarray]]] = {}
+    for layer in layers:  # the weights file names layers by class, numbered in order
+        kind = re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", layer["class_name"])).lower()
+        count = seen.get(kind, 0)
+        seen[kind] = count + 1
+        group = weights.get(f"layers/{kind}" + (f"_{count}" if count else ""))
+        if group is None:
+            continue
+        variables = group.get("cell/vars") or group.get("vars")
+        if variables is not None and len(variables):
+            arrays.setdefault(layer["class_name"], []).append(
+                [np.asarray(variables[str(index)], np.float32) for index in range(len(variables))])
+    return arrays
+
+
+def load_steps(path):
+    """The sampler's weights of a saved event network: StepWeights (a GRU) or AttentionSteps."""
+    import json
+    import zipfile
+
+    arrays = keras_arrays(path)
+    if "DecoderBlock" not in arrays:
+        return StepWeights.from_arrays(arrays)
+    with zipfile.ZipFile(path) as archive:
+        layers = json.loads(archive.read("config.json"))["config"]["layers"]
+    heads = next(layer["config"]["heads"] for layer in layers if layer["class_name"] == "DecoderBlock")
+    return AttentionSteps.from_arrays(arrays, heads)
+
+
 @dataclass
 class StepWeights:
     """The arrays of Embedding -> GRU x n -> Dense, as Keras stores them (GRU gates z, r, h; reset_after)."""
@@ -46,33 +89,8 @@ class StepWeights:
         return cls(embedding, grus, dense, np.asarray(style.get_weights()[0], np.float32) if style else None)
 
     @classmethod
-    def from_keras_file(cls, path) -> StepWeights:
-        """The same arrays read straight from a .keras file (a zip of JSON and HDF5: nothing in it
-        runs), so that sampling needs neither TensorFlow nor its start-up time. ValueError when the
-        file does not hold an Embedding -> GRU(s) -> Dense network."""
-        import io
-        import json
-        import re
-        import zipfile
-
-        import h5py
-
-        with zipfile.ZipFile(path) as archive:
-            layers = json.loads(archive.read("config.json"))["config"]["layers"]
-            weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
-        seen: dict[str, int] = {}
-        arrays: dict[str, list[np.ndarray]] = {}
-        for layer in layers:  # the weights file names layers by class, numbered in order
-            kind = re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", layer["class_name"])).lower()
-            count = seen.get(kind, 0)
-            seen[kind] = count + 1
-            group = weights.get(f"layers/{kind}" + (f"_{count}" if count else ""))
-            if group is None:
-                continue
-            variables = group.get("cell/vars") or group.get("vars")
-            if variables is not None and len(variables):
-                arrays.setdefault(layer["class_name"], []).append(
-                    [np.asarray(variables[str(index)], np.float32) for index in range(len(variables))])
+    def from_arrays(cls, arrays: dict[str, list[list[np.ndarray]]]) -> StepWeights:
+        """From keras_arrays(); ValueError when they are not an Embedding -> GRU(s) -> Dense network."""
         if not (arrays.get("Embedding") and arrays.get("GRU") and arrays.get("Dense")):
             raise ValueError(f"not an Embedding -> GRU -> Dense network (layers: {', '.join(arrays)})")
         style = arrays.get("StyleEveryStep")
@@ -158,6 +176,102 @@ class StepWeights:
     def style_in(self, ids) -> np.ndarray | None:
         """style_of() the sequence that ids begin, (1, 3 units); None while they stop short of its style."""
         return self.style_of(np.asarray(ids[STYLE_POSITION:STYLE_POSITION + 1])) if len(ids) > STYLE_POSITION else None
+
+
+@dataclass
+class AttentionSteps:
+    """The arrays of Embedding -> DecoderBlock x n -> LayerNormalization -> Dense (musicgen.model.
+    build_attention_model), stepped with a key/value cache: the same interface as StepWeights.
+
+    A row's state is [keys, values] per block ((rows, heads, window, size): a ring of the last
+    `window` tokens), the position each slot holds, the tokens read so far, and the last hidden
+    vector (what the output layer reads). ALiBi scores a key by its distance alone, so once the
+    ring is full the oldest token drops out and nothing else changes. A step writes its token's
+    slot in place and returns new counts, so a step tried and thrown away (likeliest_chord) leaves
+    nothing the next real step does not overwrite first.
+    """
+
+    embedding: np.ndarray  # (vocab, width)
+    blocks: list[list[np.ndarray]]  # DecoderBlock's 12 arrays each, in its build() order
+    final_norm: tuple[np.ndarray, np.ndarray]
+    dense: tuple[np.ndarray, np.ndarray]  # (width, vocab), (vocab,)
+    heads: int = 4
+    window: int = 1024  # tokens attended to: the training chunk's length
+    style_inputs = None  # no StyleEveryStep
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, list[list[np.ndarray]]], heads: int) -> AttentionSteps:
+        return cls(arrays["Embedding"][0][0], arrays["DecoderBlock"], tuple(arrays["LayerNormalization"][-1]),
+                   tuple(arrays["Dense"][-1]), heads)
+
+    @classmethod
+    def of(cls, network) -> AttentionSteps:
+        arrays: dict[str, list[list[np.ndarray]]] = {}
+        for layer in network.layers:
+            if layer.get_weights():
+                arrays.setdefault(type(layer).__name__, []).append([np.asarray(w, np.float32) for w in layer.get_weights()])
+        return cls.from_arrays(arrays, network.get_layer("block_1").heads)
+
+    def __post_init__(self):
+        from .model import alibi_slopes
+
+        self.width = self.embedding.shape[1]
+        self.size = self.width // self.heads
+        self.slopes = alibi_slopes(self.heads).astype(np.float32)
+        self.output_kernel = np.ascontiguousarray(self.dense[0])
+        for block in self.blocks:  # queries pre-scaled by 1 / sqrt(size), as the layer scales them
+            block[2] = block[2].copy()
+            block[3] = block[3].copy()
+            block[2][:, :self.width] /= np.sqrt(self.size)
+            block[3][:self.width] /= np.sqrt(self.size)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.dense[1].shape[0]
+
+    def initial_states(self, rows: int) -> list[np.ndarray]:
+        cache = [np.zeros((rows, self.heads, self.window, self.size), np.float32) for _ in range(2 * len(self.blocks))]
+        return [*cache, np.full((rows, self.window), -1, np.int64), np.zeros(rows, np.int64),
+                np.zeros((rows, self.width), np.float32)]
+
+    def hidden_step(self, ids: np.ndarray, states: list[np.ndarray], style=None) -> list[np.ndarray]:
+        from .model import layer_norm
+
+        positions, count = states[-3], states[-2]
+        step = int(count[0])  # every row has read as many tokens
+        slot, filled = step % self.window, min(step + 1, self.window)
+        positions[:, slot] = step
+        distance = (step - positions[0, :filled]).astype(np.float32)
+        bias = np.where(positions[0, :filled] >= 0, -self.slopes[:, None] * distance[None], -np.inf)
+        rows = len(ids)
+        x = self.embedding[ids]
+        for index, (gamma_1, beta_1, qkv_kernel, qkv_bias, out_kernel, out_bias, gamma_2, beta_2,
+                    in_kernel, in_bias, ffn_kernel, ffn_bias) in enumerate(self.blocks):
+            keys, values = states[2 * index], states[2 * index + 1]
+            qkv = (layer_norm(x, gamma_1, beta_1, np) @ qkv_kernel + qkv_bias).reshape(rows, 3, self.heads, self.size)
+            keys[:, :, slot], values[:, :, slot] = qkv[:, 1], qkv[:, 2]
+            scores = np.matmul(keys[:, :, :filled], qkv[:, 0, :, :, None])[..., 0] + bias  # (rows, heads, filled)
+            weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            weights /= weights.sum(axis=-1, keepdims=True)
+            mixed = np.matmul(weights[:, :, None, :], values[:, :, :filled])[:, :, 0]  # (rows, heads, size)
+            x = x + mixed.reshape(rows, self.width) @ out_kernel + out_bias
+            inner = layer_norm(x, gamma_2, beta_2, np) @ in_kernel + in_bias
+            inner = 0.5 * inner * (1 + np.tanh(0.7978845608 * (inner + 0.044715 * inner ** 3)))  # gelu, tanh form
+            x = x + inner @ ffn_kernel + ffn_bias
+        return [*states[:-2], count + 1, layer_norm(x, *self.final_norm, np).astype(np.float32)]
+
+    def step(self, ids: np.ndarray, states: list[np.ndarray], style=None) -> tuple[np.ndarray, list[np.ndarray]]:
+        states = self.hidden_step(ids, states)
+        return self.output(states[-1]) + self.dense[1], states
+
+    def output(self, h: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(h @ self.output_kernel)
+
+    def style_of(self, style_ids) -> None:
+        return None
+
+    def style_in(self, ids) -> None:
+        return None
 
 
 def read(weights: StepWeights, ids) -> tuple[np.ndarray, list[np.ndarray]]:

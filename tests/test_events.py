@@ -163,7 +163,7 @@ def test_a_stack_of_grus_reads_as_keras_reads_it_from_the_network_and_from_its_f
     import keras
 
     from musicgen.model import build_sequence_model
-    from musicgen.stateful import StepWeights, sequence_log_probabilities
+    from musicgen.stateful import StepWeights, load_steps, sequence_log_probabilities
 
     keras.utils.set_random_seed(1)
     network = build_sequence_model(Config(embedding_dim=8, rnn_units=16, rnn_layers=2), 40)
@@ -172,7 +172,7 @@ def test_a_stack_of_grus_reads_as_keras_reads_it_from_the_network_and_from_its_f
     logits = network.predict(ids[None, :-1], verbose=0)[0].astype(np.float64)
     logits -= logits.max(axis=1, keepdims=True)
     expected = logits[np.arange(24), ids[1:]] - np.log(np.exp(logits).sum(axis=1))
-    for weights in (StepWeights.of(network), StepWeights.from_keras_file(tmp_path / "model.keras")):
+    for weights in (StepWeights.of(network), load_steps(tmp_path / "model.keras")):
         assert weights.units == [16, 16]
         assert np.allclose(sequence_log_probabilities(weights, ids), expected, atol=1e-4)
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import musicgen  # noqa: F401  (quiets TensorFlow before anything imports it)
-from musicgen.config import FRAMES_RECIPE, ORIGINAL_RECIPE, STARTS, TRACK_CHOICES, Config, ConfigError
+from musicgen.config import FRAMES_RECIPE, ORIGINAL_RECIPE, NETWORKS, STARTS, TRACK_CHOICES, Config, ConfigError
 from musicgen.hub import ModelError
 
 from .data import NoUsableFiles, load_corpus
@@ -51,6 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "early_stopping_patience": int, "seed": int, "transpose_augment": int, "average_weights_over": float,
         "temperature": float, "top_p": float, "memory_orders": context_lengths, "memory_smoothing": float,
         "chunk_tokens": int, "style_min_songs": int, "style_dropout": float,
+        "attention_layers": int, "attention_width": int, "attention_heads": int,
     }
     for name, kind in flags.items():
         hyper.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(DEFAULTS, name),
@@ -70,6 +71,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                        help="ours: event tokens, melody + accompaniment (the default); original: the study's "
                             "frames (5 fps chords, 3 x BiGRU(128), no key change); frames: our earlier frame "
                             "recipe. Flags given beside it still apply")
+    hyper.add_argument("--network", choices=NETWORKS, default=DEFAULTS.network,
+                       help="events: a GRU or a causal attention decoder (default %(default)s)")
     hyper.add_argument("--representation", choices=("events", "frames"), default=DEFAULTS.representation,
                        help=f"token scheme (default {DEFAULTS.representation})")
     hyper.add_argument("--start", choices=STARTS, default=DEFAULTS.start,
@@ -78,7 +81,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     hyper.add_argument("--tracks", choices=TRACK_CHOICES, default=DEFAULTS.tracks,
                        help=f"which tracks make the piano roll (default {DEFAULTS.tracks})")
     args = parser.parse_args(argv)
-    args.config_fields = list(flags) + ["tracks", "key_normalize", "bidirectional", "pitch_input", "representation",
+    args.config_fields = list(flags) + ["network", "tracks", "key_normalize", "bidirectional", "pitch_input", "representation",
                                         "steering_tokens", "style_every_step", "start_tokens", "melody_first", "section_tokens", "start"]
     args.given = {token.split("=")[0] for token in (argv if argv is not None else sys.argv[1:])}
     if args.recipe != "ours":

@@ -210,7 +210,7 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     """
     import keras
 
-    from musicgen.model import build_sequence_model, compile_model
+    from musicgen.model import build_network, compile_model
     from musicgen.representations.events import TOKENIZER_FILE, Events
 
     from .calibrate import calibrate
@@ -276,7 +276,7 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
         model, epochs_done = restore_backup(out_dir) if resume else (None, 0)
         if model is None:
             steps_per_epoch = max(1, dataset_summary["tokens"]["train"] // (config.chunk_tokens * config.batch_size))
-            model = build_sequence_model(config, len(representation))
+            model = build_network(config, len(representation))
             if warm_start:
                 taken = warm_started(model, Path(warm_start))
                 if verbose:

@@ -23,7 +23,7 @@ from ..representations.events import TOKENIZER_FILE, Events
 from ..request import LIBRARY
 from ..sampling import Primer
 from ..score import ACCOMPANIMENT, BEATS_PER_BAR, MELODY, PART_PROGRAMS, Score, load_melody, load_score
-from ..stateful import DRAW, Forcing, MelodyPlan, StepWeights, sample, sample_under_melody
+from ..stateful import DRAW, Forcing, MelodyPlan, StepWeights, load_steps, sample, sample_under_melody
 from ..steering import Sections, Steering
 from .base import Scheme
 
@@ -56,7 +56,7 @@ class EventScheme(Scheme):
         """No Keras network: sampling reads the weights as NumPy arrays from the .keras zip, so it
         needs no TensorFlow until something asks for the network."""
         try:
-            steps = StepWeights.from_keras_file(folder / "model.keras")
+            steps = load_steps(folder / "model.keras")
         except Exception as error:  # a damaged or foreign file: say so rather than show a traceback
             raise ModelError(f"{folder / 'model.keras'} cannot be loaded ({error})") from None
         if steps.vocab_size != vocab_size:

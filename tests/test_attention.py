@@ -1,0 +1,92 @@
+"""The attention network (Config.network = "attention"): Keras and the sampler's NumPy step agree,
+its file loads in safe mode, and the sampler writes music from it as from a GRU."""
+import numpy as np
+import pytest
+
+from musicgen.config import Config, ConfigError
+from musicgen.representations.events import Events
+
+SMALL = Config(network="attention", attention_width=32, attention_heads=4, attention_layers=2)
+
+
+@pytest.fixture(scope="module")
+def network():
+    import keras
+
+    from musicgen.model import build_network
+
+    keras.utils.set_random_seed(2)
+    model = build_network(SMALL, 40)
+    rng = np.random.default_rng(1)
+    for layer in model.layers:  # norms and biases away from 1 and 0, so that reading them wrong shows
+        weights = layer.get_weights()
+        if weights:
+            layer.set_weights([w + rng.normal(0, 0.3, w.shape).astype(np.float32) for w in weights])
+    return model
+
+
+def keras_log_probabilities(network, ids) -> np.ndarray:
+    logits = network.predict(ids[None, :-1], verbose=0)[0].astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    return logits[np.arange(len(ids) - 1), ids[1:]] - np.log(np.exp(logits).sum(axis=1))
+
+
+def test_the_cached_numpy_step_gives_what_keras_gives_from_the_network_and_its_file(network, tmp_path):
+    from musicgen.model import load_keras
+    from musicgen.stateful import AttentionSteps, load_steps, sequence_log_probabilities
+
+    network.save(tmp_path / "model.keras")
+    assert load_keras(tmp_path / "model.keras").count_params() == network.count_params()  # safe mode loads it
+    ids = np.random.default_rng(0).integers(0, 40, 40)
+    expected = keras_log_probabilities(network, ids)
+    for steps in (AttentionSteps.of(network), load_steps(tmp_path / "model.keras")):
+        assert isinstance(steps, AttentionSteps) and steps.heads == 4
+        assert np.allclose(sequence_log_probabilities(steps, ids), expected, atol=1e-4)
+
+
+def test_the_cache_slides_past_its_window(network):
+    """A window shorter than the sequence: exact while it is not full, then the oldest tokens drop
+    out (the next token's prediction no longer depends on them) and reading goes on."""
+    from musicgen.stateful import AttentionSteps, sequence_log_probabilities
+
+    steps = AttentionSteps.of(network)
+    steps.window = 8
+    ids = np.random.default_rng(0).integers(0, 40, 30)
+    windowed = sequence_log_probabilities(steps, ids)
+    assert np.allclose(windowed[:7], keras_log_probabilities(network, ids)[:7], atol=1e-4)
+    assert np.isfinite(windowed).all()
+    changed_start = ids.copy()
+    changed_start[0] = (ids[0] + 1) % 40  # 29 tokens later it is out of every layer's reach
+    assert np.allclose(sequence_log_probabilities(steps, changed_start)[-1], windowed[-1], atol=1e-5)
+    steps.window = 1024
+    assert not np.allclose(sequence_log_probabilities(steps, changed_start)[-1], windowed[-1], atol=1e-5)
+
+
+def test_the_sampler_writes_decodable_music_from_an_attention_network():
+    import keras
+
+    from musicgen.model import build_network
+    from musicgen.stateful import AttentionSteps, sample
+
+    events = Events.new()
+    keras.utils.set_random_seed(4)
+    steps = AttentionSteps.of(build_network(SMALL, len(events)))
+    grammar = events.grammar
+    first = sample(steps, grammar, [events.bos_id], [4, 4, 4], seed=3, max_tokens_per_bar=40)
+    again = sample(steps, grammar, [events.bos_id], [4, 4, 4], seed=3, max_tokens_per_bar=40)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))  # a pure function of its seed
+    for ids in first:
+        state = grammar.state_after([events.bos_id])
+        for token_id in ids:
+            assert grammar.allowed(state)[token_id]
+            state = grammar.advance(state, token_id)
+        assert events.decode(np.concatenate([[events.bos_id], ids])).note_count > 0
+
+
+def test_an_attention_config_is_checked():
+    with pytest.raises(ConfigError, match="multiple of attention_heads"):
+        Config(network="attention", attention_width=30, attention_heads=4)
+    with pytest.raises(ConfigError, match="network must be one of"):
+        Config(network="transformer")
+    with pytest.raises(ConfigError, match="reads event tokens"):
+        Config(network="attention", representation="frames")
