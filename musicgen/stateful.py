@@ -54,8 +54,9 @@ def keras_arrays(path) -> dict[str, list[list[np.ndarray]]]:
     return arrays
 
 
-def load_steps(path):
-    """The sampler's weights of a saved event network: StepWeights (a GRU) or AttentionSteps."""
+def load_steps(path, window: int = 1024):
+    """The sampler's weights of a saved event network: StepWeights (a GRU) or AttentionSteps
+    attending to the last `window` tokens (the chunks it was trained on)."""
     import json
     import zipfile
 
@@ -65,7 +66,7 @@ def load_steps(path):
     with zipfile.ZipFile(path) as archive:
         layers = json.loads(archive.read("config.json"))["config"]["layers"]
     heads = next(layer["config"]["heads"] for layer in layers if layer["class_name"] == "DecoderBlock")
-    return AttentionSteps.from_arrays(arrays, heads)
+    return AttentionSteps.from_arrays(arrays, heads, window)
 
 
 @dataclass
@@ -200,9 +201,9 @@ class AttentionSteps:
     style_inputs = None  # no StyleEveryStep
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, list[list[np.ndarray]]], heads: int) -> AttentionSteps:
+    def from_arrays(cls, arrays: dict[str, list[list[np.ndarray]]], heads: int, window: int = 1024) -> AttentionSteps:
         return cls(arrays["Embedding"][0][0], arrays["DecoderBlock"], tuple(arrays["LayerNormalization"][-1]),
-                   tuple(arrays["Dense"][-1]), heads)
+                   tuple(arrays["Dense"][-1]), heads, window)
 
     @classmethod
     def of(cls, network) -> AttentionSteps:

@@ -183,8 +183,7 @@ over a piano accompaniment (track "Accompaniment"), on a 4/4 bar grid of sixteen
 
 It reads and writes REMI event tokens (miditok over symusic; `tokenizer.json`): Bar,
 Position (16 a bar), then per note Program (the part), Pitch, Velocity (8 levels) and Duration,
-so a held note and a re-struck one differ. Embedding({config.embedding_dim}) ->
-{config.rnn_layers} x GRU({config.rnn_units}) with dropout {config.dropout} -> logits over
+so a held note and a re-struck one differ. {network_words(config)} -> logits over
 {dataset.get('vocab_size', '?')} tokens, trained on chunks of {config.chunk_tokens} tokens in which every
 token predicts the next; sampled statefully one token at a time, with the token grammar masked
 in so that every sample decodes. {key_words(config)}{played_words(folder)}
@@ -255,6 +254,15 @@ def steering_words(folder: Path, repo_id: str, report: dict | None) -> str:
 {order} A header names the style ({', '.join(styles)}), the mode{starts}.{measured} Try:
 `python -m musicgen generate --model {repo_id} --chords "C G Am F" --key "Eb major" --tempo 96 --out idea.mid`.
 """
+
+
+def network_words(config) -> str:
+    """The event network in a line."""
+    if config.network == "attention":
+        return (f"Embedding({config.attention_width}) -> {config.attention_layers} causal attention blocks "
+                f"({config.attention_heads} heads, distances by ALiBi, dropout {config.dropout}), its keys and values "
+                f"cached while sampling")
+    return f"Embedding({config.embedding_dim}) -> {config.rnn_layers} x GRU({config.rnn_units}) with dropout {config.dropout}"
 
 
 def key_words(config: Config) -> str:

@@ -90,3 +90,40 @@ def test_an_attention_config_is_checked():
         Config(network="transformer")
     with pytest.raises(ConfigError, match="reads event tokens"):
         Config(network="attention", representation="frames")
+
+
+def test_a_card_names_the_network_it_describes():
+    from publish.folder import network_words
+
+    assert "GRU(512)" in network_words(Config())
+    words = network_words(Config(network="attention"))
+    assert "4 causal attention blocks" in words and "4 heads" in words and "GRU" not in words
+
+
+def test_python_m_train_trains_an_attention_model_that_generates_and_accompanies(pop_songs, tmp_path, capsys):
+    """--network attention end to end: trained, its corrections fitted, loaded as the app loads a
+    model, a piece composed and a tune accompanied, the card naming it."""
+    import pretty_midi
+
+    from musicgen.__main__ import main as musicgen_main
+    from musicgen.generate import compose
+    from musicgen.hub import load
+    from musicgen.request import Request
+    from musicgen.score import ACCOMPANIMENT, MELODY
+    from musicgen.stateful import AttentionSteps
+    from test_accompany import tune_file
+    from train.__main__ import main as train_main
+
+    out = tmp_path / "attention"
+    assert train_main(["--data", str(pop_songs), "--out", str(out), "--network", "attention", "--attention-width", "16",
+                       "--attention-heads", "2", "--attention-layers", "1", "--chunk-tokens", "64", "--batch-size", "4",
+                       "--epochs", "1", "--validation-share", "0.34", "--style-min-songs", "2"]) == 0
+    assert Config.load(out / "config.json").network == "attention"
+    model = load(str(out))
+    assert isinstance(model.steps, AttentionSteps) and model.steps.window == 64  # the chunk: what it learned to see
+    piece = compose(model, Request.build(model.config, primer="note:C4", seconds=6.0, seed=2))[0]
+    assert sum(len(instrument.notes) for instrument in piece.midi.instruments) > 1
+    tune = tune_file(tmp_path / "tune.mid")
+    assert musicgen_main(["accompany", str(tune), "--model", str(out), "--out", str(tmp_path / "x.mid")]) == 0
+    parts = {i.name: i for i in pretty_midi.PrettyMIDI(str(tmp_path / "x.mid")).instruments}
+    assert set(parts) == {MELODY, ACCOMPANIMENT} and len(parts[MELODY].notes) == 16

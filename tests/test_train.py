@@ -92,6 +92,9 @@ def test_a_warm_start_fine_tunes_a_trained_event_model(tiny_events_model_folder,
     assert (out / "repeats.json").is_file() and (out / "melody_intervals.json").is_file()
     assert main(["--data", str(pop_songs), "--out", str(tmp_path / "other"), "--warm-start", str(pop_songs)]) == 2
     assert "not a model folder" in capsys.readouterr().err
+    assert main(["--data", str(pop_songs), "--out", str(tmp_path / "third"), "--warm-start", str(source),
+                 "--network", "attention"]) == 2
+    assert "another kind of network" in capsys.readouterr().err
 
 
 def test_the_embedded_default_is_a_warm_start_for_a_folder_of_ones_own(pop_songs, tmp_path, capsys):

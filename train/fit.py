@@ -225,6 +225,9 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
         representation = Events.load(out_dir)
     elif warm_start:  # its ids, and what they are conditioned on, as that network learned them (and any new)
         learned = Events.load(warm_start)
+        if Config.load(Path(warm_start) / "config.json").network != config.network:
+            raise ConfigError(f"{warm_start} is another kind of network than --network {config.network}: "
+                              "a warm start goes on with the network it starts from")
         if learned.melody_first and not config.melody_first:
             raise ConfigError(f"{warm_start} writes each bar's melody first: fine-tune it with --melody-first")
         representation = Events(learned.tokenizer, learned.styles, learned.starts, config.melody_first,

@@ -56,7 +56,7 @@ class EventScheme(Scheme):
         """No Keras network: sampling reads the weights as NumPy arrays from the .keras zip, so it
         needs no TensorFlow until something asks for the network."""
         try:
-            steps = load_steps(folder / "model.keras")
+            steps = load_steps(folder / "model.keras", config.chunk_tokens)
         except Exception as error:  # a damaged or foreign file: say so rather than show a traceback
             raise ModelError(f"{folder / 'model.keras'} cannot be loaded ({error})") from None
         if steps.vocab_size != vocab_size:
