@@ -38,18 +38,21 @@ def main(argv=None) -> None:
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--without", default="among candidates", help="the stage whose correction the other "
-                        "side goes without (default: among candidates, the song-likeness)")
+                        "side goes without (default: among candidates, the song-likeness); '' for the model "
+                        "as shipped alone (comparing models: run once each, the same seeds)")
     args = parser.parse_args(argv)
     shipped = load(args.model)
-    alone = dataclasses.replace(shipped, corrections=shipped.corrections.without(args.without))
+    sides = {"shipped": shipped}
+    if args.without:
+        sides["without"] = dataclasses.replace(shipped, corrections=shipped.corrections.without(args.without))
     held_out, _ = split_held_out(load_corpus(args.data, shipped.config, progress=False),
                                  training_digests(shipped.folder))
     real, names = [song.score for song in held_out], [song.name for song in held_out]
-    by_draw = {"shipped": [], "without": []}
-    repeats = {"shipped": [], "without": []}
+    by_draw = {name: [] for name in sides}
+    repeats = {name: [] for name in sides}
     songs_repeat = {distance: melody_repeat(real, distance) for distance in (4, 8)}
     for draw in range(args.draws):
-        for name, model in (("shipped", shipped), ("without", alone)):
+        for name, model in sides.items():
             generated, _ = sample_scores(model, args.pieces, 60.0, args.seed + draw)
             by_draw[name].append(round(judge.auc(generated, real, names, seed=args.seed + draw), 4))
             repeats[name].append([melody_repeat(generated, distance) for distance in (4, 8)])
@@ -57,7 +60,7 @@ def main(argv=None) -> None:
                   f"{repeats[name][-1][0]:.3f} / {repeats[name][-1][1]:.3f} (songs {songs_repeat[4]:.3f} / "
                   f"{songs_repeat[8]:.3f})", flush=True)
     result = {"without": args.without}
-    for name in ("shipped", "without"):
+    for name in sides:
         result[f"judge_auc_{name}"] = round(float(np.mean(by_draw[name])), 4)
         result[f"by_draw_{name}"] = by_draw[name]
         for index, distance in enumerate((4, 8)):

@@ -33,6 +33,27 @@ CLASSIFIER_DRAWS = 5
 MEMORY_CANDIDATE = {"orders": (1, 2, 4, 8, 16, 32), "smoothing": 100.0}
 
 
+def read_logits(network, inputs: np.ndarray, window: int = 1024) -> np.ndarray:
+    """The network's logits at every position of inputs (rows, T). An attention network reads what
+    its sampler's cache holds, at most `window` tokens back: windows overlapping by half, each
+    position scored in the last half of one (with a GRU, or a short input, one read)."""
+    def predict(chunk):
+        return np.asarray(network.predict(chunk, batch_size=len(chunk), verbose=0), np.float64)
+
+    length = inputs.shape[1]
+    if network.name != "musicgen_attention" or length <= window:
+        return predict(inputs)
+    out, half, start = None, window // 2, 0
+    while True:
+        read = predict(inputs[:, start:start + window])
+        out = np.empty(inputs.shape + read.shape[2:]) if out is None else out
+        kept = 0 if start == 0 else half
+        out[:, start + kept:start + read.shape[1]] = read[:, kept:]
+        if start + window >= length:
+            return out
+        start += half
+
+
 def network_log_probabilities(network, songs_ids: list[np.ndarray], batch: int = 8,
                               adjusts=(None,)) -> list[list[np.ndarray]]:
     """log p(ids[t] | ids[:t]) for t >= 1 of each song, the network reading the whole song once:
@@ -46,7 +67,7 @@ def network_log_probabilities(network, songs_ids: list[np.ndarray], batch: int =
         inputs = np.zeros((len(chosen), longest - 1), np.int32)
         for row, index in enumerate(chosen):
             inputs[row, :len(songs_ids[index]) - 1] = songs_ids[index][:-1]
-        read = np.asarray(network.predict(inputs, batch_size=len(chosen), verbose=0), np.float64)
+        read = read_logits(network, inputs)
         for variant, adjust in enumerate(adjusts):
             logits = read.copy() if adjust is not None else read
             for row, index in enumerate(chosen):

@@ -127,3 +127,16 @@ def test_python_m_train_trains_an_attention_model_that_generates_and_accompanies
     assert musicgen_main(["accompany", str(tune), "--model", str(out), "--out", str(tmp_path / "x.mid")]) == 0
     parts = {i.name: i for i in pretty_midi.PrettyMIDI(str(tmp_path / "x.mid")).instruments}
     assert set(parts) == {MELODY, ACCOMPANIMENT} and len(parts[MELODY].notes) == 16
+
+
+def test_the_evaluation_reads_an_attention_network_as_far_back_as_its_cache(network):
+    """Windows overlapping by half: each position is scored from half a window to a window back."""
+    from evaluate.events import read_logits
+
+    ids = np.random.default_rng(5).integers(0, 40, 40)
+    logits = read_logits(network, ids[None], window=16)[0]
+    assert np.allclose(logits[:16], network.predict(ids[None, :16], verbose=0)[0], atol=1e-4)  # the first window
+    for position, start in ((23, 8), (24, 16), (32, 24), (39, 24)):  # the window whose last half holds it
+        expected = network.predict(ids[None, start:position + 1], verbose=0)[0, -1]
+        assert np.allclose(logits[position], expected, atol=1e-4), position
+    assert not np.allclose(logits[32], network.predict(ids[None, :33], verbose=0)[0, -1], atol=1e-3)
