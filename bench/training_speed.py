@@ -10,10 +10,11 @@
 - Like for like: our default network trained the study's way, one target per 50-token window
   (the same layers, reading the window and predicting its next token), against the same network
   on sequences: what the pipeline gains with the model's size out of the picture.
+- The attention network (`--network attention`, its default size) on the same sequences, against the GRU.
 
 Each is timed over --steps batches after warm-up batches (compilation not counted). Last line
 JSON: seed_targets_per_s, ours_targets_per_s, targets_speedup, windows_targets_per_s,
-like_for_like_speedup.
+like_for_like_speedup, attention_targets_per_s, attention_ratio.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 import musicgen  # noqa: F401
 from musicgen.config import ORIGINAL_RECIPE, Config
-from musicgen.model import build_model, build_sequence_model, compile_model, has_gpu
+from musicgen.model import build_model, build_network, compile_model, has_gpu
 from musicgen.vocab import Vocab
 
 SHARED = ROOT.parent / "shared" / "datasets"
@@ -109,13 +110,12 @@ def timed_fit(model, dataset, steps: int, targets_per_batch: float) -> float:
     return steps * targets_per_batch / (times[1] - times[0])
 
 
-def sequence_targets_per_s(songs_ids, steps: int) -> float:
-    """Our default recipe: chunks of chunk_tokens, every position a target."""
+def sequence_targets_per_s(songs_ids, steps: int, config: Config = Config()) -> float:
+    """Our default recipe (or config's network): chunks of chunk_tokens, every position a target."""
     from train.data import make_sequence_dataset
 
-    config = Config()
     dataset = make_sequence_dataset(songs_ids, config.chunk_tokens, config.batch_size, seed=0).repeat()
-    model = compile_model(build_sequence_model(config, max(int(ids.max()) for ids in songs_ids) + 1), config)
+    model = compile_model(build_network(config, max(int(ids.max()) for ids in songs_ids) + 1), config)
     # Padded tails weigh 0; the songs here are long, so nearly every position is a target.
     return timed_fit(model, dataset, steps, config.batch_size * config.chunk_tokens)
 
@@ -150,12 +150,15 @@ def main() -> None:
     songs_ids = event_ids()
     ours = sequence_targets_per_s(songs_ids, max(5, args.steps // 3))
     windows = window_targets_per_s(songs_ids, args.steps)
+    attention = sequence_targets_per_s(songs_ids, max(5, args.steps // 3), Config(network="attention"))
     result = {"device": "GPU" if has_gpu() else "CPU", "seed_targets_per_s": round(seed, 1),
               "ours_targets_per_s": round(ours, 1), "targets_speedup": round(ours / seed, 2),
-              "windows_targets_per_s": round(windows, 1), "like_for_like_speedup": round(ours / windows, 2)}
+              "windows_targets_per_s": round(windows, 1), "like_for_like_speedup": round(ours / windows, 2),
+              "attention_targets_per_s": round(attention, 1), "attention_ratio": round(attention / ours, 2)}
     print(f"study: {seed:.0f} targets/s; ours (sequences of {Config().chunk_tokens}): {ours:.0f} targets/s "
           f"({result['targets_speedup']}x); our network on 50-token windows: {windows:.0f} targets/s "
-          f"(sequences {result['like_for_like_speedup']}x that)")
+          f"(sequences {result['like_for_like_speedup']}x that); the attention network (--network attention) on the "
+          f"same sequences: {attention:.0f} targets/s ({result['attention_ratio']}x the GRU's)")
     print(json.dumps(result))
 
 

@@ -147,8 +147,6 @@ class Config:
                 problems.append(f"{name} must be at least 1")
         if self.network not in NETWORKS:
             problems.append(f"network must be one of {', '.join(NETWORKS)}, not {self.network!r}")
-        elif self.network == "attention" and self.representation != "events":
-            problems.append("the attention network reads event tokens (representation events)")
         if self.attention_heads >= 1 and self.attention_width % self.attention_heads:
             problems.append("attention_width must be a multiple of attention_heads")
         if not 0 <= self.transpose_augment <= 11:

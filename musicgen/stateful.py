@@ -184,9 +184,9 @@ class AttentionSteps:
     """The arrays of Embedding -> DecoderBlock x n -> LayerNormalization -> Dense (musicgen.model.
     build_attention_model), stepped with a key/value cache: the same interface as StepWeights.
 
-    A row's state is [keys, values] per block ((rows, heads, window, size): a ring of the last
-    `window` tokens), the position each slot holds, the tokens read so far, and the last hidden
-    vector (what the output layer reads). ALiBi scores a key by its distance alone, so once the
+    A row's state is each block's keys and values ((rows, 2, heads, window, size): a ring of the
+    last `window` tokens), the position each slot holds, the tokens read so far, and the last
+    hidden vector, normalized (what the output layer reads). ALiBi scores a key by its distance alone, so once the
     ring is full the oldest token drops out and nothing else changes. A step writes its token's
     slot in place and returns new counts, so a step tried and thrown away (likeliest_chord) leaves
     nothing the next real step does not overwrite first.
@@ -195,7 +195,7 @@ class AttentionSteps:
     embedding: np.ndarray  # (vocab, width)
     blocks: list[list[np.ndarray]]  # DecoderBlock's 12 arrays each, in its build() order
     final_norm: tuple[np.ndarray, np.ndarray]
-    dense: tuple[np.ndarray, np.ndarray]  # (width, vocab), (vocab,)
+    dense: tuple[np.ndarray, np.ndarray]  # (width, vocab), (vocab,); the final norm's scale and shift folded in
     heads: int = 4
     window: int = 1024  # tokens attended to: the training chunk's length
     style_inputs = None  # no StyleEveryStep
@@ -219,25 +219,32 @@ class AttentionSteps:
         self.width = self.embedding.shape[1]
         self.size = self.width // self.heads
         self.slopes = alibi_slopes(self.heads).astype(np.float32)
+        # Each LayerNormalization's scale and shift folded into the product that reads it, and the
+        # queries' 1 / sqrt(size) into theirs: a step normalizes and multiplies, nothing more.
+        self.steps = []
+        for (gamma_1, beta_1, qkv_kernel, qkv_bias, out_kernel, out_bias, gamma_2, beta_2,
+             in_kernel, in_bias, ffn_kernel, ffn_bias) in self.blocks:
+            qkv_bias = beta_1 @ qkv_kernel + qkv_bias
+            qkv_kernel = gamma_1[:, None] * qkv_kernel
+            qkv_kernel[:, :self.width] /= np.sqrt(self.size)
+            qkv_bias[:self.width] /= np.sqrt(self.size)
+            self.steps.append((qkv_kernel, qkv_bias, out_kernel, out_bias, gamma_2[:, None] * in_kernel,
+                               beta_2 @ in_kernel + in_bias, ffn_kernel, ffn_bias))
+        gamma, beta = self.final_norm
+        kernel, bias = self.dense
+        self.dense = (gamma[:, None] * kernel, beta @ kernel + bias)  # dense[1]: the bias the sampler adds
         self.output_kernel = np.ascontiguousarray(self.dense[0])
-        for block in self.blocks:  # queries pre-scaled by 1 / sqrt(size), as the layer scales them
-            block[2] = block[2].copy()
-            block[3] = block[3].copy()
-            block[2][:, :self.width] /= np.sqrt(self.size)
-            block[3][:self.width] /= np.sqrt(self.size)
 
     @property
     def vocab_size(self) -> int:
         return self.dense[1].shape[0]
 
     def initial_states(self, rows: int) -> list[np.ndarray]:
-        cache = [np.zeros((rows, self.heads, self.window, self.size), np.float32) for _ in range(2 * len(self.blocks))]
-        return [*cache, np.full((rows, self.window), -1, np.int64), np.zeros(rows, np.int64),
+        caches = [np.zeros((rows, 2, self.heads, self.window, self.size), np.float32) for _ in self.blocks]
+        return [*caches, np.full((rows, self.window), -1, np.int64), np.zeros(rows, np.int64),
                 np.zeros((rows, self.width), np.float32)]
 
     def hidden_step(self, ids: np.ndarray, states: list[np.ndarray], style=None) -> list[np.ndarray]:
-        from .model import layer_norm
-
         positions, count = states[-3], states[-2]
         step = int(count[0])  # every row has read as many tokens
         slot, filled = step % self.window, min(step + 1, self.window)
@@ -246,20 +253,19 @@ class AttentionSteps:
         bias = np.where(positions[0, :filled] >= 0, -self.slopes[:, None] * distance[None], -np.inf)
         rows = len(ids)
         x = self.embedding[ids]
-        for index, (gamma_1, beta_1, qkv_kernel, qkv_bias, out_kernel, out_bias, gamma_2, beta_2,
-                    in_kernel, in_bias, ffn_kernel, ffn_bias) in enumerate(self.blocks):
-            keys, values = states[2 * index], states[2 * index + 1]
-            qkv = (layer_norm(x, gamma_1, beta_1, np) @ qkv_kernel + qkv_bias).reshape(rows, 3, self.heads, self.size)
-            keys[:, :, slot], values[:, :, slot] = qkv[:, 1], qkv[:, 2]
-            scores = np.matmul(keys[:, :, :filled], qkv[:, 0, :, :, None])[..., 0] + bias  # (rows, heads, filled)
+        for cache, (qkv_kernel, qkv_bias, out_kernel, out_bias, in_kernel, in_bias, ffn_kernel, ffn_bias) in zip(
+                states, self.steps):
+            qkv = (normalized(x) @ qkv_kernel + qkv_bias).reshape(rows, 3, self.heads, self.size)
+            cache[:, :, :, slot] = qkv[:, 1:]  # this token's key and value
+            scores = np.matmul(cache[:, 0, :, :filled], qkv[:, 0, :, :, None])[..., 0] + bias  # (rows, heads, filled)
             weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
             weights /= weights.sum(axis=-1, keepdims=True)
-            mixed = np.matmul(weights[:, :, None, :], values[:, :, :filled])[:, :, 0]  # (rows, heads, size)
+            mixed = np.matmul(weights[:, :, None, :], cache[:, 1, :, :filled])  # (rows, heads, 1, size)
             x = x + mixed.reshape(rows, self.width) @ out_kernel + out_bias
-            inner = layer_norm(x, gamma_2, beta_2, np) @ in_kernel + in_bias
-            inner = 0.5 * inner * (1 + np.tanh(0.7978845608 * (inner + 0.044715 * inner ** 3)))  # gelu, tanh form
+            inner = normalized(x) @ in_kernel + in_bias
+            inner *= 0.5 + 0.5 * np.tanh(0.7978845608 * (inner + 0.044715 * inner * inner * inner))  # gelu (tanh)
             x = x + inner @ ffn_kernel + ffn_bias
-        return [*states[:-2], count + 1, layer_norm(x, *self.final_norm, np).astype(np.float32)]
+        return [*states[:-2], count + 1, normalized(x)]
 
     def step(self, ids: np.ndarray, states: list[np.ndarray], style=None) -> tuple[np.ndarray, list[np.ndarray]]:
         states = self.hidden_step(ids, states)
@@ -273,6 +279,12 @@ class AttentionSteps:
 
     def style_in(self, ids) -> None:
         return None
+
+
+def normalized(x: np.ndarray) -> np.ndarray:
+    """LayerNormalization's (epsilon 1e-5) without its scale and shift (AttentionSteps folds them in)."""
+    centered = x - x.mean(axis=-1, keepdims=True)
+    return centered / np.sqrt((centered * centered).mean(axis=-1, keepdims=True) + 1e-5)
 
 
 def read(weights: StepWeights, ids) -> tuple[np.ndarray, list[np.ndarray]]:

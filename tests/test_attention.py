@@ -83,13 +83,15 @@ def test_the_sampler_writes_decodable_music_from_an_attention_network():
         assert events.decode(np.concatenate([[events.bos_id], ids])).note_count > 0
 
 
-def test_an_attention_config_is_checked():
+def test_an_attention_config_is_checked(tmp_path):
+    from train.fit import train
+
     with pytest.raises(ConfigError, match="multiple of attention_heads"):
         Config(network="attention", attention_width=30, attention_heads=4)
     with pytest.raises(ConfigError, match="network must be one of"):
         Config(network="transformer")
     with pytest.raises(ConfigError, match="reads event tokens"):
-        Config(network="attention", representation="frames")
+        train(Config(network="attention", representation="frames"), None, tmp_path)
 
 
 def test_a_card_names_the_network_it_describes():

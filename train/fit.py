@@ -161,6 +161,8 @@ def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = Fa
     if not scheme_for(config).whole_sequences:
         if warm_start:
             raise ConfigError("--warm-start needs an event model (the original study's frames start afresh)")
+        if config.network != "gru":
+            raise ConfigError(f"--network {config.network} reads event tokens; a frame model is the study's GRUs")
         return train_windows(config, corpus, out_dir, resume, strategy, verbose, held_out)
     return train_sequences(config, corpus, out_dir, resume, strategy, verbose, held_out, warm_start)
 
