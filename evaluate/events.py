@@ -18,6 +18,7 @@ import numpy as np
 from musicgen.generate import sample_scores
 from musicgen.listening import in_c, segments, statistics
 from musicgen.memory import PieceMemory
+from musicgen.model import read_logits
 
 from . import judge, listening
 from .ngram import NGram, remembered
@@ -31,27 +32,6 @@ NGRAM_ORDERS = (1, 2, 3, 4, 5)
 CLASSIFIER_DRAWS = 5
 # A memory tried beside the shipped setting, to decide whether the memory still pays for events.
 MEMORY_CANDIDATE = {"orders": (1, 2, 4, 8, 16, 32), "smoothing": 100.0}
-
-
-def read_logits(network, inputs: np.ndarray, window: int = 1024) -> np.ndarray:
-    """The network's logits at every position of inputs (rows, T). An attention network reads what
-    its sampler's cache holds, at most `window` tokens back: windows overlapping by half, each
-    position scored in the last half of one (with a GRU, or a short input, one read)."""
-    def predict(chunk):
-        return np.asarray(network.predict(chunk, batch_size=len(chunk), verbose=0), np.float64)
-
-    length = inputs.shape[1]
-    if network.name != "musicgen_attention" or length <= window:
-        return predict(inputs)
-    out, half, start = None, window // 2, 0
-    while True:
-        read = predict(inputs[:, start:start + window])
-        out = np.empty(inputs.shape + read.shape[2:]) if out is None else out
-        kept = 0 if start == 0 else half
-        out[:, start + kept:start + read.shape[1]] = read[:, kept:]
-        if start + window >= length:
-            return out
-        start += half
 
 
 def network_log_probabilities(network, songs_ids: list[np.ndarray], batch: int = 8,

@@ -187,6 +187,27 @@ def build_network(config: Config, vocab_size: int) -> keras.Model:
     return build_sequence_model(config, vocab_size)
 
 
+def read_logits(network, inputs: np.ndarray, window: int = 1024) -> np.ndarray:
+    """The network's logits at every position of inputs (rows, T). An attention network reads what
+    its sampler's cache holds, at most `window` tokens back: windows overlapping by half, each
+    position scored in the last half of one (with a GRU, or a short input, one read)."""
+    def predict(chunk):
+        return np.asarray(network.predict(chunk, batch_size=len(chunk), verbose=0), np.float64)
+
+    length = inputs.shape[1]
+    if network.name != "musicgen_attention" or length <= window:
+        return predict(inputs)
+    out, half, start = None, window // 2, 0
+    while True:
+        read = predict(inputs[:, start:start + window])
+        out = np.empty(inputs.shape + read.shape[2:]) if out is None else out
+        kept = 0 if start == 0 else half
+        out[:, start + kept:start + read.shape[1]] = read[:, kept:]
+        if start + window >= length:
+            return out
+        start += half
+
+
 def has_gpu() -> bool:
     import tensorflow as tf
 

@@ -133,7 +133,7 @@ def test_python_m_train_trains_an_attention_model_that_generates_and_accompanies
 
 def test_the_evaluation_reads_an_attention_network_as_far_back_as_its_cache(network):
     """Windows overlapping by half: each position is scored from half a window to a window back."""
-    from evaluate.events import read_logits
+    from musicgen.model import read_logits
 
     ids = np.random.default_rng(5).integers(0, 40, 40)
     logits = read_logits(network, ids[None], window=16)[0]
