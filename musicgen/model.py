@@ -187,25 +187,25 @@ def build_network(config: Config, vocab_size: int) -> keras.Model:
     return build_sequence_model(config, vocab_size)
 
 
-def read_logits(network, inputs: np.ndarray, window: int = 1024) -> np.ndarray:
+def read_logits(network, inputs: np.ndarray, window: int = 1024, batch: int = 8) -> np.ndarray:
     """The network's logits at every position of inputs (rows, T). An attention network reads what
-    its sampler's cache holds, at most `window` tokens back: windows overlapping by half, each
-    position scored in the last half of one (with a GRU, or a short input, one read)."""
-    def predict(chunk):
-        return np.asarray(network.predict(chunk, batch_size=len(chunk), verbose=0), np.float64)
-
+    its sampler's cache holds, at most `window` tokens back: windows overlapping by half (read
+    together, a batch at a time), each position scored in the last half of one. A GRU, or a
+    short input, is read in one go."""
     length = inputs.shape[1]
     if network.name != "musicgen_attention" or length <= window:
-        return predict(inputs)
-    out, half, start = None, window // 2, 0
-    while True:
-        read = predict(inputs[:, start:start + window])
-        out = np.empty(inputs.shape + read.shape[2:]) if out is None else out
-        kept = 0 if start == 0 else half
-        out[:, start + kept:start + read.shape[1]] = read[:, kept:]
-        if start + window >= length:
-            return out
-        start += half
+        return np.asarray(network.predict(inputs, batch_size=max(1, len(inputs)), verbose=0), np.float64)
+    half = window // 2
+    starts = list(range(0, length - window, half)) + [length - window]  # the last one ends at the end
+    windows = np.concatenate([inputs[:, start:start + window] for start in starts])  # (windows x rows, window)
+    read = np.asarray(network.predict(windows, batch_size=batch, verbose=0), np.float64)
+    read = read.reshape(len(starts), len(inputs), window, -1)
+    out = np.empty(inputs.shape + read.shape[3:])
+    done = 0  # positions scored so far
+    for start, logits in zip(starts, read):
+        out[:, done:start + window] = logits[:, done - start:]
+        done = start + window
+    return out
 
 
 def has_gpu() -> bool:
