@@ -7,6 +7,7 @@ from keras import layers
 
 from .config import Config
 from .midi import token_pitches
+from .stateful import alibi_slopes
 from .representations.events import STYLE_POSITION
 from .vocab import Vocab
 
@@ -95,13 +96,8 @@ def build_sequence_model(config: Config, vocab_size: int) -> keras.Model:
     return keras.Model(tokens, next_token, name="musicgen_events")
 
 
-def alibi_slopes(heads: int) -> np.ndarray:
-    """Each head's penalty per token of distance (ALiBi: 2^-8h/H): near heads and far heads."""
-    return 2.0 ** (-8.0 * np.arange(1, heads + 1) / heads)
-
-
 def layer_norm(x, gamma, beta, ops):
-    """LayerNormalization over the last axis (epsilon 1e-5), with `ops` = keras.ops or numpy."""
+    """LayerNormalization over the last axis (epsilon 1e-5), with `ops` = keras.ops (DecoderBlock's)."""
     mean = ops.mean(x, axis=-1, keepdims=True)
     centered = x - mean
     return centered / ops.sqrt(ops.mean(centered * centered, axis=-1, keepdims=True) + 1e-5) * gamma + beta

@@ -25,6 +25,11 @@ from .sampling import choose_rows, per_row
 
 
 
+def alibi_slopes(heads: int) -> np.ndarray:
+    """Each head's penalty per token of distance (ALiBi: 2^-8h/H): near heads and far heads."""
+    return 2.0 ** (-8.0 * np.arange(1, heads + 1) / heads)
+
+
 def keras_arrays(path) -> dict[str, list[list[np.ndarray]]]:
     """A .keras file's weights by layer class, in the layers' order (a zip of JSON and HDF5: nothing
     in it runs), so that sampling needs neither TensorFlow nor its start-up time."""
@@ -214,8 +219,6 @@ class AttentionSteps:
         return cls.from_arrays(arrays, network.get_layer("block_1").heads)
 
     def __post_init__(self):
-        from .model import alibi_slopes
-
         self.width = self.embedding.shape[1]
         self.size = self.width // self.heads
         self.slopes = alibi_slopes(self.heads).astype(np.float32)

@@ -23,6 +23,7 @@ from musicgen.calibration.articulation import Articulation
 from musicgen.calibration.forms import SongForms
 from musicgen.calibration.likeness import Likeness
 from musicgen.calibration.melody import fit_on_songs
+from musicgen.model import read_logits
 from musicgen.calibration.melody_key import MelodyKey
 from musicgen.calibration.repeats import Repeats
 from musicgen.calibration.tempo import TempoTable
@@ -72,7 +73,8 @@ def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: se
         if forms is not None:
             measured.append(forms)
     if "melody_intervals" in wanted:
-        measured.append(fit_on_songs(music_model.network, songs_ids[:MELODY_FIT_SONGS], events.melody_program_id,
+        measured.append(fit_on_songs(lambda ids: read_logits(music_model.network, np.asarray(ids[:-1])[None, :])[0],
+                                     songs_ids[:MELODY_FIT_SONGS], events.melody_program_id,
                                      events.pitch_of))
     for member in measured:
         member.save(folder)

@@ -106,10 +106,9 @@ class MelodyIntervals:
         return cls(bias)
 
 
-def fit_on_songs(network, songs_ids: list[np.ndarray], program_id: int, pitch_of: np.ndarray) -> MelodyIntervals:
-    """The bias that best explains these songs' melody notes under the network's own logits."""
-    from ..model import read_logits  # (Keras: only ever while training)
-
+def fit_on_songs(logits_of, songs_ids: list[np.ndarray], program_id: int, pitch_of: np.ndarray) -> MelodyIntervals:
+    """The bias that best explains these songs' melody notes under the network's own logits
+    (logits_of(ids): the network's logits reading ids[:-1], (len(ids) - 1, vocab))."""
     pitch_ids = np.flatnonzero(pitch_of >= 0)
     column_of = np.full(len(pitch_of), -1)
     column_of[pitch_ids] = np.arange(len(pitch_ids))
@@ -118,7 +117,7 @@ def fit_on_songs(network, songs_ids: list[np.ndarray], program_id: int, pitch_of
         contexts = melody_contexts(ids, program_id, pitch_of)
         if not contexts:
             continue
-        logits = read_logits(network, np.asarray(ids[:-1])[None, :])[0]
+        logits = logits_of(ids)
         for t, previous in contexts:
             logits_rows.append(logits[t, pitch_ids])
             classes.append(interval_class(pitch_of[pitch_ids], previous))
