@@ -52,6 +52,11 @@ def keras_arrays(path) -> dict[str, list[list[np.ndarray]]]:
         group = weights.get(f"layers/{kind}" + (f"_{count}" if count else ""))
         if group is None:
             continue
+        if "forward_layer" in group:  # a Bidirectional wrapper: the forward layer's, then the backward's
+            arrays.setdefault(layer["class_name"], []).append(
+                [np.asarray(vars_[str(index)], np.float32) for direction in ("forward_layer", "backward_layer")
+                 for vars_ in [group[f"{direction}/cell/vars"]] for index in range(len(vars_))])
+            continue
         variables = group.get("cell/vars") or group.get("vars")
         if variables is not None and len(variables):
             arrays.setdefault(layer["class_name"], []).append(
@@ -677,9 +682,9 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
     Every token is drawn as in sample(), but the melody is fed, never drawn: the music may not pass
     the next melody note (what the network gives to passing it goes to reaching it), a bar may not
     end before its melody is written, and a melody Program comes only where a note is due, its
-    Pitch, Velocity and Duration fed after it. Chords: chord_ids[bar] at each bar line when given
-    (a progression, repeating); else, at each bar line and again at its half, the chord that the
-    melody of that half makes likeliest (likeliest_chord), written at the half only where it changes.
+    Pitch, Velocity and Duration fed after it. Chords: chord_ids, one a half bar (repeating), when
+    given; else, at each bar line and again at its half, the chord that the melody of that half makes
+    likeliest (likeliest_chord). A half bar's chord is written only where it changes.
     A pure function of its arguments, like sample().
     """
     primer = np.asarray(primer, np.int64)
@@ -690,7 +695,7 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
     position_ids, bar_id = grammar.position_ids, grammar.bar_id
     everything = np.arange(len(grammar.kinds))
     out: list[int] = []
-    bar, queue, stops, written_in_bar, bar_chord = -1, [], [], 0, -1
+    bar, queue, stops, written_in_bar, bar_chord, half_chord = -1, [], [], 0, -1, -1
 
     def feed(token_id: int):
         nonlocal logits, states, state
@@ -728,8 +733,10 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
             notes = list(plan.notes[bar])
             feed(bar_id)
             if chord_ids:
-                bar_chord = chord_ids[bar % len(chord_ids)]
-                stops = notes
+                bar_chord = chord_ids[2 * bar % len(chord_ids)]
+                half_chord = chord_ids[(2 * bar + 1) % len(chord_ids)]
+                stops = notes if half_chord == bar_chord else \
+                    sorted([*notes, (HALF_BAR, None, 0, 0.0)], key=lambda stop: (stop[0], stop[1] is not None))
             else:
                 first_half = [note for note in notes if note[0] < HALF_BAR]
                 bar_chord = likeliest_chord(weights, states, style, grammar, first_half, position_ids[0], chord_tones)
@@ -742,8 +749,11 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
         written_in_bar += 1
         if stops and stops[0][1] is None and chosen == position_ids[HALF_BAR]:  # the half bar's chord, if it changes
             stops.pop(0)
-            second_half = [note for note in stops if note[1] is not None]
-            chord = likeliest_chord(weights, states, style, grammar, second_half, None, chord_tones, keep=bar_chord)
+            if chord_ids:
+                chord = half_chord
+            else:
+                second_half = [note for note in stops if note[1] is not None]
+                chord = likeliest_chord(weights, states, style, grammar, second_half, None, chord_tones, keep=bar_chord)
             if chord != bar_chord:
                 queue = [chord]
         if not queue and grammar.kinds[chosen] in ("Position", "Chord"):

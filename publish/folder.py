@@ -46,6 +46,8 @@ CORRECTION_WORDS = {
                   " section labels): its sections come back as songs' do.",
     "melody_key.json": "A tune brought to accompany is read in the key its notes are likeliest in, by how the"
                        " training songs' melodies sit in theirs (`melody_key.json`).",
+    "harmony.keras": "Under a tune brought to accompany, the chords are read from the whole tune, a half bar each, by"
+                     " a small bidirectional GRU trained on the training songs' own chords (`harmony.keras`).",
     "likeness.json": "Each piece is kept from a few sampled ones in proportion to how song-like it sounds, by a"
                      " logistic model of the training songs against the network's own pieces (`likeness.json`).",
 }

@@ -6,7 +6,8 @@
 existed, it finds the folder's training songs in DATA (by the hashes its metrics.json lists) and
 writes every member beside the weights: the tempo table, the articulation and the repeats are
 measured on the songs, and so is how the songs' melodies sit in their keys (to read the key of a
-tune brought to accompany); the melody's interval bias is fitted under the trained network. Asked for
+tune brought to accompany), and a small tagger learns their chords from their melodies (to read the
+chords under that tune); the melody's interval bias is fitted under the trained network. Asked for
 with --only: the songs' forms, where their folder names them (POP909's human labels), and the
 song-likeness, which learns to tell the network's own pieces from the songs. The network is not touched.
 """
@@ -21,6 +22,7 @@ import numpy as np
 from musicgen.calibration import FAMILY, Corrections
 from musicgen.calibration.articulation import Articulation
 from musicgen.calibration.forms import SongForms
+from musicgen.calibration.harmony import Harmony
 from musicgen.calibration.likeness import Likeness
 from musicgen.calibration.melody import fit_on_songs
 from musicgen.model import read_logits
@@ -35,7 +37,7 @@ from .data import load_corpus, prepared_ids, split_held_out, training_digests
 MELODY_FIT_SONGS = 80  # enough: 27,000 melody notes of POP909 for 13 numbers
 LIKENESS_PIECES = 256  # the network's own pieces, against about 2,700 segments of POP909's training songs
 LIKENESS_SECONDS = 60.0
-NAMES = {member.FILE.removesuffix(".json"): member for member in FAMILY}  # --only's words
+NAMES = {Path(member.FILE).stem: member for member in FAMILY}  # --only's words
 # Fitted unless asked otherwise. Two are fitted only when asked (--only forms,likeness): with the
 # song-likeness the judge it does not select on hears no difference (docs/measurements/song-likeness.md);
 # with drawn forms it hears none either, and the project's own classifier hears pieces further from
@@ -68,6 +70,10 @@ def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: se
         key = MelodyKey.measured([song.score for song in songs])
         if key is not None:
             measured.append(key)
+    if "harmony" in wanted:  # a small tagger: about 5 minutes on POP909's training songs (2 CPU cores)
+        harmony = Harmony.fitted([song.score for song in songs], progress=progress)
+        if harmony is not None:
+            measured.append(harmony)
     if "forms" in wanted:  # only where the songs' folder names their sections (POP909's human labels)
         forms = SongForms.measured([song.form for song in songs])
         if forms is not None:
@@ -138,6 +144,8 @@ def describe(corrections: Corrections, songs: int) -> str:
     if corrections.melody_key is not None:
         lines.append("  melodies' time by pitch class in C major / A minor: "
                      + " ".join(f"{share:.2f}" for share in corrections.melody_key.shares))
+    if corrections.harmony is not None:
+        lines.append("  harmony: a tagger reads a brought tune's chords, a half bar each (harmony.keras)")
     if melody is not None:
         lines.append("  melody bias by interval: " + " ".join(f"{value:+.2f}" for value in melody.bias))
     return "\n".join(lines)

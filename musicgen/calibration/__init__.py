@@ -2,7 +2,8 @@
 sampler applies around the network. One family, one bundle, one hook protocol.
 
 Each member is a class in its own file with
-- `FILE`, the JSON it is saved as beside the weights (never a pickle);
+- `FILE`, the JSON it is saved as beside the weights (never a pickle; the harmony tagger, a small
+  network, is a .keras file read by NumPy);
 - `load(folder)` -> the member, or None where the folder lacks the file (a model trained before
   it: the sampler then does without); `save(folder)`;
 - `stage`, where the sampler applies it, and the one hook that stage calls:
@@ -16,6 +17,7 @@ Each member is a class in its own file with
 | after decoding | `performed(score, seed)`: notes as long as the songs played them | Articulation |
 | among candidates | `choose(scores, rng)`: the candidate piece kept | Likeness |
 | reading a melody | `key_of(notes)`: the key a tune brought to accompany is read in | MelodyKey (melody_key.json) |
+| harmonizing a melody | `chords_of(notes, halves)`: the chords under that tune, a half bar each | Harmony (harmony.keras) |
 
 Adding a correction: its file here, and its class in FAMILY. `python -m train.calibrate FOLDER`
 fits every member for a trained folder (old ones too); docs/measurements/corrections.md says what
@@ -28,15 +30,16 @@ from pathlib import Path
 
 from .articulation import Articulation
 from .forms import SongForms
+from .harmony import Harmony
 from .likeness import Likeness
 from .melody import MelodyIntervals
 from .melody_key import MelodyKey
 from .repeats import Repeats
 from .tempo import TempoTable
 
-FAMILY = (TempoTable, SongForms, MelodyIntervals, Repeats, Articulation, Likeness, MelodyKey)
+FAMILY = (TempoTable, SongForms, MelodyIntervals, Repeats, Articulation, Likeness, MelodyKey, Harmony)
 STAGES = ("before sampling", "the form", "at the logits", "at a bar line", "after decoding", "among candidates",
-          "reading a melody")
+          "reading a melody", "harmonizing a melody")
 FILES = tuple(member.FILE for member in FAMILY)
 
 
@@ -100,6 +103,10 @@ class Corrections:
     @property
     def melody_key(self) -> MelodyKey | None:
         return self.members.get("reading a melody")
+
+    @property
+    def harmony(self) -> Harmony | None:
+        return self.members.get("harmonizing a melody")
 
     def names(self) -> list[str]:
         """The files of the members present, in FAMILY's order."""

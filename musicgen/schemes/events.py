@@ -359,13 +359,27 @@ def accompaniment(music_model, request) -> Draft:
                          melody_bars=melody_halves(events, melody.score.transposed(shift), plan.bars),
                          melody_program=events.melody_program_id, **correction_hooks(music_model) | {"repeats": None})
     else:
-        written = [sample_under_melody(music_model.steps, events.grammar, header, plan, chords, request.temperature,
+        written = [sample_under_melody(music_model.steps, events.grammar, header, plan,
+                                       half_bar_chords(music_model, melody.score.transposed(shift), plan.bars, chords),
+                                       request.temperature,
                                        request.top_k, request.top_p, (request.seed, variation),
                                        events.melody_program_id, events.chord_tones)
                    for variation in range(request.variations)]
     rows = [[*header, *row.tolist()] for row in written]
     return Draft(music_model.source, request.seed, rows, tempi=[melody.score.tempo_bpm] * request.variations,
                  transpose=-shift, speed=1.0, program=request.program, steering=steering.to_json(), melody=str(path))
+
+
+def half_bar_chords(music_model, melody: Score, bars: int, progression: list[int] | None) -> list[int] | None:
+    """The chord ids an accompaniment is written over, one a half bar: the progression asked for (a
+    chord a bar), else the chords the model's harmony member reads from the whole melody (in the
+    model's key), else None (the sampler then reads each half bar's chord as it goes)."""
+    if progression:
+        return [chord for chord in progression for _ in range(2)]
+    harmony = music_model.corrections.harmony
+    if harmony is None:
+        return None
+    return [music_model.vocab.chord_id(int(chord)) for chord in harmony.chords_of(melody.parts[MELODY], 2 * bars)]
 
 
 def melody_halves(events, score: Score, bars: int) -> list[list[int]]:
