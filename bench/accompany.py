@@ -18,6 +18,10 @@ songs_mean_pitch, judge_auc, cpu_seconds_per_minute.
 """
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as shipped: the CLI and the app sample on one BLAS thread
+
 import argparse
 import json
 import tempfile

@@ -47,7 +47,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     accompany.add_argument("melody", type=Path, help="a MIDI file: one track, or a track named melody, vocal or "
                            "lead (else its highest track is taken, and that is said)")
     accompany.add_argument("--chords", help="force a progression, one chord per bar, in the melody's key, repeating "
-                           "(default: chords the melody makes likeliest)")
+                           "(default: the chords read from the whole melody, one a half bar)")
     accompany.add_argument("--style", default="any", help="an artist the model learned, or any")
     shared_flags(accompany)
     return parser.parse_args(argv)

@@ -81,3 +81,24 @@ def test_the_accompaniment_changes_chord_at_the_half_bar_where_it_is_given(tiny_
                               melody_program_id=events.melody_program_id, chord_tones=events.chord_tones)
     written = [(float(start), chord_name(int(chord))) for start, _, chord in events.chords_of([*header, *ids])]
     assert written == [(0.0, "C"), (4.0, "F"), (6.0, "G"), (8.0, "Am"), (12.0, "Dm"), (14.0, "G")]
+
+
+def test_a_model_folder_without_the_tagger_still_accompanies_reading_chords_as_it_goes(tiny_events_model_folder,
+                                                                                      tmp_path):
+    import shutil
+
+    from musicgen.generate import pieces_of, sample_draft
+    from musicgen.hub import load
+    from musicgen.request import Request
+    from test_accompany import tune_file
+
+    folder = tmp_path / "before-harmony"
+    shutil.copytree(tiny_events_model_folder, folder)
+    (folder / "harmony.keras").unlink()
+    old = load(str(folder))
+    assert old.corrections.harmony is None
+    path = tune_file(tmp_path / "tune.mid")
+    draft = sample_draft(old, Request.build(old.config, primer=f"melody:{path}", seed=2))
+    piece = pieces_of(old, draft)[0]
+    assert len(old.vocab.chords_of(draft.rows[0])) >= 4  # a chord at least every bar of the 4-bar tune
+    assert {instrument.name for instrument in piece.midi.instruments} == {MELODY, ACCOMPANIMENT}

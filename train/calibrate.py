@@ -55,7 +55,7 @@ def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: se
     music_model = load_folder(folder)
     events, config = music_model.vocab, music_model.config
     wanted = set(DEFAULT) if only is None else only
-    if songs_ids is None:
+    if songs_ids is None and wanted & {"repeats", "melody_intervals"}:  # the songs under the model's tokens
         songs_ids = [prepared_ids(song.score, events, config) for song in songs]
     corrections = music_model.corrections
     measured = []
