@@ -94,7 +94,7 @@ def build_tagger():
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0)))  # clipped: no overflow warnings, same value
 
 
 def gru_over(inputs: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray,
