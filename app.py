@@ -28,7 +28,7 @@ import musicgen  # noqa: F401  (quiets TensorFlow)
 from musicgen import stateful
 from musicgen.audio import synthesizer_name
 from musicgen.batching import batcher_for
-from musicgen.chords import ROOT_NAMES
+from musicgen.chords import ROOT_NAMES, bar_by_bar
 from musicgen.config import Config
 from musicgen.errors import HubUnreachable, ModelError
 from musicgen.generate import extend_draft, make_primer, pieces_of, sample_draft
@@ -121,7 +121,9 @@ def show(snapshot: dict, started: float, remarks: list[str]) -> list:
     draft = Draft(**snapshot)
     music_model = get_model(draft.source)
     folder, slots, players, notes, seconds, keys = request_folder(), [], [], 0, 0.0, set()
+    read_chords = ""
     for index, piece in enumerate(pieces_of(music_model, draft)):
+        read_chords = read_chords or bar_by_bar(piece.score.chords)
         stem = folder / piece_name(draft, piece, index)
         title = f"seed {draft.seed}, piece {index + 1}"
         write_piece(piece, f"{stem}.mid", f"{stem}.wav", f"{stem}.png", title=title, ogg_path=f"{stem}.ogg")
@@ -140,6 +142,8 @@ def show(snapshot: dict, started: float, remarks: list[str]) -> list:
              + (f", {'/'.join(map(str, tempi))} BPM" if tempi else "")
              + (f", {'/'.join(sorted(keys))}" if keys - {None} else "")
              + (f"\nasked for: {asked}" if asked else "")
+             + (f"\nchords read from your melody: {read_chords}" if draft.melody
+                and not (draft.steering or {}).get("chords") and read_chords else "")
              + f", model {music_model.source}, seed {draft.seed}, {time.perf_counter() - started:.1f} s to make"
              + f"\nplayed through {synthesizer_name()}")
     return [*slots, *players, facts + "".join(f"\n{remark}" for remark in remarks if remark), draft.seed]

@@ -105,6 +105,7 @@ def generate_command(args) -> int:
 def write_pieces(music_model, request, args) -> int:
     """Sample the request's pieces and write each one's files, saying what was made."""
     from .audio import synthesizer_name
+    from .chords import bar_by_bar
     from .generate import compose, make_primer
     from .output import write_piece
     from .steering import form_name
@@ -132,6 +133,8 @@ def write_pieces(music_model, request, args) -> int:
         tempo += f", {piece.key}" if piece.key else ""
         print(f"wrote {written}: {piece.midi.get_end_time():.1f} s{tempo}, {piece.note_count} notes"
               + (f" [{rendered.synthesizer}]" if rendered else ""))
+        if request.primer.startswith("melody:") and not request.steering.chords:
+            print(f"  chords read from the melody: {bar_by_bar(piece.score.chords)}")
     return 0
 
 

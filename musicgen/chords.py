@@ -191,3 +191,20 @@ def progression_rows(chords: list[int], bars: int, beats_per_bar: int = 4) -> np
     """A progression (one chord a bar, repeating) as chord rows over `bars` bars."""
     return np.array([[bar * beats_per_bar, (bar + 1) * beats_per_bar, chords[bar % len(chords)]]
                      for bar in range(bars)], float).reshape(-1, 3) if chords else np.zeros((0, 3))
+
+
+def bar_by_bar(chords: np.ndarray, beats_per_bar: int = 4, bars: int | None = None) -> str:
+    """Chord rows as a person reads them, bar by bar: "C | G Am | F" (a bar's changes inside it);
+    "-" for a bar under no chord. `bars` defaults to the last chord's bar."""
+    if not len(chords):
+        return ""
+    bars = bars if bars is not None else int(np.ceil(chords[:, 1].max() / beats_per_bar - 1e-6))
+    words = []
+    for bar in range(bars):
+        start, end = bar * beats_per_bar, (bar + 1) * beats_per_bar
+        inside = chords[(chords[:, 0] > start) & (chords[:, 0] < end)]
+        names = [chord_name(int(chord)) for chord in [*chord_at(chords, [start]), *inside[:, 2]]
+                 if chord != NO_CHORD]
+        names = [name for index, name in enumerate(names) if index == 0 or name != names[index - 1]]
+        words.append(" ".join(names) or "-")
+    return " | ".join(words)

@@ -102,6 +102,8 @@ def test_the_cli_writes_the_accompanied_tune(tiny_events_model_folder, tmp_path,
     assert code == 0
     printed = capsys.readouterr().out
     assert "accompanied tune.mid x 2" in printed
+    read = [line.split(": ", 1)[1] for line in printed.splitlines() if "chords read from the melody" in line]
+    assert len(read) == 2 and all(len(chords.split(" | ")) == 4 for chords in read)  # the tune's 4 bars
     for index in (1, 2):
         written = pretty_midi.PrettyMIDI(str(tmp_path / f"out-{index}.mid"))
         assert [instrument.name for instrument in written.instruments] == [MELODY, ACCOMPANIMENT]

@@ -288,6 +288,8 @@ def test_accompany_through_the_api_keeps_the_tune_and_adds_a_piano(app_url, app_
         assert [round(note.start, 4) for note in parts["Melody"].notes] == [index * beat for index in range(16)]
         assert parts["Accompaniment"].notes
     assert "accompaniment of my tune.mid" in result[-2]
+    read = result[-2].split("chords read from your melody: ")[1].splitlines()[0]
+    assert len(read.split(" | ")) == 4  # the tune's 4 bars, each named (chords one may then force)
     with pytest.raises(AppError, match="upload a MIDI file to accompany"):
         client.predict(None, api_name="/accompany")
     drums = write_midi(tmp_path / "drums.mid", [{"is_drum": True, "notes": [(36, 0.0, 0.5)]}])

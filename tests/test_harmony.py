@@ -102,3 +102,12 @@ def test_a_model_folder_without_the_tagger_still_accompanies_reading_chords_as_i
     piece = pieces_of(old, draft)[0]
     assert len(old.vocab.chords_of(draft.rows[0])) >= 4  # a chord at least every bar of the 4-bar tune
     assert {instrument.name for instrument in piece.midi.instruments} == {MELODY, ACCOMPANIMENT}
+
+
+def test_chords_are_shown_bar_by_bar_as_a_person_reads_them():
+    from musicgen.chords import NO_CHORD, bar_by_bar
+
+    rows = np.array([[0, 4, chord_of(0, "maj")], [4, 6, chord_of(7, "maj")], [6, 8, chord_of(9, "min")],
+                     [8, 12, chord_of(5, "maj")], [12, 14, NO_CHORD], [16, 20, chord_of(5, "maj")]], float)
+    assert bar_by_bar(rows) == "C | G Am | F | - | F"
+    assert bar_by_bar(np.zeros((0, 3))) == ""
