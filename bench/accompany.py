@@ -6,14 +6,16 @@ first bar that has one, written as one unnamed track at the song's tempo, go thr
 - every run succeeds, and the melody comes back note for note (pitch, onset within an eighth of a beat);
 - the chord-tone share of the accompaniment against the song's annotated chords (chord_midi.txt),
   beside the song's own piano over the same bars, and the song's piano over the chords moved 2 bars
-  (a wrong progression in the same key);
+  (a wrong progression in the same key); split in two: how well the accompaniment follows the chords
+  it was written over (its chord-tone share against them) and how often those chords' roots are the
+  song's own, at each half bar;
 - notes per beat and mean pitch of the accompaniment, the model's against the song's;
 - a judge between the songs' bars and the accompanied ones (gradient-boosted trees, folds by song,
   on the listening features; the melody is the same on both sides, so it hears the accompaniment);
 - CPU seconds per 60 s of accompaniment.
 
 Last line JSON: songs, succeeded_share, melody_kept_share, chord_tone_share, songs_chord_tone_share,
-wrong_progression_chord_tone_share, notes_per_beat, songs_notes_per_beat, mean_pitch,
+own_chords_chord_tone_share, chord_root_agreement, wrong_progression_chord_tone_share, notes_per_beat, songs_notes_per_beat, mean_pitch,
 songs_mean_pitch, judge_auc, cpu_seconds_per_minute.
 """
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from musicgen.chords import chord_tone_share
+from musicgen.chords import NO_CHORD, chord_at, chord_tone_share
 from musicgen.generate import pieces_of, sample_draft
 from musicgen.hub import load
 from musicgen.listening import statistics
@@ -76,6 +78,15 @@ def melody_kept(score: Score, midi: pretty_midi.PrettyMIDI) -> float:
     return float(np.mean([any((pitch, round(start * 8) + d) in found for d in (-1, 0, 1)) for pitch, start in wanted]))
 
 
+def root_agreement(written: np.ndarray, songs: np.ndarray) -> float | None:
+    """The share of half bars under a chord in both whose chords share a root (the chords the
+    accompaniment was written over against the song's own)."""
+    halves = np.arange(2 * BARS) * 2.0 + 1e-3
+    ours, theirs = chord_at(written, halves), chord_at(songs, halves)
+    both = (ours != NO_CHORD) & (theirs != NO_CHORD)
+    return float(np.mean(ours[both] // 8 == theirs[both] // 8)) if both.any() else None
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
@@ -108,6 +119,8 @@ def main(argv=None) -> None:
             moved[:, :2] += 8  # the song's chords two bars late: a wrong progression in the right key
             rows.append({"song": name, "succeeded": True, "melody_kept": melody_kept(cut, piece.midi),
                          "chord_tones": chord_tone_share(ours, cut.chords) if len(cut.chords) else None,
+                         "own_chord_tones": chord_tone_share(ours, piece.score.chords) if len(piece.score.chords) else None,
+                         "root_agreement": root_agreement(piece.score.chords, cut.chords),
                          "songs_chord_tones": chord_tone_share(theirs, cut.chords) if len(cut.chords) else None,
                          "wrong_chord_tones": chord_tone_share(theirs, moved) if len(cut.chords) else None,
                          "notes_per_beat": len(ours) / (4 * BARS), "songs_notes_per_beat": len(theirs) / (4 * BARS),
@@ -133,6 +146,7 @@ def main(argv=None) -> None:
     print(json.dumps({"songs": len(rows), "succeeded_share": round(len(done) / max(len(rows), 1), 4),
                       "melody_kept_share": mean("melody_kept"), "chord_tone_share": mean("chord_tones"),
                       "songs_chord_tone_share": mean("songs_chord_tones"),
+                      "own_chords_chord_tone_share": mean("own_chord_tones"), "chord_root_agreement": mean("root_agreement"),
                       "wrong_progression_chord_tone_share": mean("wrong_chord_tones"),
                       "notes_per_beat": mean("notes_per_beat"), "songs_notes_per_beat": mean("songs_notes_per_beat"),
                       "mean_pitch": mean("mean_pitch"), "songs_mean_pitch": mean("songs_mean_pitch"),
