@@ -735,12 +735,11 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
             if chord_ids:
                 bar_chord = chord_ids[2 * bar % len(chord_ids)]
                 half_chord = chord_ids[(2 * bar + 1) % len(chord_ids)]
-                stops = notes if half_chord == bar_chord else \
-                    sorted([*notes, (HALF_BAR, None, 0, 0.0)], key=lambda stop: (stop[0], stop[1] is not None))
+                stops = notes if half_chord == bar_chord else with_half_bar_stop(notes)
             else:
                 first_half = [note for note in notes if note[0] < HALF_BAR]
                 bar_chord = likeliest_chord(weights, states, style, grammar, first_half, position_ids[0], chord_tones)
-                stops = sorted([*notes, (HALF_BAR, None, 0, 0.0)], key=lambda stop: (stop[0], stop[1] is not None))
+                stops = with_half_bar_stop(notes)
             queue = [position_ids[0], bar_chord]
             continue
         if chosen == melody_program_id and not queue:
@@ -762,6 +761,12 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
             while stops and stops[0][1] is not None and stops[0][0] == state[1]:
                 queue += list(stops.pop(0)[1])
     return np.array(out, np.int32)
+
+
+def with_half_bar_stop(notes: list) -> list:
+    """A bar's melody notes ((position, ids, pitch, beats) each) with a stop at the half bar, where
+    its chord is written (before a note there)."""
+    return sorted([*notes, (HALF_BAR, None, 0, 0.0)], key=lambda stop: (stop[0], stop[1] is not None))
 
 
 def target_of_passing(grammar, state, due, melody_program_id: int) -> int:
