@@ -121,9 +121,8 @@ def show(snapshot: dict, started: float, remarks: list[str]) -> list:
     draft = Draft(**snapshot)
     music_model = get_model(draft.source)
     folder, slots, players, notes, seconds, keys = request_folder(), [], [], 0, 0.0, set()
-    read_chords = ""
-    for index, piece in enumerate(pieces_of(music_model, draft)):
-        read_chords = read_chords or bar_by_bar(piece.score.chords)
+    pieces = pieces_of(music_model, draft)
+    for index, piece in enumerate(pieces):
         stem = folder / piece_name(draft, piece, index)
         title = f"seed {draft.seed}, piece {index + 1}"
         write_piece(piece, f"{stem}.mid", f"{stem}.wav", f"{stem}.png", title=title, ogg_path=f"{stem}.ogg")
@@ -142,10 +141,10 @@ def show(snapshot: dict, started: float, remarks: list[str]) -> list:
              + (f", {'/'.join(map(str, tempi))} BPM" if tempi else "")
              + (f", {'/'.join(sorted(keys))}" if keys - {None} else "")
              + (f"\nasked for: {asked}" if asked else "")
-             + (f"\nchords read from your melody: {read_chords}" if draft.melody
-                and not (draft.steering or {}).get("chords") and read_chords else "")
              + f", model {music_model.source}, seed {draft.seed}, {time.perf_counter() - started:.1f} s to make"
-             + f"\nplayed through {synthesizer_name()}")
+             + f"\nplayed through {synthesizer_name()}"
+             + (f"\nchords read from your melody: {bar_by_bar(pieces[0].score.chords)}"
+                if draft.melody and not (draft.steering or {}).get("chords") else ""))
     return [*slots, *players, facts + "".join(f"\n{remark}" for remark in remarks if remark), draft.seed]
 
 
