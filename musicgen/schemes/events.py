@@ -345,7 +345,8 @@ def accompaniment(music_model, request) -> Draft:
     reader = music_model.corrections.melody_key
     shift, mode = reader.key_of(melody.score.parts[MELODY]) if reader is not None else melody.score.key()
     shift = shift if config.key_normalize else 0
-    plan = melody_plan(events, melody.score.transposed(shift))
+    tune = melody.score.transposed(shift)  # in the model's key
+    plan = melody_plan(events, tune)
     seconds = plan.bars * BEATS_PER_BAR * melody.score.seconds_per_beat
     if seconds > LIBRARY.max_seconds:  # the length a request may ask for bounds the tune too
         raise ValueError(f"{Path(path).name}: its melody lasts {seconds:.0f} s; at most {LIBRARY.max_seconds:g} s "
@@ -356,12 +357,11 @@ def accompaniment(music_model, request) -> Draft:
         written = sample(music_model.steps, events.grammar, header, [plan.bars] * request.variations,
                          request.temperature, request.top_k, request.top_p, request.seed,
                          forcing=Forcing(bar_chords=chords or []),
-                         melody_bars=melody_halves(events, melody.score.transposed(shift), plan.bars),
+                         melody_bars=melody_halves(events, tune, plan.bars),
                          melody_program=events.melody_program_id, **correction_hooks(music_model) | {"repeats": None})
     else:
-        written = [sample_under_melody(music_model.steps, events.grammar, header, plan,
-                                       half_bar_chords(music_model, melody.score.transposed(shift), plan.bars, chords),
-                                       request.temperature,
+        under = half_bar_chords(music_model, tune, plan.bars, chords)  # read once: every variation's
+        written = [sample_under_melody(music_model.steps, events.grammar, header, plan, under, request.temperature,
                                        request.top_k, request.top_p, (request.seed, variation),
                                        events.melody_program_id, events.chord_tones)
                    for variation in range(request.variations)]
