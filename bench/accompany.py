@@ -15,8 +15,8 @@ first bar that has one, written as one unnamed track at the song's tempo, go thr
 - CPU seconds per 60 s of accompaniment.
 
 Last line JSON: songs, succeeded_share, melody_kept_share, chord_tone_share, songs_chord_tone_share,
-own_chords_chord_tone_share, chord_root_agreement, wrong_progression_chord_tone_share, notes_per_beat, songs_notes_per_beat, mean_pitch,
-songs_mean_pitch, judge_auc, cpu_seconds_per_minute.
+own_chords_chord_tone_share, chord_root_agreement, wrong_progression_chord_tone_share, notes_per_beat,
+songs_notes_per_beat, mean_pitch, songs_mean_pitch, judge_auc, cpu_seconds_per_minute.
 """
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from musicgen.chords import NO_CHORD, chord_at, chord_tone_share
+from musicgen.calibration.harmony import chords_at_half_bars
+from musicgen.chords import NO_CHORD, chord_tone_share
 from musicgen.generate import pieces_of, sample_draft
 from musicgen.hub import load
 from musicgen.listening import statistics
@@ -81,8 +82,7 @@ def melody_kept(score: Score, midi: pretty_midi.PrettyMIDI) -> float:
 def root_agreement(written: np.ndarray, songs: np.ndarray) -> float | None:
     """The share of half bars under a chord in both whose chords share a root (the chords the
     accompaniment was written over against the song's own)."""
-    halves = np.arange(2 * BARS) * 2.0 + 1e-3
-    ours, theirs = chord_at(written, halves), chord_at(songs, halves)
+    ours, theirs = chords_at_half_bars(written, 2 * BARS), chords_at_half_bars(songs, 2 * BARS)
     both = (ours != NO_CHORD) & (theirs != NO_CHORD)
     return float(np.mean(ours[both] // 8 == theirs[both] // 8)) if both.any() else None
 

@@ -54,6 +54,12 @@ def half_bar_features(notes: np.ndarray, halves: int) -> np.ndarray:
     return np.concatenate([sounding, held, onsets, opens_bar], axis=1)
 
 
+def chords_at_half_bars(chords: np.ndarray, halves: int) -> np.ndarray:
+    """The chord sounding at the start of each of `halves` half bars (NO_CHORD where none), from
+    (start_beat, end_beat, chord) rows: what the tagger learns and is scored against."""
+    return chord_at(chords, np.arange(halves) * HALF_BAR_BEATS + 1e-3)
+
+
 def song_examples(score) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """A training song, moved to C major / A minor as the network learned it: its half bars'
     features, the chord at each half bar's start, and 1 where the melody sounds under a chord."""
@@ -65,7 +71,7 @@ def song_examples(score) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         return None
     halves = int(np.ceil(moved.end_beats / HALF_BAR_BEATS))
     features = half_bar_features(melody, halves)
-    chords = chord_at(moved.chords, np.arange(halves) * HALF_BAR_BEATS + 1e-3)
+    chords = chords_at_half_bars(moved.chords, halves)
     labelled = (features[:, :12].sum(axis=1) > 0) & (chords != NO_CHORD)
     return features, np.maximum(chords, 0).astype(np.int32), labelled.astype(np.float32)
 
