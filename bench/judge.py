@@ -4,13 +4,14 @@ The independent judge (evaluate/judge.py: gradient-boosted trees over where in t
 plays, the melody on the accompaniment's harmony, bass motion, bars coming back at 1-8 bars,
 coarse note lengths, register) tells 8-bar stretches of 60 s pieces from the held-out songs'.
 Side by side in one run, over the same seeds: the model as shipped and the same model without one
-correction (--without, a stage of musicgen.calibration: by default "among candidates", the
-song-likeness, so one candidate a piece). Also how often the melody's bars come back 4 and 8 bars
-later (Jaccard of (onset sixteenth, pitch), the mean over bar pairs), against the songs'.
+correction, for each stage named (--without, stages of musicgen.calibration separated by commas; by
+default every one the model has that acts on a free piece). Also how often the
+melody's bars come back 4 and 8 bars later (Jaccard of (onset sixteenth, pitch), the mean over bar
+pairs), against the songs'.
 
-Last line JSON: without, judge_auc_shipped, judge_auc_without (means over draws), by_draw_shipped,
-by_draw_without, melody_repeat_4_ratio_shipped / _without, melody_repeat_8_ratio_shipped / _without
-(the pieces' over the songs'), pieces, draws, held_out_songs.
+Last line JSON: without (the stages), judge_auc, by_draw, melody_repeat_4_ratio, melody_repeat_8_ratio
+(each by side: "shipped", "without STAGE"; the ratios are the pieces' over the songs'), pieces,
+draws, held_out_songs.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from train.data import load_corpus, split_held_out, training_digests
 
 ROOT = Path(__file__).resolve().parents[1]
 POP909 = ROOT.parent / "shared" / "datasets" / "pop909"
+ACCOMPANYING = ("reading a melody", "harmonizing a melody")  # act on accompaniments only: bench/accompany.py
 
 
 def main(argv=None) -> None:
@@ -37,14 +39,21 @@ def main(argv=None) -> None:
     parser.add_argument("--pieces", type=int, default=64)
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--without", default="among candidates", help="the stage whose correction the other "
-                        "side goes without (default: among candidates, the song-likeness); '' for the model "
-                        "as shipped alone (comparing models: run once each, the same seeds)")
+    parser.add_argument("--without", default="all", help="the stages (comma-separated) whose corrections the "
+                        "other sides go without, one side each (default: all, every one the model has that acts "
+                        "on a free piece); '' for the model as shipped alone (comparing models: run once each, "
+                        "the same seeds)")
     args = parser.parse_args(argv)
     shipped = load(args.model)
+    stages = ([stage for stage in shipped.corrections.members if stage not in ACCOMPANYING] if args.without == "all"
+              else [stage.strip() for stage in args.without.split(",") if stage.strip()])
+    missing = [stage for stage in stages if stage not in shipped.corrections.members]
+    if missing:
+        parser.error(f"the model has no correction at {', '.join(missing)} "
+                     f"(it has: {', '.join(shipped.corrections.members) or 'none'})")
     sides = {"shipped": shipped}
-    if args.without:
-        sides["without"] = dataclasses.replace(shipped, corrections=shipped.corrections.without(args.without))
+    for stage in stages:
+        sides[f"without {stage}"] = dataclasses.replace(shipped, corrections=shipped.corrections.without(stage))
     held_out, _ = split_held_out(load_corpus(args.data, shipped.config, progress=False),
                                  training_digests(shipped.folder))
     real, names = [song.score for song in held_out], [song.name for song in held_out]
@@ -59,13 +68,14 @@ def main(argv=None) -> None:
             print(f"draw {draw} {name}: judge AUC {by_draw[name][-1]:.3f}, melody bars back at 4 / 8 bars "
                   f"{repeats[name][-1][0]:.3f} / {repeats[name][-1][1]:.3f} (songs {songs_repeat[4]:.3f} / "
                   f"{songs_repeat[8]:.3f})", flush=True)
-    result = {"without": args.without}
+    result = {"without": stages, "judge_auc": {name: round(float(np.mean(by_draw[name])), 4) for name in sides},
+              "by_draw": by_draw}
+    for index, distance in enumerate((4, 8)):
+        result[f"melody_repeat_{distance}_ratio"] = {
+            name: round(float(np.mean([row[index] for row in repeats[name]])) / max(songs_repeat[distance], 1e-9), 3)
+            for name in sides}
     for name in sides:
-        result[f"judge_auc_{name}"] = round(float(np.mean(by_draw[name])), 4)
-        result[f"by_draw_{name}"] = by_draw[name]
-        for index, distance in enumerate((4, 8)):
-            mean = float(np.mean([row[index] for row in repeats[name]]))
-            result[f"melody_repeat_{distance}_ratio_{name}"] = round(mean / max(songs_repeat[distance], 1e-9), 3)
+        print(f"{name}: judge AUC {result['judge_auc'][name]:.3f} over {args.draws} draws")
     print(json.dumps({**result, "pieces": args.pieces, "draws": args.draws, "held_out_songs": len(held_out)}))
 
 

@@ -384,6 +384,9 @@ def warm_up() -> None:
 
 
 DRAW = -1  # in Forcing.opening: a token to draw rather than force
+# How many times an opening without a tune is drawn again (sample's melody_by_bar): from a random
+# start about a third of openings have a melody in 4 bars, so 8 more tries leave ~3% without.
+MELODY_REDRAWS = 8
 
 
 @dataclass
@@ -497,7 +500,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
            top_p: float = 1.0, seed: int = 0, bars_in_primer: int = 0, max_tokens_per_bar: int = 160,
            memory=None, forcing: Forcing | None = None, refit=None, melody=None, repeats=None,
            sections=None, melody_program: int = -1, melody_by_bar: int = 0,
-           accompaniment_program: int = -1, section_ids: list[list[int]] | None = None,
+           section_ids: list[list[int]] | None = None,
            melody_bars: list[list[int]] | None = None) -> list[np.ndarray]:
     """One id array per entry of `bars`: tokens after primer until that many bars are complete.
 
@@ -511,9 +514,10 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     far) gives its number of bars instead (at least k + 1, and at most bars[row]).
     melody, (MelodyIntervals, melody program id, each id's pitch or -1): where a row's next token
     is a melody pitch, the bias for its interval from the row's last melody note joins the logits.
-    melody_by_bar: a row that has written no melody note (melody_program) by that bar (1-based) writes
-    one next: until it does, neither an accompaniment note (accompaniment_program) nor a bar line is
-    drawn. 0: off.
+    melody_by_bar: a row that has written no melody note (melody_program) by the end of that bar
+    (1-based) is drawn again from the primer, its stream of draws going on, up to MELODY_REDRAWS
+    times (then it goes on as drawn). 0: off. The network's own openings are kept as they come, only
+    those without a tune are thrown away (a GRU's rows only: an attention network's share one clock).
     sections (musicgen.steering.Sections): a form; each bar of a returning section plays its first
     time's bar again, and no melody note (melody_program) is drawn in a section without a melody.
     repeats (musicgen.calibration.repeats.Repeats): at each bar line a row may copy one of its own earlier
@@ -593,16 +597,15 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     melody_next = np.full(rows, len(primer) > 0 and primer[-1] == melody_program_id)
     melody_comes = melody is not None and bool(melody_next.any())
     melody_offsets: dict[int, np.ndarray] = {}  # by the previous melody pitch
-    heard = np.zeros(rows, bool) if melody_by_bar else None  # rows whose melody has come in
+    # Rows drawn again from the primer when their opening has no tune (melody_by_bar).
+    redrawing = bool(melody_by_bar) and isinstance(weights, StepWeights)
+    heard = np.zeros(rows, bool) if redrawing else None  # rows whose melody has come in
+    if redrawing:
+        first = (copy_states(states), grammar_states.copy(), bars.copy(), last_melody.copy(), melody_next.copy(),
+                 [list(queue) for queue in queues], [list(starts) for starts in copies.starts] if copies else None)
+        redraws = np.zeros(rows, np.int64)
     while True:
         logits = weights.output(states[-1])
-        if heard is not None and not heard.all():
-            waiting = ~heard & (bars_so_far >= melody_by_bar) & active
-            if waiting.any() and melody_first:  # the bar's melody half may not end before a melody note
-                logits[np.ix_(waiting & table.melody_half[grammar_states], grammar.is_chord)] = -np.inf
-            elif waiting.any():
-                logits[waiting, accompaniment_program] = -np.inf
-                logits[waiting, grammar.bar_id] = -np.inf
         if silent is not None and melody_program >= 0:
             quiet = silent[np.minimum(np.maximum(bars_so_far - 1, 0), len(silent) - 1)]
             if melody_first:  # in the bar's melody half, once its given tokens are fed: on to the chord
@@ -639,10 +642,15 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
         if memories is not None:
             for row in np.flatnonzero(lengths > written):
                 memories[row].add(int(chosen[row]))
+        drawn_again = []
         if heard is not None:
             heard |= chosen == melody_program
         if bar_begun:  # a few rows, once a bar: its chord, a bar played again, the refit after bar k
             for row in np.flatnonzero(opened_bar):
+                if (heard is not None and not heard[row] and bars_so_far[row] == bars_in_primer + melody_by_bar + 1
+                        and redraws[row] < MELODY_REDRAWS):
+                    drawn_again.append(row)  # an opening without a tune: the row begins again
+                    continue
                 queues[row] = bar_opened(row, int(bars_so_far[row]) - 1, queues[row])
                 if refit is not None and bars_so_far[row] == refit[0] + 1:
                     fitted = refit[1](row, np.concatenate([primer, output[row, :lengths[row] - 1]]))
@@ -652,7 +660,23 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
         if style_comes:  # the token about to be read is the style
             style, style_comes = weights.style_of(chosen), False
         states = weights.hidden_step(chosen, states, style)
+        for row in drawn_again:
+            first_states, first_grammar, first_bars, first_melody, first_next, first_queues, first_starts = first
+            for state, at_start in zip(states, first_states):
+                state[row] = at_start[row]
+            grammar_states[row], bars[row] = first_grammar[row], first_bars[row]
+            last_melody[row], melody_next[row] = first_melody[row], first_next[row]
+            queues[row] = list(first_queues[row])
+            lengths[row], bars_so_far[row], redraws[row] = 0, bars_in_primer, redraws[row] + 1
+            if memories is not None:
+                memories[row] = memory.copy()
+            if copies is not None:
+                copies.starts[row], copies.copying[row] = list(first_starts[row]), 0
     return [output[row, :lengths[row]].copy() for row in range(rows)]
+
+
+def copy_states(states: list[np.ndarray]) -> list[np.ndarray]:
+    return [state.copy() for state in states]
 
 
 @dataclass

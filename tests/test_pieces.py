@@ -246,24 +246,39 @@ def test_a_piece_begun_inside_a_song_is_matched_against_the_songs_as_a_whole():
     assert {table.fitting_tempo(body, rng, beats=16, opening=False) for _ in range(20)} == {130.0}
 
 
-def test_the_melody_can_be_brought_in_by_a_bar_unless_an_intro_is_asked(tiny_events_model, monkeypatch):
-    """Off in the shipped sampler (measured: docs/measurements/form.md); the mechanism and its wiring."""
+def test_an_opening_without_a_tune_is_drawn_again_unless_an_intro_is_asked(tiny_events_model, monkeypatch):
+    """melody_by_bar: rows whose melody has not come in by that bar begin again from the primer."""
+    from musicgen import stateful
     from musicgen.schemes import events as event_scheme
     from musicgen.stateful import sample
     from musicgen.steering import Steering
 
     model, events = tiny_events_model, tiny_events_model.vocab
-    accompaniment = events.vocab["Program_0"]
-    rows = sample(model.steps, events.grammar, [events.bos_id], [6] * 8, seed=5, melody_program=events.melody_program_id,
-                  melody_by_bar=2, accompaniment_program=accompaniment)
-    for row in rows:
+    bar_id, melody = events.grammar.bar_id, events.melody_program_id
+
+    def tune_by_bar(row, bar: int) -> bool:
         tokens = list(row)
-        second_bar_ends = [index for index, token in enumerate(tokens) if token == events.grammar.bar_id][2]
-        assert events.melody_program_id in tokens[:second_bar_ends]
+        bar_lines = [index for index, token in enumerate(tokens) if token == bar_id]
+        return melody in tokens[:bar_lines[bar] if len(bar_lines) > bar else len(tokens)]
+
+    def rows(by: int):
+        return sample(model.steps, events.grammar, [events.bos_id], [6] * 16, seed=5, melody_program=melody,
+                      melody_by_bar=by)
+
+    drawn, again = rows(0), rows(2)
+    assert all(int(np.sum(row == bar_id)) == 6 for row in again)  # as long as asked
+    late = [index for index, row in enumerate(drawn) if not tune_by_bar(row, 2)]
+    assert late, "the tiny model should leave some openings without a tune"
+    assert all(tune_by_bar(again[index], 2) for index in late)
+    kept = [index for index in range(16) if index not in late]  # a row with a tune in time is not touched
+    assert all(np.array_equal(drawn[index], again[index]) for index in kept)
+    monkeypatch.setattr(stateful, "MELODY_REDRAWS", 0)
+    assert all(np.array_equal(a, b) for a, b in zip(rows(2), drawn))
+    monkeypatch.undo()
     monkeypatch.setattr(event_scheme, "MELODY_BY_BAR", 3)
     for seed in range(4):  # as the scheme asks it: by the third bar
         piece = compose(model, Request.build(model.config, primer="random", seconds=20, seed=seed))[0]
-        melody = piece.score.parts.get(MELODY)
-        assert melody is not None and (melody[:, 0] < 12).any()
+        melody_notes = piece.score.parts.get(MELODY)
+        assert melody_notes is not None and (melody_notes[:, 0] < 12).any()
     asked = Request.build(model.config, primer="random", seconds=20, seed=0, steering=Steering.parse(start="opening"))
     assert compose(model, asked)[0].note_count > 0  # an intro asked for is left to the network
