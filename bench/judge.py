@@ -5,7 +5,8 @@ plays, the melody on the accompaniment's harmony, bass motion, bars coming back 
 coarse note lengths, register) tells 8-bar stretches of 60 s pieces from the held-out songs'.
 Side by side in one run, over the same seeds: the model as shipped and the same model without one
 correction, for each stage named (--without, stages of musicgen.calibration separated by commas; by
-default every one the model has that acts on a free piece). Also how often the
+default every one the model has that acts on a free piece), and with --melody-by-bar N the model
+whose random openings without a tune by bar N are drawn again. Also how often the
 melody's bars come back 4 and 8 bars later (Jaccard of (onset sixteenth, pitch), the mean over bar
 pairs), against the songs'.
 
@@ -25,6 +26,7 @@ import numpy as np
 from evaluate import judge
 from musicgen.generate import sample_scores
 from musicgen.hub import load
+from musicgen.schemes import events as event_scheme
 from train.data import load_corpus, split_held_out, training_digests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +45,8 @@ def main(argv=None) -> None:
                         "other sides go without, one side each (default: all, every one the model has that acts "
                         "on a free piece); '' for the model as shipped alone (comparing models: run once each, "
                         "the same seeds)")
+    parser.add_argument("--melody-by-bar", type=int, default=0, help="also a side whose random openings "
+                        "without a melody note by this bar are drawn again (musicgen.schemes.events.MELODY_BY_BAR)")
     args = parser.parse_args(argv)
     shipped = load(args.model)
     stages = ([stage for stage in shipped.corrections.members if stage not in ACCOMPANYING] if args.without == "all"
@@ -51,9 +55,12 @@ def main(argv=None) -> None:
     if missing:
         parser.error(f"the model has no correction at {', '.join(missing)} "
                      f"(it has: {', '.join(shipped.corrections.members) or 'none'})")
-    sides = {"shipped": shipped}
+    sides = {"shipped": (shipped, event_scheme.MELODY_BY_BAR)}
     for stage in stages:
-        sides[f"without {stage}"] = dataclasses.replace(shipped, corrections=shipped.corrections.without(stage))
+        sides[f"without {stage}"] = (dataclasses.replace(shipped, corrections=shipped.corrections.without(stage)),
+                                     event_scheme.MELODY_BY_BAR)
+    if args.melody_by_bar:
+        sides[f"melody by bar {args.melody_by_bar}"] = (shipped, args.melody_by_bar)
     held_out, _ = split_held_out(load_corpus(args.data, shipped.config, progress=False),
                                  training_digests(shipped.folder))
     real, names = [song.score for song in held_out], [song.name for song in held_out]
@@ -61,7 +68,8 @@ def main(argv=None) -> None:
     repeats = {name: [] for name in sides}
     songs_repeat = {distance: melody_repeat(real, distance) for distance in (4, 8)}
     for draw in range(args.draws):
-        for name, model in sides.items():
+        for name, (model, melody_by_bar) in sides.items():
+            event_scheme.MELODY_BY_BAR = melody_by_bar  # the scheme's setting, for this side's pieces
             generated, _ = sample_scores(model, args.pieces, 60.0, args.seed + draw)
             by_draw[name].append(round(judge.auc(generated, real, names, seed=args.seed + draw), 4))
             repeats[name].append([melody_repeat(generated, distance) for distance in (4, 8)])
