@@ -601,7 +601,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     redrawing = bool(melody_by_bar) and isinstance(weights, StepWeights)
     heard = np.zeros(rows, bool) if redrawing else None  # rows whose melody has come in
     if redrawing:
-        first = (copy_states(states), grammar_states.copy(), bars.copy(), last_melody.copy(), melody_next.copy(),
+        first = ([state.copy() for state in states], grammar_states.copy(), bars.copy(), last_melody.copy(), melody_next.copy(),
                  [list(queue) for queue in queues], [list(starts) for starts in copies.starts] if copies else None)
         redraws = np.zeros(rows, np.int64)
     while True:
@@ -660,7 +660,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
         if style_comes:  # the token about to be read is the style
             style, style_comes = weights.style_of(chosen), False
         states = weights.hidden_step(chosen, states, style)
-        for row in drawn_again:
+        for row in drawn_again:  # back to where the primer left it, its stream of draws going on
             first_states, first_grammar, first_bars, first_melody, first_next, first_queues, first_starts = first
             for state, at_start in zip(states, first_states):
                 state[row] = at_start[row]
@@ -673,10 +673,6 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
             if copies is not None:
                 copies.starts[row], copies.copying[row] = list(first_starts[row]), 0
     return [output[row, :lengths[row]].copy() for row in range(rows)]
-
-
-def copy_states(states: list[np.ndarray]) -> list[np.ndarray]:
-    return [state.copy() for state in states]
 
 
 @dataclass
