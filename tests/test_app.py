@@ -166,12 +166,14 @@ def launch_chromium(playwright):
 
 
 def test_a_real_browser_presses_generate(app_url, tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright  # expect retries until the page shows it
 
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(app_url)
+        # A random start's intro is said before anyone waits through one.
+        expect(page.get_by_text("often an intro before the tune")).to_be_visible(timeout=30_000)
         length = page.get_by_role("spinbutton").first  # the number box of "Length (seconds)"
         length.fill("60")
         length.press("Tab")
@@ -186,8 +188,6 @@ def test_a_real_browser_presses_generate(app_url, tmp_path):
         saved = tmp_path / "download.mid"
         info.value.save_as(saved)
         assert load_midi(saved).get_end_time() > 0
-        from playwright.sync_api import expect  # retries until the facts are filled in
-
         # The Length slider's 60 s; a piece ends on a bar line, and the tiny untrained model of the
         # events case sometimes writes so many notes a bar that the token cap ends it a bar or two early.
         expect(page.get_by_label("About this piece")).to_have_value(re.compile(r"\b(5[4-9]|6[0-6]) s x 1"),
