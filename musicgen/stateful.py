@@ -385,7 +385,7 @@ def warm_up() -> None:
 
 DRAW = -1  # in Forcing.opening: a token to draw rather than force
 # How many times an opening without a tune is drawn again (sample's melody_by_bar): from a random
-# start about a third of openings have a melody in 4 bars, so 8 more tries leave ~3% without.
+# start a quarter of openings have a melody in 4 bars; 8 more tries left 4% without (form.md).
 MELODY_REDRAWS = 8
 
 
