@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
+from evaluate import judge as independent_judge
 from musicgen.calibration.harmony import chords_at_half_bars
 from musicgen.chords import NO_CHORD, chord_tone_share
 from musicgen.generate import pieces_of, sample_draft
@@ -143,6 +144,8 @@ def main(argv=None) -> None:
     generated_stats, _ = statistics(generated)
     real_stats, groups = statistics(real, [name for name, _ in excerpts[:len(real)]])
     judge = two_sample_auc(generated_stats, real_stats, groups, seed=args.seed, nonlinear=True)
+    names = [name for name, _ in excerpts[:len(real)]]
+    independent = independent_judge.auc(generated, real, names, seed=args.seed, generated_groups=names)
     print(json.dumps({"songs": len(rows), "succeeded_share": round(len(done) / max(len(rows), 1), 4),
                       "melody_kept_share": mean("melody_kept"), "chord_tone_share": mean("chord_tones"),
                       "songs_chord_tone_share": mean("songs_chord_tones"),
@@ -151,6 +154,7 @@ def main(argv=None) -> None:
                       "notes_per_beat": mean("notes_per_beat"), "songs_notes_per_beat": mean("songs_notes_per_beat"),
                       "mean_pitch": mean("mean_pitch"), "songs_mean_pitch": mean("songs_mean_pitch"),
                       "judge_auc": round(judge, 4) if np.isfinite(judge) else None,
+                      "independent_judge_auc": round(independent, 4) if np.isfinite(independent) else None,
                       "cpu_seconds_per_minute": round(60 * cpu / max(music_seconds, 1e-9), 3)}))
 
 

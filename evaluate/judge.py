@@ -71,16 +71,21 @@ def features(score: Score, bars: int = BARS) -> np.ndarray | None:
     return np.asarray(row, float)
 
 
-def auc(generated: list[Score], real: list[Score], real_groups: list, seed: int = 0, folds: int = 5) -> float:
+def auc(generated: list[Score], real: list[Score], real_groups: list, seed: int = 0, folds: int = 5,
+        generated_groups: list | None = None) -> float:
     """ROC AUC of gradient-boosted trees telling the generated stretches from the real ones, folds by
-    song (real_groups names each real score's song; each generated score is its own group)."""
+    song (real_groups names each real score's song; each generated score is its own group, unless
+    generated_groups names songs too: an accompaniment and its song's own piano, one melody, then
+    sit in the same fold)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GroupKFold
 
     rows, labels, groups = [], [], []
-    for label, scores, names in ((1, generated, [f"generated-{index}" for index in range(len(generated))]),
-                                 (0, real, [f"real-{name}" for name in real_groups])):
+    generated_names = ([f"song-{name}" for name in generated_groups] if generated_groups is not None
+                       else [f"generated-{index}" for index in range(len(generated))])
+    real_names = [f"song-{name}" if generated_groups is not None else f"real-{name}" for name in real_groups]
+    for label, scores, names in ((1, generated, generated_names), (0, real, real_names)):
         for score, name in zip(scores, names):
             for stretch in stretches(score):
                 vector = features(stretch)

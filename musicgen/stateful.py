@@ -717,13 +717,14 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
     out: list[int] = []
     bar, queue, stops, written_in_bar, bar_chord, half_chord = -1, [], [], 0, -1, -1
 
-    def feed(token_id: int):
+    def feed(token_id: int, stepped=None):
         nonlocal logits, states, state
         out.append(int(token_id))
         state = grammar.advance(state, int(token_id))
-        logits, states = weights.step(np.array([token_id]), states, style)
+        logits, states = stepped or weights.step(np.array([token_id]), states, style)
 
     while True:
+        ahead = None  # the network's step on the drawn position, when it looked ahead there
         if queue:
             chosen = queue.pop(0)
         else:
@@ -744,7 +745,14 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
                 allowed &= ~grammar.is_program | (everything == melody_program_id)
             if bar == -1:  # the first bar line opens the piece
                 allowed, passing, target = everything == bar_id, np.zeros_like(allowed), -1
-            chosen = draw(logits[0], allowed, passing, target, temperature, top_k, top_p, rng)
+            for _ in range(LOOKAHEAD_TRIES):
+                ahead = None
+                chosen = draw(logits[0], allowed, passing, target, temperature, top_k, top_p, rng)
+                if not (MELODY_LOOKAHEAD and grammar.is_position[chosen] and not is_stop(stops, grammar.positions[chosen])):
+                    break
+                ahead = weights.step(np.array([chosen]), states, style)  # what the network would write there
+                if rng.random() >= melody_chance(ahead[0][0], grammar, grammar.advance(state, int(chosen)), melody_program_id):
+                    break
         if chosen == bar_id:
             if bar + 1 >= plan.bars:
                 break
@@ -764,7 +772,7 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
             continue
         if chosen == melody_program_id and not queue:
             queue = list(stops.pop(0)[1][1:])
-        feed(chosen)
+        feed(chosen, ahead)
         written_in_bar += 1
         if stops and stops[0][1] is None and chosen == position_ids[HALF_BAR]:  # the half bar's chord, if it changes
             stops.pop(0)
@@ -781,6 +789,28 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
             while stops and stops[0][1] is not None and stops[0][0] == state[1]:
                 queue += list(stops.pop(0)[1])
     return np.array(out, np.int32)
+
+
+# A position the network moves to where the tune has no note: it may have moved there for a melody
+# note of its own, which it may not write. Such a move is kept with the chance that the network
+# writes something else there (one step ahead), else drawn again: the accompaniment then plays where
+# the network would put it, not where it expected a melody. docs/measurements/accompaniment.md.
+MELODY_LOOKAHEAD = True
+LOOKAHEAD_TRIES = 8
+
+
+def is_stop(stops: list, position: int) -> bool:
+    """Whether the music must stop at position: a melody note or a chord is written there."""
+    return bool(stops) and stops[0][0] == position
+
+
+def melody_chance(logits: np.ndarray, grammar, state, melody_program_id: int) -> float:
+    """The network's probability, among what the grammar allows in state, of a melody note next."""
+    allowed = grammar.allowed(state) & ~grammar.is_chord
+    if not allowed[melody_program_id]:
+        return 0.0
+    weights = np.exp(logits[allowed] - logits[allowed].max())
+    return float(weights[np.flatnonzero(allowed) == melody_program_id].sum() / weights.sum())
 
 
 def with_half_bar_stop(notes: list) -> list:

@@ -135,3 +135,48 @@ def test_a_tune_s_key_is_read_as_the_training_melodies_sit_in_theirs(tmp_path):
     reader.save(tmp_path)
     again = Corrections.load(tmp_path).melody_key
     assert np.allclose(again.shares, reader.shares, atol=1e-5) and again.key_of(tune) == (-2, "major")
+
+
+class ExpectingMelodyEverywhere:
+    """A network's steps that, at every position, would rather write a melody note than anything else."""
+
+    def __init__(self, steps, melody_program_id):
+        self.steps, self.melody_program_id = steps, melody_program_id
+
+    def __getattr__(self, name):
+        return getattr(self.steps, name)
+
+    def step(self, ids, states, style=None):
+        logits, states = self.steps.step(ids, states, style)
+        logits = logits.copy()
+        logits[:, self.melody_program_id] += 12.0
+        return logits, states
+
+
+def test_the_accompaniment_does_not_play_where_the_network_only_expected_a_melody(tiny_events_model, monkeypatch):
+    from musicgen import stateful
+    from musicgen.schemes.events import melody_plan
+    from musicgen.score import Score
+
+    events = tiny_events_model.vocab
+    tune = Score({MELODY: np.array([[beat, beat + 1.0, 67 + (beat % 3), 90] for beat in range(0, 16, 2)], float)},
+                 100.0)  # a note every two beats: positions 0 and 8 of each bar
+    header = events.header(mode="major", where="opening" if events.starts else None)
+    steps = ExpectingMelodyEverywhere(tiny_events_model.steps, events.melody_program_id)
+
+    def share_on_the_tune(lookahead: bool) -> float:
+        monkeypatch.setattr(stateful, "MELODY_LOOKAHEAD", lookahead)
+        onsets = []
+        for seed in range(8):
+            ids = stateful.sample_under_melody(steps, events.grammar, header, melody_plan(events, tune), seed=seed,
+                                               melody_program_id=events.melody_program_id,
+                                               chord_tones=events.chord_tones)
+            score = events.decode([*header, *ids])
+            assert [tuple(note[:3]) for note in score.parts[MELODY]] == [tuple(note[:3]) for note in tune.parts[MELODY]]
+            onsets += list(score.parts.get(ACCOMPANIMENT, np.zeros((0, 4)))[:, 0])
+        return float(np.mean(np.asarray(onsets) % 2 == 0))
+
+    # Looking ahead, a position without a tune note is kept only with the chance that the network
+    # plays something else there; without, its wish for a melody there goes to the piano.
+    looking, not_looking = share_on_the_tune(True), share_on_the_tune(False)
+    assert not_looking < 0.3 and looking > not_looking + 0.4
