@@ -10,13 +10,15 @@ first bar that has one, written as one unnamed track at the song's tempo, go thr
   it was written over (its chord-tone share against them) and how often those chords' roots are the
   song's own, at each half bar;
 - notes per beat and mean pitch of the accompaniment, the model's against the song's;
-- a judge between the songs' bars and the accompanied ones (gradient-boosted trees, folds by song,
-  on the listening features; the melody is the same on both sides, so it hears the accompaniment);
+- two judges between the songs' bars and the accompanied ones (gradient-boosted trees, folds by
+  song): one on the listening features, and the independent one (evaluate/judge.py: where in the
+  bar each part plays, the melody on the accompaniment's harmony, bass motion, bars coming back);
+  the melody is the same on both sides, so they hear the accompaniment;
 - CPU seconds per 60 s of accompaniment.
 
 Last line JSON: songs, succeeded_share, melody_kept_share, chord_tone_share, songs_chord_tone_share,
 own_chords_chord_tone_share, chord_root_agreement, wrong_progression_chord_tone_share, notes_per_beat,
-songs_notes_per_beat, mean_pitch, songs_mean_pitch, judge_auc, cpu_seconds_per_minute.
+songs_notes_per_beat, mean_pitch, songs_mean_pitch, judge_auc, independent_judge_auc, cpu_seconds_per_minute.
 """
 from __future__ import annotations
 
