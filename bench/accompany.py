@@ -144,9 +144,9 @@ def main(argv=None) -> None:
     from evaluate.listening import two_sample_auc
 
     generated_stats, _ = statistics(generated)
-    real_stats, groups = statistics(real, [name for name, _ in excerpts[:len(real)]])
-    judge = two_sample_auc(generated_stats, real_stats, groups, seed=args.seed, nonlinear=True)
     names = [name for name, _ in excerpts[:len(real)]]
+    real_stats, groups = statistics(real, names)
+    judge = two_sample_auc(generated_stats, real_stats, groups, seed=args.seed, nonlinear=True)
     independent = independent_judge.auc(generated, real, names, seed=args.seed, generated_groups=names)
     print(json.dumps({"songs": len(rows), "succeeded_share": round(len(done) / max(len(rows), 1), 4),
                       "melody_kept_share": mean("melody_kept"), "chord_tone_share": mean("chord_tones"),

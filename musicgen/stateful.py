@@ -690,6 +690,12 @@ class MelodyPlan:
 
 CHORD_CANDIDATES = 6  # chords weighed where none is given: the network's likeliest there
 HALF_BAR = 8  # where a bar's second chord may come (sixteenths): POP909's chords change every 2 beats as often as not
+# A position the network moves to where the tune has no note: it may have moved there for a melody
+# note of its own, which it may not write. Such a move is kept with the chance that the network
+# writes something else there (one step ahead), else drawn again: the accompaniment then plays where
+# the network would put it, not where it expected a melody. docs/measurements/accompaniment.md.
+MELODY_LOOKAHEAD = True
+LOOKAHEAD_TRIES = 8
 
 
 def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan, chord_ids: list[int] | None = None,
@@ -702,7 +708,8 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
     Every token is drawn as in sample(), but the melody is fed, never drawn: the music may not pass
     the next melody note (what the network gives to passing it goes to reaching it), a bar may not
     end before its melody is written, and a melody Program comes only where a note is due, its
-    Pitch, Velocity and Duration fed after it. Chords: chord_ids, one a half bar (repeating), when
+    Pitch, Velocity and Duration fed after it; a move to a position where the tune has no note is
+    kept with the chance that the network writes no melody note there (MELODY_LOOKAHEAD). Chords: chord_ids, one a half bar (repeating), when
     given; else, at each bar line and again at its half, the chord that the melody of that half makes
     likeliest (likeliest_chord). A half bar's chord is written only where it changes.
     A pure function of its arguments, like sample().
@@ -789,14 +796,6 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
             while stops and stops[0][1] is not None and stops[0][0] == state[1]:
                 queue += list(stops.pop(0)[1])
     return np.array(out, np.int32)
-
-
-# A position the network moves to where the tune has no note: it may have moved there for a melody
-# note of its own, which it may not write. Such a move is kept with the chance that the network
-# writes something else there (one step ahead), else drawn again: the accompaniment then plays where
-# the network would put it, not where it expected a melody. docs/measurements/accompaniment.md.
-MELODY_LOOKAHEAD = True
-LOOKAHEAD_TRIES = 8
 
 
 def is_stop(stops: list, position: int) -> bool:
