@@ -758,7 +758,8 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
                 if not (MELODY_LOOKAHEAD and grammar.is_position[chosen] and not is_stop(stops, grammar.positions[chosen])):
                     break
                 ahead = weights.step(np.array([chosen]), states, style)  # what the network would write there
-                if rng.random() >= melody_chance(ahead[0][0], grammar, grammar.advance(state, int(chosen)), melody_program_id):
+                if rng.random() >= melody_chance(ahead[0][0], grammar, grammar.advance(state, int(chosen)), melody_program_id,
+                                                temperature):
                     break
         if chosen == bar_id:
             if bar + 1 >= plan.bars:
@@ -803,13 +804,16 @@ def is_stop(stops: list, position: int) -> bool:
     return bool(stops) and stops[0][0] == position
 
 
-def melody_chance(logits: np.ndarray, grammar, state, melody_program_id: int) -> float:
-    """The network's probability, among what the grammar allows in state, of a melody note next."""
+def melody_chance(logits: np.ndarray, grammar, state, melody_program_id: int, temperature: float = 1.0) -> float:
+    """The network's probability, among what the grammar allows in state and at temperature (0:
+    greedy), of a melody note next."""
     allowed = grammar.allowed(state) & ~grammar.is_chord
     if not allowed[melody_program_id]:
         return 0.0
-    weights = np.exp(logits[allowed] - logits[allowed].max())
-    return float(weights[np.flatnonzero(allowed) == melody_program_id].sum() / weights.sum())
+    if temperature <= 0:
+        return float(logits[melody_program_id] >= logits[allowed].max())
+    scaled = logits[allowed] / temperature
+    return float(np.exp(logits[melody_program_id] / temperature - scaled.max()) / np.exp(scaled - scaled.max()).sum())
 
 
 def with_half_bar_stop(notes: list) -> list:

@@ -180,3 +180,26 @@ def test_the_accompaniment_does_not_play_where_the_network_only_expected_a_melod
     # plays something else there; without, its wish for a melody there goes to the piano.
     looking, not_looking = share_on_the_tune(True), share_on_the_tune(False)
     assert not_looking < 0.3 and looking > not_looking + 0.4
+
+
+def test_the_chance_of_a_melody_note_is_the_network_s_among_what_the_grammar_allows(tiny_events_model):
+    from musicgen.stateful import melody_chance
+
+    events = tiny_events_model.vocab
+    grammar = events.grammar
+    header = events.header(mode="major", where="opening" if events.starts else None)
+    from musicgen.chords import chord_of
+
+    opening = [*header, grammar.bar_id, grammar.position_ids[0], events.chord_id(chord_of(0, "maj"))]
+    at_a_position = grammar.state_after([*opening, grammar.position_ids[4]])
+    logits = np.random.default_rng(0).normal(size=len(grammar.kinds))
+    allowed = grammar.allowed(at_a_position) & ~grammar.is_chord
+    assert allowed[events.melody_program_id] and allowed.sum() > 1
+    expected = np.exp(logits[events.melody_program_id]) / np.exp(logits[allowed]).sum()
+    assert melody_chance(logits, grammar, at_a_position, events.melody_program_id) == pytest.approx(expected)
+    hotter = melody_chance(logits, grammar, at_a_position, events.melody_program_id, temperature=2.0)
+    assert hotter == pytest.approx(np.exp(logits[events.melody_program_id] / 2) / np.exp(logits[allowed] / 2).sum())
+    logits[events.melody_program_id] = logits[allowed].max() + 1.0
+    assert melody_chance(logits, grammar, at_a_position, events.melody_program_id, temperature=0) == 1.0
+    after_a_note = grammar.state_after([*opening, grammar.position_ids[4], events.melody_program_id])
+    assert melody_chance(logits, grammar, after_a_note, events.melody_program_id) == 0.0  # a pitch comes next
