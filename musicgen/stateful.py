@@ -709,9 +709,10 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
     the next melody note (what the network gives to passing it goes to reaching it), a bar may not
     end before its melody is written, and a melody Program comes only where a note is due, its
     Pitch, Velocity and Duration fed after it; a move to a position where the tune has no note is
-    kept with the chance that the network writes no melody note there (MELODY_LOOKAHEAD). Chords: chord_ids, one a half bar (repeating), when
-    given; else, at each bar line and again at its half, the chord that the melody of that half makes
-    likeliest (likeliest_chord). A half bar's chord is written only where it changes.
+    kept with the chance that the network writes no melody note there (MELODY_LOOKAHEAD).
+    Chords: chord_ids, one a half bar (repeating), when given; else, at each bar line and again at
+    its half, the chord that the melody of that half makes likeliest (likeliest_chord). A half
+    bar's chord is written only where it changes.
     A pure function of its arguments, like sample().
     """
     primer = np.asarray(primer, np.int64)
