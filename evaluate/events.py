@@ -19,6 +19,7 @@ from musicgen.generate import sample_scores
 from musicgen.listening import in_c, segments, statistics
 from musicgen.memory import PieceMemory
 from musicgen.model import read_logits
+from musicgen.schemes.events import piece_memory
 
 from . import judge, listening
 from .ngram import NGram, remembered
@@ -200,7 +201,7 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
     network, shipped = ([np.exp(lp) for lp in variant] for variant in read)
     if progress:
         print(f"scored the network ({time.perf_counter() - started:.0f} s)", flush=True)
-    shipped_memory = PieceMemory.from_config(config)
+    shipped_memory = piece_memory(music_model)
     candidate = PieceMemory(MEMORY_CANDIDATE["orders"], MEMORY_CANDIDATE["smoothing"])
 
     def scored(probabilities):  # the music's tokens, the header (a condition) left out
@@ -210,11 +211,13 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
     if events.sections:  # the same notes with the songs' forms written in (held-out songs whose form aligned)
         report["network_nats_per_second_with_sections"] = with_sections_nats_per_second(
             music_model, held_out, held_seconds, style)
-    # As shipped: the melody bias, the memory when the config has one, the bars played again.
+    # As shipped: the melody bias, the piece's memory (the config's, else the echo), the bars played again.
     report["nats_per_token"], report["nats_per_second"] = scored(
         with_repeats(music_model, held_ids, with_memory(shipped_memory, held_ids, shipped)))
     if music_model.corrections.repeats is not None:
         _, report["without_repeats_nats_per_second"] = scored(with_memory(shipped_memory, held_ids, shipped))
+    if music_model.corrections.echo is not None and not config.memory_orders:
+        _, report["without_echo_nats_per_second"] = scored(with_repeats(music_model, held_ids, shipped))
     report["memory_candidate"] = {**MEMORY_CANDIDATE, "orders": list(MEMORY_CANDIDATE["orders"])}
     _, report["memory_candidate"]["nats_per_second"] = scored(
         with_repeats(music_model, held_ids, with_memory(candidate, held_ids, shipped)))
@@ -295,6 +298,8 @@ def summary(report: dict) -> str:
              f"model as shipped: {report['nats_per_second']:.3f} nats/s ({report['nats_per_token']:.3f} nats/token); "
              + (f"without its repeats {report['without_repeats_nats_per_second']:.3f}; "
                 if "without_repeats_nats_per_second" in report else "")
+             + (f"without its echo {report['without_echo_nats_per_second']:.3f}; "
+                if "without_echo_nats_per_second" in report else "")
              + f"network alone {report['network_nats_per_second']:.3f} nats/s"
              + (f" ({report['network_nats_per_second_with_sections']:.3f} with the songs' sections written in)"
                 if "network_nats_per_second_with_sections" in report else "") + "; "

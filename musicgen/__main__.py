@@ -27,8 +27,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "the bar line nearest to it")
     gen.add_argument("--frames", type=int, help="frame models only: frames to generate (instead of --seconds)")
     gen.add_argument("--no-memory", action="store_true",
-                     help="sample from the network alone, without the piece's memory of itself "
-                          "(musicgen/memory.py; default: as the model's config says)")
+                     help="sample from the network alone, without the piece's memory of itself (the "
+                          "config's piece memory, musicgen/memory.py, else the echo of its earlier bars, echo.json)")
     shared_flags(gen)
     steer = gen.add_argument_group("steering (event models)")
     steer.add_argument("--chords", help="a progression, one chord per 4-beat bar, repeating to the end, e.g. "

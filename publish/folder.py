@@ -42,6 +42,9 @@ CORRECTION_WORDS = {
                              " corrects the network's lean towards leaps in the melody.",
     "repeats.json": "At each bar line a piece may play one of its own earlier bars again, as often as the training"
                     " songs do (`repeats.json`).",
+    "echo.json": "At each step, what came at the same place 1, 2, 4 and 8 bars back is blended into the network's"
+                 " choice, trusted the more the longer it has been right (`echo.json`, fitted by likelihood): phrases"
+                 " come back, varied.",
     "forms.json": "A piece asked for no form plays one drawn from the training songs' own (`forms.json`, POP909's"
                   " section labels): its sections come back as songs' do.",
     "melody_key.json": "A tune brought to accompany is read in the key its notes are likeliest in, by how the"

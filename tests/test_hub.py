@@ -168,12 +168,12 @@ def test_an_event_model_goes_to_the_hub_and_back(hub, tiny_events_model_folder, 
     files = hub.repos["alice/tiny-events"]["files"]
     assert {"model.keras", "tokenizer.json", "tempos.json", "config.json", "README.md", "sample.mid"} <= set(files)
     card = files["README.md"].decode()
-    for words in ("REMI", "Melody", "nats per token", "articulation.json", "repeats.json",
+    for words in ("REMI", "Melody", "nats per token", "articulation.json", "repeats.json", "echo.json",
                   "python -m musicgen generate --model alice/tiny-events"):
         assert words in card
     pulled = load("alice/tiny-events")
     assert sorted(p.name for p in pulled.folder.iterdir()) == ["articulation.json", "conditions.json", "config.json",
-                                                               "harmony.keras", "melody_intervals.json",
+                                                               "echo.json", "harmony.keras", "melody_intervals.json",
                                                                "melody_key.json", "model.keras", "repeats.json",
                                                                "tempos.json", "tokenizer.json"]
     assert pulled.corrections.melody_key is not None  # a tune brought is read in its key as the songs sing

@@ -121,8 +121,9 @@ def test_the_evaluation_report_has_its_keys(tiny_events_model_folder, pop_songs,
                  "--out", str(report_path)]) == 0
     report = json.loads(report_path.read_text())
     assert report["held_out_songs"] == 2  # the four training songs are known by hash and left out
-    for key in ("nats_per_second", "network_nats_per_second"):
+    for key in ("nats_per_second", "network_nats_per_second", "without_echo_nats_per_second"):
         assert report[key] > 0
+    assert report["without_echo_nats_per_second"] != pytest.approx(report["nats_per_second"])  # the echo is scored
     assert set(report["ngram_nats_per_second"]) == {"1", "2", "3", "4", "5"}
     assert set(report["ngram_with_memory_nats_per_second"]) == {"1", "2", "3", "4", "5"}
     assert report["ngram_nats_per_second"]["1"] > report["ngram_nats_per_second"]["2"]  # context helps

@@ -7,7 +7,8 @@ existed, it finds the folder's training songs in DATA (by the hashes its metrics
 writes every member beside the weights: the tempo table, the articulation and the repeats are
 measured on the songs, and so is how the songs' melodies sit in their keys (to read the key of a
 tune brought to accompany), and a small tagger learns their chords from their melodies (to read the
-chords under that tune); the melody's interval bias is fitted under the trained network. Asked for
+chords under that tune); the melody's interval bias is fitted under the trained network, and the
+echo of the piece's earlier bars under the network with that bias. Asked for
 with --only: the songs' forms, where their folder names them (POP909's human labels), and the
 song-likeness, which learns to tell the network's own pieces from the songs. The network is not touched.
 """
@@ -21,6 +22,7 @@ import numpy as np
 
 from musicgen.calibration import FAMILY, Corrections
 from musicgen.calibration.articulation import Articulation
+from musicgen.calibration.echo import DISTANCES, Echo
 from musicgen.calibration.forms import SongForms
 from musicgen.calibration.harmony import Harmony
 from musicgen.calibration.likeness import Likeness
@@ -35,6 +37,7 @@ from musicgen.listening import CLASSIFIER_VECTOR_NAMES, segments, statistics
 from .data import load_corpus, prepared_ids, split_held_out, training_digests
 
 MELODY_FIT_SONGS = 80  # enough: 27,000 melody notes of POP909 for 13 numbers
+ECHO_FIT_SONGS = 60  # 480,000 tokens of POP909 for 16 numbers
 LIKENESS_PIECES = 256  # the network's own pieces, against about 2,700 segments of POP909's training songs
 LIKENESS_SECONDS = 60.0
 NAMES = {Path(member.FILE).stem: member for member in FAMILY}  # --only's words
@@ -55,7 +58,7 @@ def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: se
     music_model = load_folder(folder)
     events, config = music_model.vocab, music_model.config
     wanted = set(DEFAULT) if only is None else only
-    if songs_ids is None and wanted & {"repeats", "melody_intervals"}:  # the songs under the model's tokens
+    if songs_ids is None and wanted & {"repeats", "melody_intervals", "echo"}:  # the songs under the model's tokens
         songs_ids = [prepared_ids(song.score, events, config) for song in songs]
     corrections = music_model.corrections
     measured = []
@@ -85,6 +88,10 @@ def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: se
     for member in measured:
         member.save(folder)
         corrections = corrections.with_(member)
+    if "echo" in wanted:  # under the network as shipped: its melody bias (fitted just above) included
+        echo = fit_echo(music_model, corrections, songs_ids[:ECHO_FIT_SONGS])
+        echo.save(folder)
+        corrections = corrections.with_(echo)
     say(describe(corrections, len(songs)))
     if "likeness" in wanted:  # it samples the network with the corrections above
         music_model.corrections = corrections.without("among candidates")
@@ -98,6 +105,21 @@ def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: se
             say(f"  likeness: each piece kept from {likeness.candidates} candidates; songs have more (+) or less (-) of "
                 + ", ".join(f"{name} {value:+.2f}" for name, value in leaning))
     return corrections
+
+
+def fit_echo(music_model, corrections, songs_ids: list) -> Echo:
+    """The echo's weights under the network and the melody bias in corrections, on these songs."""
+    events, melody = music_model.vocab, corrections.melody
+    probabilities = []
+    for ids in songs_ids:
+        ids = np.asarray(ids)
+        logits = read_logits(music_model.network, ids[:-1][None, :])[0].astype(np.float64)
+        if melody is not None:
+            melody.adjust(ids, logits, events.melody_program_id, events.pitch_of)
+        logits -= logits.max(axis=1, keepdims=True)
+        log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        probabilities.append(np.exp(log_p[np.arange(len(ids) - 1), ids[1:]]))
+    return Echo.fitted(songs_ids, probabilities, events.grammar)
 
 
 def measure_articulation(songs: list, events, progress: bool = False) -> Articulation:
@@ -146,6 +168,10 @@ def describe(corrections: Corrections, songs: int) -> str:
                      + " ".join(f"{share:.2f}" for share in corrections.melody_key.shares))
     if corrections.harmony is not None:
         lines.append("  harmony: a tagger reads a brought tune's chords, a half bar each (harmony.keras)")
+    if corrections.echo is not None:
+        lines.append("  echo, the weight of the token at the same place " + ", ".join(
+            f"{distance} bar{'s' * (distance > 1)} back: {weights[-1]:.2f} after a long match, {weights[0]:.3f} after a miss"
+            for distance, weights in zip(DISTANCES, corrections.echo.weights)))
     if melody is not None:
         lines.append("  melody bias by interval: " + " ".join(f"{value:+.2f}" for value in melody.bias))
     return "\n".join(lines)

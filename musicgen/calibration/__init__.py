@@ -14,6 +14,7 @@ Each member is a class in its own file with
 | the form | `drawn(bars, rng)`: the sections a piece asked for none plays | SongForms (forms.json) |
 | at the logits | `offsets(previous_pitch, pitch_of)`: added where a melody pitch comes next | MelodyIntervals |
 | at a bar line | `next_copy(rng, bars_written, copying)`: an earlier bar to play again | Repeats |
+| over the piece so far | `recalling(grammar, history)`: the earlier bars' tokens blended in at each step | Echo (echo.json) |
 | after decoding | `performed(score, seed)`: notes as long as the songs played them | Articulation |
 | among candidates | `choose(scores, rng)`: the candidate piece kept | Likeness |
 | reading a melody | `key_of(notes)`: the key a tune brought to accompany is read in | MelodyKey (melody_key.json) |
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .articulation import Articulation
+from .echo import Echo
 from .forms import SongForms
 from .harmony import Harmony
 from .likeness import Likeness
@@ -37,9 +39,9 @@ from .melody_key import MelodyKey
 from .repeats import Repeats
 from .tempo import TempoTable
 
-FAMILY = (TempoTable, SongForms, MelodyIntervals, Repeats, Articulation, Likeness, MelodyKey, Harmony)
-STAGES = ("before sampling", "the form", "at the logits", "at a bar line", "after decoding", "among candidates",
-          "reading a melody", "harmonizing a melody")
+FAMILY = (TempoTable, SongForms, MelodyIntervals, Repeats, Echo, Articulation, Likeness, MelodyKey, Harmony)
+STAGES = ("before sampling", "the form", "at the logits", "at a bar line", "over the piece so far", "after decoding",
+          "among candidates", "reading a melody", "harmonizing a melody")
 FILES = tuple(member.FILE for member in FAMILY)
 
 
@@ -91,6 +93,10 @@ class Corrections:
     @property
     def repeats(self) -> Repeats | None:
         return self.members.get("at a bar line")
+
+    @property
+    def echo(self) -> Echo | None:
+        return self.members.get("over the piece so far")
 
     @property
     def articulation(self) -> Articulation | None:

@@ -153,7 +153,7 @@ class EventScheme(Scheme):
                 return bars_for(request.seconds, draft.tempi[row] * request.speed)
 
             refit = (max(1, bars[0] // REFIT_SHARE), bars_at_fitting_tempo)
-        memory = PieceMemory.from_config(music_model.config, primer.history) if request.memory else None
+        memory = piece_memory(music_model, primer.history) if request.memory else None
         sampled = sample(music_model.steps, events.grammar, primer.ids, bars, request.temperature, request.top_k,
                          request.top_p, seed, bars_in_primer=primer.bars, memory=memory,
                          forcing=forcing_for(music_model, steering, primer.opening), refit=refit,
@@ -169,8 +169,10 @@ class EventScheme(Scheme):
         grammar = music_model.vocab.grammar
         bars_so_far = int(np.sum(ids == grammar.bar_id)) - draft.skip_bars
         target = bars_so_far + bars_for(request.seconds, draft.tempi[index] * draft.speed)
-        more = sample(music_model.steps, grammar, np.append(ids, grammar.bar_id), [target], request.temperature,
+        history = np.append(ids, grammar.bar_id)
+        more = sample(music_model.steps, grammar, history, [target], request.temperature,
                       request.top_k, request.top_p, request.seed, bars_in_primer=bars_so_far + 1,
+                      memory=piece_memory(music_model, history) if request.memory else None,
                       forcing=forcing_for(music_model, Steering.from_json(draft.steering)),
                       **correction_hooks(music_model))[0]
         return np.concatenate([ids, [grammar.bar_id], more])
@@ -232,6 +234,17 @@ def section_tokens(events, sections: Sections | None) -> list[list[int]] | None:
         opening[bar] = events.section_ids(letter, bars)
         bar += bars
     return opening
+
+
+def piece_memory(music_model, history=()):
+    """How a piece recalls itself as it is sampled (and scored): the config's piece memory where it
+    asks for one (musicgen.memory), else the echo of its earlier bars where the model has one
+    (musicgen.calibration.echo), else None; having read history."""
+    memory = PieceMemory.from_config(music_model.config, history)
+    echo = music_model.corrections.echo
+    if memory is None and echo is not None:
+        return echo.recalling(music_model.vocab.grammar, history)
+    return memory
 
 
 def correction_hooks(music_model) -> dict:
