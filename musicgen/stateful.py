@@ -628,7 +628,8 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
         if memories is not None:
             weights_of_ids /= weights_of_ids.sum(axis=1, keepdims=True)
             for row in np.flatnonzero(active):
-                mixed = memories[row].mix(weights_of_ids[row]) * allowed[grammar_states[row]]
+                # Only where the network may go: the grammar, a section without a melody, a forced chord.
+                mixed = memories[row].mix(weights_of_ids[row]) * (weights_of_ids[row] > 0)
                 weights_of_ids[row] = mixed / mixed.sum()
         choose_rows(weights_of_ids, *settings, uniforms.next(), chosen)
         for row, queue in enumerate(queues):  # forced tokens: a few rows, a few times a bar
