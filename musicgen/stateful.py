@@ -625,12 +625,13 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
                     melody_offsets[previous] = intervals.offsets(previous, pitch_of)
                 logits[row] += melody_offsets[previous]
         _masked_weights(logits, offsets, grammar_states, weights_of_ids)  # unnormalized probabilities
-        if memories is not None:
-            weights_of_ids /= weights_of_ids.sum(axis=1, keepdims=True)
-            for row in np.flatnonzero(active):
-                # Only where the network may go: the grammar, a section without a melody, a forced chord.
-                mixed = memories[row].mix(weights_of_ids[row]) * (weights_of_ids[row] > 0)
-                weights_of_ids[row] = mixed / mixed.sum()
+        if memories is not None:  # (choose_rows normalizes what it is given)
+            for row in range(rows):  # (a loop over a row or a few costs less than flatnonzero)
+                if active[row]:
+                    network = weights_of_ids[row] / weights_of_ids[row].sum()
+                    mixed = memories[row].mix(network)
+                    if mixed is not network:  # only where the network may go: the grammar, a silent section, a forced chord
+                        weights_of_ids[row] = mixed * (network > 0)
         choose_rows(weights_of_ids, *settings, uniforms.next(), chosen)
         for row, queue in enumerate(queues):  # forced tokens: a few rows, a few times a bar
             if queue and active[row]:
@@ -641,8 +642,9 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
             chosen, active, bars_so_far, bars, output, lengths, limits, grammar_states, table.transitions,
             table.complete, grammar.bar_id, opened_bar, pitch_of, melody_program_id, last_melody, melody_next)
         if memories is not None:
-            for row in np.flatnonzero(lengths > written):
-                memories[row].add(int(chosen[row]))
+            for row in range(rows):
+                if lengths[row] > written[row]:
+                    memories[row].add(int(chosen[row]))
         drawn_again = []
         if heard is not None:
             heard |= chosen == melody_program

@@ -17,6 +17,7 @@ docs/measurements/corrections.md.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,89 +26,109 @@ import numpy as np
 ECHO_FILE = "echo.json"
 DISTANCES = (1, 2, 4, 8)  # bars back
 RUN_EDGES = (1, 4, 16)  # tokens in a row a pointer has foretold: 0, 1-3, 4-15, 16 or more
+MIN_WEIGHT = 1e-4  # a fitted weight below this is none (the sampler then skips that pointer)
 
 
 def run_bucket(run: int) -> int:
-    return int(np.searchsorted(RUN_EDGES, run, side="right"))
+    return BUCKETS[min(run, RUN_EDGES[-1])]
+
+
+BUCKETS = [sum(run >= edge for edge in RUN_EDGES) for run in range(RUN_EDGES[-1] + 1)]
 
 
 class Recall:
     """One piece's echo of itself: feed it the piece's tokens (add), ask it to blend (mix)."""
 
     def __init__(self, weights: np.ndarray, bar_id: int, positions: np.ndarray, history=()):
-        self.weights, self.bar_id, self.positions = weights, bar_id, positions
+        # Plain lists: read once a token in the sampler's loop, where NumPy's scalars cost more than the work.
+        self.weights = [[float(value) for value in row] for row in np.asarray(weights)]
+        self.bar_id, self.positions = int(bar_id), [int(position) for position in positions]
         self.bars: list[list[int]] = []  # the complete bars' tokens (after their bar line)
+        self.places: list[tuple[list[int], list[int]]] = []  # each complete bar's positions and where their tokens are
         self.current: list[int] | None = None  # the bar being written (None before the first bar line)
-        self.pointers: dict[int, tuple[int, int]] = {}  # distance -> (index into that bar, tokens foretold in a row)
+        self.at: list[int] = []  # per distance reaching back into the piece: the index into that bar
+        self.runs: list[int] = []  # ... and how many tokens in a row it has foretold
         self.position = -1
+        self.blends: list[tuple[float, int]] = []  # (weight, token id) of each pointer trusted at all, shortest first
         for token_id in np.asarray(history, np.int64).ravel():
             self.add(int(token_id))
 
-    def foretold(self) -> list[tuple[float, int]]:
-        """(weight, the token id foretold) for each distance that reaches back into the piece."""
-        out = []
-        for index, distance in enumerate(DISTANCES):
-            if distance not in self.pointers:
-                break
-            at, run = self.pointers[distance]
-            earlier = self.bars[-distance]
-            out.append((float(self.weights[index, run_bucket(run)]), earlier[at] if at < len(earlier) else self.bar_id))
-        return out
+    def pointed(self, index: int) -> int:
+        """The token the pointer of DISTANCES[index] foretells (the bar line past that bar's end)."""
+        earlier, at = self.bars[-DISTANCES[index]], self.at[index]
+        return earlier[at] if at < len(earlier) else self.bar_id
 
-    def _place(self, earlier: list[int], position: int, after: bool) -> int:
-        """The index in an earlier bar just after its Position token at position (after) or at it
-        (not after); else at its first Position beyond, else its end."""
-        for index, token_id in enumerate(earlier):
-            here = self.positions[token_id]
-            if here == position:
-                return index + 1 if after else index
-            if here > position:
-                return index
-        return len(earlier)
+    def _place(self, distance: int, position: int, after: bool) -> int:
+        """The index in the bar `distance` back just after its Position token at position (after) or
+        at it (not after); else at its first Position beyond, else its end."""
+        positions, indices = self.places[-distance]
+        found = bisect_left(positions, position)
+        if found == len(positions):
+            return len(self.bars[-distance])
+        if positions[found] == position and after:
+            return indices[found] + 1
+        return indices[found]
 
     def add(self, token_id: int) -> None:
         """The piece goes on with token_id."""
         if token_id == self.bar_id:
             if self.current is not None:
                 self.bars.append(self.current)
+                at = [index for index, token in enumerate(self.current) if self.positions[token] >= 0]
+                self.places.append(([self.positions[self.current[index]] for index in at], at))
             self.current, self.position = [], -1
-            self.pointers = {distance: (0, 0) for distance in DISTANCES if distance <= len(self.bars)}
-            return
-        if self.current is None:
-            return
-        self.current.append(token_id)
-        moved = self.positions[token_id] >= 0
-        if moved:
-            self.position = int(self.positions[token_id])
-        for distance, (at, run) in self.pointers.items():
-            earlier = self.bars[-distance]
-            if at < len(earlier) and earlier[at] == token_id:
-                self.pointers[distance] = (at + 1, run + 1)
-            elif moved:  # to the same position there
-                self.pointers[distance] = (self._place(earlier, self.position, after=True), 0)
-            else:  # something else written here: on to where that bar went next
-                self.pointers[distance] = (self._place(earlier, self.position + 1, after=False), 0)
+            reach = sum(distance <= len(self.bars) for distance in DISTANCES)
+            self.at, self.runs = [0] * reach, [0] * reach
+        elif self.current is not None:
+            self.current.append(token_id)
+            moved = self.positions[token_id] >= 0
+            if moved:
+                self.position = self.positions[token_id]
+            for index, distance in enumerate(DISTANCES[:len(self.at)]):
+                if self.pointed(index) == token_id:
+                    self.at[index] += 1
+                    self.runs[index] += 1
+                    continue
+                self.runs[index] = 0
+                if moved:  # to the same position there
+                    self.at[index] = self._place(distance, self.position, after=True)
+                else:  # something else written here: on to where that bar went next
+                    self.at[index] = self._place(distance, self.position + 1, after=False)
+        self.blends = [(weight, self.pointed(index)) for index, run in enumerate(self.runs)
+                       if (weight := self.weights[index][run_bucket(run)]) > 0]
+
+    def foretold(self) -> list[tuple[float, int]]:
+        """(weight, the token id foretold) for each distance that reaches back into the piece."""
+        return [(self.weights[index][run_bucket(run)], self.pointed(index)) for index, run in enumerate(self.runs)]
 
     def mix(self, probabilities: np.ndarray) -> np.ndarray:
-        """The network's next-token probabilities (vocab,) with the earlier bars' tokens blended in."""
-        mixed = np.asarray(probabilities, np.float64).copy()
-        for weight, token_id in self.foretold():
-            mixed *= 1.0 - weight
+        """The network's next-token probabilities (vocab,) with the earlier bars' tokens blended in
+        (the same array where no pointer is trusted)."""
+        if not self.blends:
+            return probabilities
+        # Blend by blend, p -> (1 - w) p + w [token]: one scaling of the network's vector, and each
+        # token's weight scaled by the blends after it.
+        keep, added = 1.0, {}
+        for weight, token_id in reversed(self.blends):
+            added[token_id] = added.get(token_id, 0.0) + weight * keep
+            keep *= 1.0 - weight
+        mixed = np.asarray(probabilities, np.float64) * keep
+        for token_id, weight in added.items():
             mixed[token_id] += weight
         return mixed
 
     def mix_one(self, probability: float, token_id: int) -> float:
         """mix() for one id: its blended probability, given the network's probability of it."""
-        for weight, foretold in self.foretold():
+        for weight, foretold in self.blends:
             probability = probability * (1.0 - weight) + weight * (foretold == token_id)
         return probability
 
     def copy(self) -> Recall:
         twin = Recall.__new__(Recall)
         twin.weights, twin.bar_id, twin.positions = self.weights, self.bar_id, self.positions
-        twin.bars = self.bars[:]  # complete bars are never changed
+        twin.bars, twin.places = self.bars[:], self.places[:]  # complete bars are never changed
         twin.current = None if self.current is None else list(self.current)
-        twin.pointers, twin.position = dict(self.pointers), self.position
+        twin.at, twin.runs, twin.position, twin.blends = self.at[:], self.runs[:], self.position, self.blends[:]
         return twin
 
 
@@ -134,12 +155,9 @@ class Echo:
             recall = Recall(blank, grammar.bar_id, grammar.positions)
             for token_id, probability in zip(np.asarray(ids[1:], np.int64), song_probabilities):
                 slot, hit = np.full(len(DISTANCES), -1), np.zeros(len(DISTANCES), bool)
-                for index, distance in enumerate(DISTANCES):
-                    if distance in recall.pointers:
-                        at, run = recall.pointers[distance]
-                        earlier = recall.bars[-distance]
-                        slot[index] = index * blank.shape[1] + run_bucket(run)
-                        hit[index] = (earlier[at] if at < len(earlier) else grammar.bar_id) == token_id
+                for index, run in enumerate(recall.runs):
+                    slot[index] = index * blank.shape[1] + run_bucket(run)
+                    hit[index] = recall.pointed(index) == token_id
                 network.append(probability)
                 slots.append(slot)
                 hits.append(hit)
@@ -156,7 +174,8 @@ class Echo:
 
         fit = minimize(negative_log_likelihood, np.full(blank.size, -3.0), method="L-BFGS-B",
                        bounds=[(-12.0, 8.0)] * blank.size)
-        return cls((1.0 / (1.0 + np.exp(-fit.x))).reshape(blank.shape))
+        weights = (1.0 / (1.0 + np.exp(-fit.x))).reshape(blank.shape)
+        return cls(np.where(weights < MIN_WEIGHT, 0.0, weights))  # at the bound: the likeliest weight is none
 
     @classmethod
     def load(cls, folder: str | Path) -> Echo | None:
