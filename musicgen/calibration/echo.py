@@ -76,6 +76,7 @@ class Recall:
                 self.bars.append(self.current)
                 at = [index for index, token in enumerate(self.current) if self.positions[token] >= 0]
                 self.places.append(([self.positions[self.current[index]] for index in at], at))
+                del self.bars[:-DISTANCES[-1]], self.places[:-DISTANCES[-1]]  # none further back is read
             self.current, self.position = [], -1
             reach = sum(distance <= len(self.bars) for distance in DISTANCES)
             self.at, self.runs = [0] * reach, [0] * reach
@@ -96,10 +97,6 @@ class Recall:
                     self.at[index] = self._place(distance, self.position + 1, after=False)
         self.blends = [(weight, self.pointed(index)) for index, run in enumerate(self.runs)
                        if (weight := self.weights[index][run_bucket(run)]) > 0]
-
-    def foretold(self) -> list[tuple[float, int]]:
-        """(weight, the token id foretold) for each distance that reaches back into the piece."""
-        return [(self.weights[index][run_bucket(run)], self.pointed(index)) for index, run in enumerate(self.runs)]
 
     def mix(self, probabilities: np.ndarray) -> np.ndarray:
         """The network's next-token probabilities (vocab,) with the earlier bars' tokens blended in
