@@ -19,6 +19,7 @@ from musicgen.generate import sample_scores
 from musicgen.listening import in_c, segments, statistics
 from musicgen.memory import PieceMemory
 from musicgen.model import read_logits
+from musicgen.calibration.echo import return_distances
 from musicgen.schemes.events import piece_memory
 
 from . import judge, listening
@@ -218,6 +219,13 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
         _, report["without_repeats_nats_per_second"] = scored(with_memory(shipped_memory, held_ids, shipped))
     if music_model.corrections.echo is not None and not config.memory_orders:
         _, report["without_echo_nats_per_second"] = scored(with_repeats(music_model, held_ids, shipped))
+    echo = music_model.corrections.echo
+    if echo is not None and echo.returns is not None and not config.memory_orders:
+        # As a piece played with a form (asked or drawn) is sampled: each song's own form recalled.
+        bar_id = events.grammar.bar_id
+        formed = [remembered(piece_memory(music_model, (), return_distances(song.sections or (), int(np.sum(ids == bar_id)))),
+                             ids[1:], p) for song, ids, p in zip(held_out, held_ids, shipped)]
+        _, report["with_forms_nats_per_second"] = scored(with_repeats(music_model, held_ids, formed))
     report["memory_candidate"] = {**MEMORY_CANDIDATE, "orders": list(MEMORY_CANDIDATE["orders"])}
     _, report["memory_candidate"]["nats_per_second"] = scored(
         with_repeats(music_model, held_ids, with_memory(candidate, held_ids, shipped)))
@@ -300,6 +308,8 @@ def summary(report: dict) -> str:
                 if "without_repeats_nats_per_second" in report else "")
              + (f"without its echo {report['without_echo_nats_per_second']:.3f}; "
                 if "without_echo_nats_per_second" in report else "")
+             + (f"with each song's own form recalled {report['with_forms_nats_per_second']:.3f}; "
+                if "with_forms_nats_per_second" in report else "")
              + f"network alone {report['network_nats_per_second']:.3f} nats/s"
              + (f" ({report['network_nats_per_second_with_sections']:.3f} with the songs' sections written in)"
                 if "network_nats_per_second_with_sections" in report else "") + "; "

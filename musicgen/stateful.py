@@ -444,11 +444,12 @@ class BarCopies:
     its own stream of draws."""
 
     def __init__(self, repeats, rows: int, seed: int, primer: np.ndarray, bar_id: int, chords: int,
-                 sections=None, melody_first=None):
-        # A form (musicgen.steering.Sections): a returning section plays its first time's bars again;
-        # other copies stay inside their section, and an outro's last bar is its own.
+                 sections=None, melody_first=None, copy_returns: bool = True):
+        # A form (musicgen.steering.Sections): a returning section plays its first time's bars again
+        # (copy_returns; else the piece's memory recalls them); other copies stay inside their
+        # section, and an outro's last bar is its own.
         self.repeats, self.chords, self.sections = repeats, chords, sections
-        self.form_distances = sections.copy_distances() if sections is not None else None
+        self.form_distances = sections.copy_distances() if sections is not None and copy_returns else None
         self.section_start = ([start for start, (_, bars) in zip([s for s, _ in sections.starts()], sections.form)
                                for _ in range(bars)] if sections is not None else None)
         opened = len(primer) > 0 and primer[-1] == bar_id  # else its last bar goes on in the output
@@ -519,7 +520,8 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     times (then it goes on as drawn). 0: off. The network's own openings are kept as they come, only
     those without a tune are thrown away (a GRU's rows only: an attention network's share one clock).
     sections (musicgen.steering.Sections): a form; each bar of a returning section plays its first
-    time's bar again, and no melody note (melody_program) is drawn in a section without a melody.
+    time's bar again (unless the memory recalls it: Recall.recalls_returns), and no melody note
+    (melody_program) is drawn in a section without a melody.
     repeats (musicgen.calibration.repeats.Repeats): at each bar line a row may copy one of its own earlier
     bars, its tokens fed in place of draws (with a forced progression, only a bar under the
     same chord).
@@ -557,7 +559,8 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     melody_first = grammar.melody_first
     chord_wanted = np.full(rows, -1, np.int64)  # melody first: the chord each row's bar must take
     copies = (BarCopies(repeats, rows, seed, primer, grammar.bar_id, len(forcing.bar_chords), sections,
-                        melody_first=grammar if melody_first else None)
+                        melody_first=grammar if melody_first else None,
+                        copy_returns=not getattr(memory, "recalls_returns", False))
               if repeats or sections is not None else None)
     # Bars of a form's sections without a melody (intro, bridge, outro): no melody note is drawn there.
     silent = np.array(sections.without_melody() + [False], bool) if sections is not None else None

@@ -22,7 +22,7 @@ import numpy as np
 
 from musicgen.calibration import FAMILY, Corrections
 from musicgen.calibration.articulation import Articulation
-from musicgen.calibration.echo import DISTANCES, Echo
+from musicgen.calibration.echo import DISTANCES, Echo, return_distances
 from musicgen.calibration.forms import SongForms
 from musicgen.calibration.harmony import Harmony
 from musicgen.calibration.likeness import Likeness
@@ -89,7 +89,7 @@ def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: se
         member.save(folder)
         corrections = corrections.with_(member)
     if "echo" in wanted:  # under the network as shipped: its melody bias (fitted just above) included
-        echo = fit_echo(music_model, corrections, songs_ids[:ECHO_FIT_SONGS])
+        echo = fit_echo(music_model, corrections, songs_ids[:ECHO_FIT_SONGS], songs[:ECHO_FIT_SONGS])
         echo.save(folder)
         corrections = corrections.with_(echo)
     say(describe(corrections, len(songs)))
@@ -107,8 +107,9 @@ def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: se
     return corrections
 
 
-def fit_echo(music_model, corrections, songs_ids: list) -> Echo:
-    """The echo's weights under the network and the melody bias in corrections, on these songs."""
+def fit_echo(music_model, corrections, songs_ids: list, songs: list | None = None) -> Echo:
+    """The echo's weights under the network and the melody bias in corrections, on these songs
+    (their ids; with the songs, their returning sections recalled where their forms are known)."""
     events, melody = music_model.vocab, corrections.melody
     probabilities = []
     for ids in songs_ids:
@@ -119,7 +120,12 @@ def fit_echo(music_model, corrections, songs_ids: list) -> Echo:
         logits -= logits.max(axis=1, keepdims=True)
         log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
         probabilities.append(np.exp(log_p[np.arange(len(ids) - 1), ids[1:]]))
-    return Echo.fitted(songs_ids, probabilities, events.grammar)
+    returns = None
+    if songs is not None:
+        bar_id = events.grammar.bar_id
+        returns = [return_distances(song.sections or (), int(np.sum(np.asarray(ids) == bar_id)))
+                   for song, ids in zip(songs, songs_ids)]
+    return Echo.fitted(songs_ids, probabilities, events.grammar, returns)
 
 
 def measure_articulation(songs: list, events, progress: bool = False) -> Articulation:
@@ -172,6 +178,9 @@ def describe(corrections: Corrections, songs: int) -> str:
         lines.append("  echo, the weight of the token at the same place " + ", ".join(
             f"{distance} bar{'s' * (distance > 1)} back: {weights[-1]:.2f} after a long match, {weights[0]:.3f} after a miss"
             for distance, weights in zip(DISTANCES, corrections.echo.weights)))
+        if corrections.echo.returns is not None:
+            lines.append(f"  echo of a returning section's first time: {corrections.echo.returns[-1]:.2f} after a "
+                         f"long match, {corrections.echo.returns[0]:.3f} after a miss")
     if melody is not None:
         lines.append("  melody bias by interval: " + " ".join(f"{value:+.2f}" for value in melody.bias))
     return "\n".join(lines)

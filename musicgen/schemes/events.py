@@ -153,7 +153,8 @@ class EventScheme(Scheme):
                 return bars_for(request.seconds, draft.tempi[row] * request.speed)
 
             refit = (max(1, bars[0] // REFIT_SHARE), bars_at_fitting_tempo)
-        memory = piece_memory(music_model, primer.history) if request.memory else None
+        returns = sections.copy_distances() if sections is not None else ()
+        memory = piece_memory(music_model, primer.history, returns) if request.memory else None
         sampled = sample(music_model.steps, events.grammar, primer.ids, bars, request.temperature, request.top_k,
                          request.top_p, seed, bars_in_primer=primer.bars, memory=memory,
                          forcing=forcing_for(music_model, steering, primer.opening), refit=refit,
@@ -236,14 +237,15 @@ def section_tokens(events, sections: Sections | None) -> list[list[int]] | None:
     return opening
 
 
-def piece_memory(music_model, history=()):
+def piece_memory(music_model, history=(), returns=()):
     """How a piece recalls itself as it is sampled (and scored): the config's piece memory where it
     asks for one (musicgen.memory), else the echo of its earlier bars where the model has one
-    (musicgen.calibration.echo), else None; having read history."""
+    (musicgen.calibration.echo; with a form's returns, Sections.copy_distances, its returning
+    sections recall their first time), else None; having read history."""
     memory = PieceMemory.from_config(music_model.config, history)
     echo = music_model.corrections.echo
     if memory is None and echo is not None:
-        return echo.recalling(music_model.vocab.grammar, history)
+        return echo.recalling(music_model.vocab.grammar, history, returns)
     return memory
 
 
