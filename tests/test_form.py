@@ -106,3 +106,28 @@ def test_a_piece_asked_for_no_form_plays_one_of_the_songs_own_from_its_first_sun
     if int(np.sum(np.asarray(row) == model.vocab.grammar.bar_id)) >= 6:  # the piece ends where its length does:
         assert melody_of_bars(model.vocab, row, 4, 2)[:len(melody_of_bars(model.vocab, row, 0, 2))] == \
             melody_of_bars(model.vocab, row, 0, 2)  # A2 sings A again where it is reached
+
+
+def test_a_drawn_form_s_returns_are_recalled_by_the_echo_and_an_asked_form_s_are_played_again(tiny_events_model):
+    import dataclasses
+
+    from musicgen.calibration.echo import Echo
+    from musicgen.calibration.forms import SongForms
+
+    model = tiny_events_model
+    bar_id = model.vocab.grammar.bar_id
+    # An echo that trusts a return not at all: what a returning section plays is the network's own.
+    untrusted = dataclasses.replace(model, corrections=model.corrections.with_(SongForms.measured(["A2B1A2B1"]))
+                                    .with_(Echo(model.corrections.echo.weights, np.zeros(4))))
+
+    def bars(row):
+        ids = np.asarray(row)
+        return np.split(ids, np.flatnonzero(ids == bar_id))[1:]
+
+    drawn = [bars(sample_draft(untrusted, Request.build(model.config, primer="note:E5", seconds=30, seed=seed)).rows[0])
+             for seed in range(4)]
+    assert all(len(row) > 4 for row in drawn)
+    assert not all(np.array_equal(row[3], row[0]) for row in drawn)  # recalled (here: not at all), not copied
+    asked = Request.build(model.config, primer="note:E5", seed=0, steering=Steering.parse(None, form="A2 B1 A2"))
+    row = bars(sample_draft(untrusted, asked).rows[0])
+    assert np.array_equal(row[3], row[0]) and np.array_equal(row[4], row[1])  # asked: played again as asked

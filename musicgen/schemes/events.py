@@ -153,7 +153,9 @@ class EventScheme(Scheme):
                 return bars_for(request.seconds, draft.tempi[row] * request.speed)
 
             refit = (max(1, bars[0] // REFIT_SHARE), bars_at_fitting_tempo)
-        returns = sections.copy_distances() if sections is not None else ()
+        # A drawn form's returning sections are recalled by the echo, varied as songs vary them; a form
+        # asked for plays them again as asked (docs/measurements/form.md).
+        returns = sections.copy_distances() if sections is not None and not steering.form else ()
         memory = piece_memory(music_model, primer.history, returns) if request.memory else None
         sampled = sample(music_model.steps, events.grammar, primer.ids, bars, request.temperature, request.top_k,
                          request.top_p, seed, bars_in_primer=primer.bars, memory=memory,
