@@ -46,7 +46,7 @@ CORRECTION_WORDS = {
                  " choice, trusted the more the longer it has been right (`echo.json`, fitted by likelihood): phrases"
                  " come back, varied.",
     "forms.json": "A piece asked for no form plays one drawn from the training songs' own (`forms.json`, POP909's"
-                  " section labels): its sections come back as songs' do.",
+                  " section labels): its sections come back as songs' do, recalled by the echo, varied.",
     "melody_key.json": "A tune brought to accompany is read in the key its notes are likeliest in, by how the"
                        " training songs' melodies sit in theirs (`melody_key.json`).",
     "harmony.keras": "Under a tune brought to accompany, the chords are read from the whole tune, a half bar each, by"

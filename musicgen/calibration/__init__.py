@@ -14,7 +14,7 @@ Each member is a class in its own file with
 | the form | `drawn(bars, rng)`: the sections a piece asked for none plays | SongForms (forms.json) |
 | at the logits | `offsets(previous_pitch, pitch_of)`: added where a melody pitch comes next | MelodyIntervals |
 | at a bar line | `next_copy(rng, bars_written, copying)`: an earlier bar to play again | Repeats |
-| over the piece so far | `recalling(grammar, history)`: the earlier bars' tokens blended in at each step | Echo (echo.json) |
+| over the piece so far | `recalling(grammar, history, returns)`: the earlier bars' tokens (and a drawn form's returns) blended in at each step | Echo (echo.json) |
 | after decoding | `performed(score, seed)`: notes as long as the songs played them | Articulation |
 | among candidates | `choose(scores, rng)`: the candidate piece kept | Likeness |
 | reading a melody | `key_of(notes)`: the key a tune brought to accompany is read in | MelodyKey (melody_key.json) |
