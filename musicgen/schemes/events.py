@@ -140,10 +140,6 @@ class EventScheme(Scheme):
             drawn = corrections.forms.drawn(max(bars), np.random.default_rng([seed, 7]))
             sections = Sections(drawn)
             draft.steering = {**draft.steering, "drawn_form": [list(section) for section in drawn]}
-            if not steering.start and events.starts:  # the form begins at a section with a melody, inside a song
-                opening, middle = events.start_ids("opening"), events.start_ids("middle")
-                primer = dataclasses.replace(primer, opening=[middle[0] if token in opening else token
-                                                              for token in primer.opening])
         refit = None
         if fit_tempo:
             def bars_at_fitting_tempo(row, ids):  # each row draws from its own stream
