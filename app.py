@@ -142,6 +142,8 @@ def show(snapshot: dict, started: float, remarks: list[str]) -> list:
              + (f", {'/'.join(sorted(keys))}" if keys - {None} else "")
              + (f"\nasked for: {asked}" if asked else "")
              + f", model {music_model.source}, seed {draft.seed}, {time.perf_counter() - started:.1f} s to make"
+             + (f"\nsections (a form drawn from the songs' own): {' '.join(label for _, label in pieces[0].sections)}"
+                if (draft.steering or {}).get("drawn_form") and pieces[0].sections else "")
              + f"\nplayed through {synthesizer_name()}"
              + (f"\nchords read from your melody: {bar_by_bar(pieces[0].score.chords)}"
                 if draft.melody and not (draft.steering or {}).get("chords") else ""))
@@ -309,7 +311,7 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
                     style = gr.Dropdown(styles, value="any", label="Style", allow_custom_value=True)
                     start = gr.Dropdown(BEGINNINGS, value="", label="Begin")
                     form_preset = gr.Dropdown(["(type your own)", *FORMS], value="(type your own)", label="Form preset")
-                    form = gr.Textbox(value="", label="Form (sections and bars; sets the length; empty = free)",
+                    form = gr.Textbox(value="", label="Form (sections and bars; sets the length; empty = one like the songs')",
                                       placeholder="e.g. i4 A8 B8 A8 B8 o4  (A-E, X sung; i intro, b bridge, o outro)")
                 with gr.Accordion("Settings", open=False):
                     temperature = gr.Slider(0, 1.5, value=defaults.temperature, step=0.05,

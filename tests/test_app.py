@@ -416,3 +416,18 @@ def test_an_event_model_serves_a_request_a_core_and_a_frame_model_eight(monkeypa
     assert 2 <= app.concurrency(Config()) <= (os.cpu_count() or 2) + 2
     monkeypatch.setenv("MUSICGEN_CONCURRENCY", "3")
     assert app.concurrency(Config()) == 3
+
+
+def test_about_this_piece_names_the_sections_of_a_form_drawn_for_it(tiny_events_model_folder, tmp_path, monkeypatch):
+    import shutil
+
+    import app
+    from musicgen.calibration.forms import SongForms
+
+    folder = tmp_path / "with-forms"
+    shutil.copytree(tiny_events_model_folder, folder)
+    SongForms.measured(["i4A2B2A2B2o4"]).save(folder)
+    monkeypatch.setenv("MUSICGEN_MODEL", str(folder))
+    monkeypatch.setattr(app, "request_folder", lambda: tmp_path)
+    facts = app.generate_music("random", "C4", None, 10, 1, 1.0, 0.95, "3", 1.0, 0, "")[-3]  # (then the seed, the history)
+    assert "sections (a form drawn from the songs' own): A B A2" in facts
