@@ -707,7 +707,7 @@ LOOKAHEAD_TRIES = 8
 def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan, chord_ids: list[int] | None = None,
                         temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int = 0,
                         melody_program_id: int = -1, chord_tones: np.ndarray | None = None,
-                        max_tokens_per_bar: int = 200) -> np.ndarray:
+                        max_tokens_per_bar: int = 200, memory=None) -> np.ndarray:
     """The ids after primer of plan.bars bars in which the melody is plan's, note for note, and the
     rest (the accompaniment, the chords) is the network's.
 
@@ -719,6 +719,8 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
     Chords: chord_ids, one a half bar (repeating), when given; else, at each bar line and again at
     its half, the chord that the melody of that half makes likeliest (likeliest_chord). A half
     bar's chord is written only where it changes.
+    With a memory (the echo, musicgen.calibration.echo), what it recalls is blended into each draw
+    as in sample(): the piano of a bar that comes back may play as it did.
     A pure function of its arguments, like sample().
     """
     primer = np.asarray(primer, np.int64)
@@ -726,6 +728,7 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
     style = weights.style_in(primer)
     state = grammar.state_after(primer)
     rng = np.random.default_rng([seed, 0])
+    memory = memory.copy() if memory is not None else None
     position_ids, bar_id = grammar.position_ids, grammar.bar_id
     everything = np.arange(len(grammar.kinds))
     out: list[int] = []
@@ -734,6 +737,8 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
     def feed(token_id: int, stepped=None):
         nonlocal logits, states, state
         out.append(int(token_id))
+        if memory is not None:
+            memory.add(int(token_id))
         state = grammar.advance(state, int(token_id))
         logits, states = stepped or weights.step(np.array([token_id]), states, style)
 
@@ -761,7 +766,7 @@ def sample_under_melody(weights: StepWeights, grammar, primer, plan: MelodyPlan,
                 allowed, passing, target = everything == bar_id, np.zeros_like(allowed), -1
             for _ in range(LOOKAHEAD_TRIES):
                 ahead = None
-                chosen = draw(logits[0], allowed, passing, target, temperature, top_k, top_p, rng)
+                chosen = draw(logits[0], allowed, passing, target, temperature, top_k, top_p, rng, memory)
                 if not (MELODY_LOOKAHEAD and grammar.is_position[chosen] and not is_stop(stops, grammar.positions[chosen])):
                     break
                 ahead = weights.step(np.array([chosen]), states, style)  # what the network would write there
@@ -838,11 +843,14 @@ def target_of_passing(grammar, state, due, melody_program_id: int) -> int:
 
 
 def draw(logits: np.ndarray, allowed: np.ndarray, passing: np.ndarray, target: int, temperature: float, top_k: int,
-         top_p: float, rng: np.random.Generator) -> int:
-    """One id by the network's probabilities over the allowed ids and the sampling settings; the
-    probability of ids that would pass the melody's next note (`passing`) goes to `target` instead:
-    the music moves on when the network wants it to, and reaches the melody's note first."""
+         top_p: float, rng: np.random.Generator, memory=None) -> int:
+    """One id by the network's probabilities over the allowed ids and the sampling settings (with
+    what a memory recalls blended in); the probability of ids that would pass the melody's next
+    note (`passing`) goes to `target` instead: the music moves on when the network wants it to, and
+    reaches the melody's note first."""
     probabilities = np.exp(logits - logits.max()).astype(np.float64)
+    if memory is not None:
+        probabilities = memory.mix(probabilities / probabilities.sum())
     moved = float(probabilities[passing].sum()) if passing.any() else 0.0
     probabilities[~allowed | passing] = 0.0
     if target >= 0:

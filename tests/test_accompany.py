@@ -203,3 +203,31 @@ def test_the_chance_of_a_melody_note_is_the_network_s_among_what_the_grammar_all
     assert melody_chance(logits, grammar, at_a_position, events.melody_program_id, temperature=0) == 1.0
     after_a_note = grammar.state_after([*opening, grammar.position_ids[4], events.melody_program_id])
     assert melody_chance(logits, grammar, after_a_note, events.melody_program_id) == 0.0  # a pitch comes next
+
+
+def test_under_a_tune_that_repeats_a_sure_echo_plays_the_piano_of_the_bar_before_again(tiny_events_model):
+    from musicgen import stateful
+    from musicgen.calibration.echo import DISTANCES, RUN_EDGES, Echo
+    from musicgen.schemes.events import melody_plan
+    from musicgen.score import Score
+
+    events = tiny_events_model.vocab
+    bar = [[beat, beat + 1.0, 67 + beat, 90] for beat in range(4)]
+    tune = Score({MELODY: np.array([[start + 4 * copy, end + 4 * copy, pitch, velocity] for copy in range(4)
+                                     for start, end, pitch, velocity in bar], float)}, 100.0)
+    header = events.header(mode="major", where="opening" if events.starts else None)
+    sure = np.zeros((len(DISTANCES), len(RUN_EDGES) + 1))
+    sure[0] = 0.999999  # one bar back, whatever its run
+    c = events.chord_id(0)  # C major, every half bar
+
+    def bars_of(memory):
+        ids = np.asarray(stateful.sample_under_melody(tiny_events_model.steps, events.grammar, header,
+                                                      melody_plan(events, tune), [c, c], seed=5,
+                                                      melody_program_id=events.melody_program_id,
+                                                      chord_tones=events.chord_tones, memory=memory))
+        return np.split(ids, np.flatnonzero(ids == events.grammar.bar_id))[1:]
+
+    echoed = bars_of(Echo(sure).recalling(events.grammar))
+    assert len(echoed) == 4 and all(np.array_equal(later, echoed[0]) for later in echoed[1:])
+    free = bars_of(None)
+    assert not all(np.array_equal(later, free[0]) for later in free[1:])

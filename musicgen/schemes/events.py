@@ -379,7 +379,8 @@ def accompaniment(music_model, request) -> Draft:
         under = half_bar_chords(music_model, tune, plan.bars, chords)  # read once: every variation's
         written = [sample_under_melody(music_model.steps, events.grammar, header, plan, under, request.temperature,
                                        request.top_k, request.top_p, (request.seed, variation),
-                                       events.melody_program_id, events.chord_tones)
+                                       events.melody_program_id, events.chord_tones,
+                                       memory=piece_memory(music_model) if request.memory else None)
                    for variation in range(request.variations)]
     rows = [[*header, *row.tolist()] for row in written]
     return Draft(music_model.source, request.seed, rows, tempi=[melody.score.tempo_bpm] * request.variations,
