@@ -221,10 +221,12 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
         _, report["without_echo_nats_per_second"] = scored(with_repeats(music_model, held_ids, shipped))
     echo = music_model.corrections.echo
     if echo is not None and echo.returns is not None and not config.memory_orders:
-        # As a piece played with a form (asked or drawn) is sampled: each song's own form recalled.
+        # As a piece playing a drawn form is sampled: each song's own form (where it aligned) recalled.
         bar_id = events.grammar.bar_id
-        formed = [remembered(piece_memory(music_model, (), return_distances(song.sections or (), int(np.sum(ids == bar_id)))),
-                             ids[1:], p) for song, ids, p in zip(held_out, held_ids, shipped)]
+        returns = [return_distances(song.sections or (), int(np.sum(ids == bar_id)))
+                   for song, ids in zip(held_out, held_ids)]
+        formed = [remembered(piece_memory(music_model, (), song_returns), ids[1:], p)
+                  for song_returns, ids, p in zip(returns, held_ids, shipped)]
         _, report["with_forms_nats_per_second"] = scored(with_repeats(music_model, held_ids, formed))
     report["memory_candidate"] = {**MEMORY_CANDIDATE, "orders": list(MEMORY_CANDIDATE["orders"])}
     _, report["memory_candidate"]["nats_per_second"] = scored(
