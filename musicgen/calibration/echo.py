@@ -10,10 +10,11 @@ into the network's distribution, p -> (1 - w) p + w [the pointer's token], the s
 first, so that the longest has the last word; w depends on the distance and on how many tokens in
 a row the pointer has foretold (a pointer that has just been right for a while is trusted more).
 
-A piece that plays a form (asked with --form, or drawn from the songs' own: forms.py) has one more
-pointer in each bar of a returning section: into the same bar of that letter's first section, as
-far back as it lies, so that a chorus comes back as songs bring it back, mostly the same, free to
-turn away (songs' same-letter sections: melody Jaccard 0.83), where a copy would be exact.
+A piece that plays a form drawn from the songs' own (forms.py) has one more pointer in each bar of
+a returning section: into the same bar of that letter's first section, as far back as it lies, so
+that a chorus comes back as songs bring it back, mostly the same, free to turn away (songs'
+same-letter sections: melody Jaccard 0.83), where a copy would be exact. (A form a person asks for
+plays its returns again as asked: musicgen.stateful.BarCopies.)
 
 The 16 weights (and the return pointer's 4, where the training songs' forms are known) are fitted
 by maximum likelihood on training songs under the network (as shipped, its melody bias included).
