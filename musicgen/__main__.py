@@ -135,6 +135,8 @@ def write_pieces(music_model, request, args) -> int:
               + (f" [{rendered.synthesizer}]" if rendered else ""))
         if request.primer.startswith("melody:") and not request.steering.chords:
             print(f"  chords read from the melody: {bar_by_bar(piece.score.chords)}")
+        if piece.sections and not request.steering.form:
+            print(f"  sections (a form drawn from the songs' own): {' '.join(label for _, label in piece.sections)}")
     return 0
 
 
