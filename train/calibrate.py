@@ -37,7 +37,7 @@ from musicgen.listening import CLASSIFIER_VECTOR_NAMES, segments, statistics
 from .data import load_corpus, prepared_ids, split_held_out, training_digests
 
 MELODY_FIT_SONGS = 80  # enough: 27,000 melody notes of POP909 for 13 numbers
-ECHO_FIT_SONGS = 60  # 480,000 tokens of POP909 for 16 numbers
+ECHO_FIT_SONGS = 60  # 480,000 tokens of POP909 for 16 numbers (20 with the returns of the 53 whose forms align)
 LIKENESS_PIECES = 256  # the network's own pieces, against about 2,700 segments of POP909's training songs
 LIKENESS_SECONDS = 60.0
 NAMES = {Path(member.FILE).stem: member for member in FAMILY}  # --only's words
