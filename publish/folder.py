@@ -377,6 +377,8 @@ def embed(folder: str | Path, target: Path, data: Path | None = None, **sampling
     for name in (*REPRESENTATION_FILES, "metrics.json", "loss.png", "evaluation.json", "evaluation.png"):
         if (folder / name).exists():
             shutil.copy2(folder / name, target / name)
+        elif (target / name).exists():  # the model embedded before had it (a correction since left out)
+            (target / name).unlink()
     Config.load(folder / "config.json").replace(**sampling).save(target / "config.json")
     model = load_keras(folder / "model.keras")
     model.save(target / "model.keras")

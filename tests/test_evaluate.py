@@ -102,7 +102,10 @@ def test_embedding_with_new_sampling_settings_redoes_the_evaluation(tiny_model_f
     from publish.folder import embed
 
     target = tmp_path / "embedded"
+    target.mkdir()
+    (target / "melody_intervals.json").write_text("[0]")  # the model embedded before had a correction ...
     embed(tiny_model_folder, target, tiny_songs, temperature=0.7, top_p=0.9)
+    assert not (target / "melody_intervals.json").exists()  # ... that this one has not: gone with it
     config = Config.load(target / "config.json")
     assert (config.temperature, config.top_p) == (0.7, 0.9)
     report = json.loads((target / "evaluation.json").read_text())

@@ -173,9 +173,9 @@ def test_an_event_model_goes_to_the_hub_and_back(hub, tiny_events_model_folder, 
         assert words in card
     pulled = load("alice/tiny-events")
     assert sorted(p.name for p in pulled.folder.iterdir()) == ["articulation.json", "conditions.json", "config.json",
-                                                               "echo.json", "harmony.keras", "melody_intervals.json",
-                                                               "melody_key.json", "model.keras", "repeats.json",
-                                                               "tempos.json", "tokenizer.json"]
+                                                               "echo.json", "harmony.keras", "melody_key.json",
+                                                               "model.keras", "repeats.json", "tempos.json",
+                                                               "tokenizer.json"]
     assert pulled.corrections.melody_key is not None  # a tune brought is read in its key as the songs sing
     assert pulled.corrections.harmony is not None  # ... and its chords as the songs' melodies sit on theirs
     assert pulled.corrections.articulation is not None  # notes played as the training songs played them

@@ -73,9 +73,20 @@ def test_the_sampler_leans_where_the_bias_says(tiny_events_model):
     assert unison_share(None)[0] < share
 
 
-def test_fitted_after_training_and_saved_beside_the_weights(tiny_events_model_folder, tmp_path):
-    fitted = MelodyIntervals.load(tiny_events_model_folder)
+def test_fitted_when_asked_and_saved_beside_the_weights(tiny_events_model_folder, pop_songs, tmp_path):
+    import shutil
+
+    from train.calibrate import main as calibrate
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_events_model_folder, folder)
+    assert MelodyIntervals.load(folder) is None  # training leaves it out (docs/measurements/corrections.md)
+    echo_before = (folder / "echo.json").read_text()
+    assert calibrate([str(folder), "--data", str(pop_songs), "--only", "melody_intervals"]) == 0
+    fitted = MelodyIntervals.load(folder)
     assert fitted is not None and fitted.bias.shape == (CLASSES,) and fitted.bias[0] == 0
-    fitted.save(tmp_path)
-    assert np.allclose(MelodyIntervals.load(tmp_path).bias, fitted.bias, atol=1e-4)
+    assert (folder / "echo.json").read_text() == echo_before  # the rest of the folder as it was
+    (tmp_path / "copy").mkdir()
+    fitted.save(tmp_path / "copy")
+    assert np.allclose(MelodyIntervals.load(tmp_path / "copy").bias, fitted.bias, atol=1e-4)
     assert MelodyIntervals.load(tmp_path / "nowhere") is None

@@ -7,10 +7,11 @@ existed, it finds the folder's training songs in DATA (by the hashes its metrics
 writes every member beside the weights: the tempo table, the articulation and the repeats are
 measured on the songs, and so is how the songs' melodies sit in their keys (to read the key of a
 tune brought to accompany), and a small tagger learns their chords from their melodies (to read the
-chords under that tune); the melody's interval bias is fitted under the trained network, and the
-echo of the piece's earlier bars under the network with that bias. Asked for
-with --only: the songs' forms, where their folder names them (POP909's human labels), and the
-song-likeness, which learns to tell the network's own pieces from the songs. The network is not touched.
+chords under that tune); the songs' forms are read where their folder names them (POP909's human
+labels), and the echo of the piece's earlier bars is fitted under the trained network. Asked for
+with --only: the melody's interval bias (fitted under the network; the echo after it, under both)
+and the song-likeness, which learns to tell the network's own pieces from the songs. The network is
+not touched.
 """
 from __future__ import annotations
 
@@ -41,11 +42,13 @@ ECHO_FIT_SONGS = 60  # 480,000 tokens of POP909 for 16 numbers (20 with the retu
 LIKENESS_PIECES = 256  # the network's own pieces, against about 2,700 segments of POP909's training songs
 LIKENESS_SECONDS = 60.0
 NAMES = {Path(member.FILE).stem: member for member in FAMILY}  # --only's words
-# Fitted unless asked otherwise. The song-likeness only when asked (--only likeness): the judge it
-# does not select on hears no difference (docs/measurements/song-likeness.md). Drawn forms are fitted
-# (where the songs' folder labels their sections): with their returns recalled by the echo, the
-# independent judge hears pieces closer to songs (docs/measurements/form.md).
-DEFAULT = tuple(name for name in NAMES if name != "likeness")
+# Fitted unless asked otherwise. The song-likeness and the melody interval bias only when asked
+# (--only likeness, --only melody_intervals): the judge they do not read hears no difference for the
+# first and pieces closer to the songs without the second (docs/measurements/song-likeness.md,
+# corrections.md). Drawn forms are fitted (where the songs' folder labels their sections): with
+# their returns recalled by the echo, the independent judge hears pieces closer to songs (form.md).
+ONLY_WHEN_ASKED = ("likeness", "melody_intervals")
+DEFAULT = tuple(name for name in NAMES if name not in ONLY_WHEN_ASKED)
 
 
 def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: set[str] | None = None,
@@ -88,7 +91,7 @@ def calibrate(folder: Path, songs: list, songs_ids: list | None = None, only: se
     for member in measured:
         member.save(folder)
         corrections = corrections.with_(member)
-    if "echo" in wanted:  # under the network as shipped: its melody bias (fitted just above) included
+    if "echo" in wanted:  # under the network as shipped: its melody bias (fitted just above), if any, included
         echo = fit_echo(music_model, corrections, songs_ids[:ECHO_FIT_SONGS], songs[:ECHO_FIT_SONGS])
         echo.save(folder)
         corrections = corrections.with_(echo)

@@ -17,7 +17,7 @@ same-letter sections: melody Jaccard 0.83), where a copy would be exact. (A form
 plays its returns again as asked: musicgen.stateful.BarCopies.)
 
 The 16 weights (and the return pointer's 4, where the training songs' forms are known) are fitted
-by maximum likelihood on training songs under the network (as shipped, its melody bias included).
+by maximum likelihood on training songs under the network (as shipped: its melody bias, if any, included).
 Saved beside the weights as echo.json. What it is worth: docs/measurements/corrections.md and,
 for the returns, docs/measurements/form.md.
 """
