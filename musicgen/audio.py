@@ -197,7 +197,8 @@ def normalized(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarra
         return samples
     gain = min(TARGET_RMS / rms, MAX_LIMITING * PEAK / peak)
     louder = samples * gain
-    wanted = np.minimum(1.0, PEAK / np.maximum(np.abs(louder).max(axis=1), 1e-9))  # per sample
+    # Per sample; the louder channel taken column by column (a max along axis 1 of (n, 2) costs 20x).
+    wanted = np.minimum(1.0, PEAK / np.maximum(np.maximum(np.abs(louder[:, 0]), np.abs(louder[:, 1])), 1e-9))
     if wanted.min() < 1.0:
         # Each point's gain is the mean over `width` of minima over 2 * width around it, so it never
         # rises above what any sample within reach wants: no peak passes PEAK, and the gain moves smoothly.
