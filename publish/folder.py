@@ -349,8 +349,10 @@ def publish(folder: str | Path, repo_id: str, private: bool = False) -> str:
     api = HfApi()
     try:
         api.create_repo(repo_id, private=private, exist_ok=True)
+        # A model file the folder no longer has (a correction left out since) goes from the repo
+        # too, or loading it would still apply it; anything else in the repo is left alone.
         commit = api.upload_folder(repo_id=repo_id, folder_path=folder, allow_patterns=UPLOADED,
-                                   commit_message="Upload musicgen model")
+                                   delete_patterns=UPLOADED, commit_message="Upload musicgen model")
     except HfHubHTTPError as error:
         status = error.response.status_code if error.response is not None else None
         reason = {401: "the Hub refused the token (log in with `hf auth login` or set HF_TOKEN)",

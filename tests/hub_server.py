@@ -102,6 +102,8 @@ class FakeHub:
                         item = json.loads(line)
                         if item["key"] == "file":
                             repo["files"][item["value"]["path"]] = base64.b64decode(item["value"]["content"])
+                        elif item["key"] == "deletedFile":
+                            repo["files"].pop(item["value"]["path"], None)
                     repo["sha"] = hashlib.sha1(json.dumps(sorted((p, hashlib.sha1(c).hexdigest())
                                                                 for p, c in repo["files"].items())).encode()).hexdigest()
                     return self.reply(200, {"commitUrl": f"{hub.url}/{repo_id}/commit/{repo['sha']}",

@@ -74,6 +74,18 @@ def test_publish_pull_load_and_generate_the_same_frames(hub, model_folder, monke
     assert np.array_equal(sample(offline), sample(local))
 
 
+def test_publishing_again_takes_away_a_model_file_the_folder_no_longer_has(hub, model_folder):
+    (model_folder / "melody_intervals.json").write_text("[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]")
+    publish(model_folder, "alice/again")
+    hub.repos["alice/again"]["files"]["notes.txt"] = b"the owner's own file"  # not ours: stays
+    assert (load("alice/again").folder / "melody_intervals.json").is_file()  # pulled once: in the cache
+    (model_folder / "melody_intervals.json").unlink()  # the correction left out since
+    publish(model_folder, "alice/again")
+    files = hub.repos["alice/again"]["files"]
+    assert "melody_intervals.json" not in files and "notes.txt" in files and "config.json" in files
+    assert not (load("alice/again").folder / "melody_intervals.json").exists()  # pulled again: gone here too
+
+
 def test_the_hub_going_down_falls_back_to_the_cache(hub, model_folder):
     publish(model_folder, "alice/tiny-music")
     load("alice/tiny-music")
