@@ -44,8 +44,9 @@ LIKENESS_SECONDS = 60.0
 NAMES = {Path(member.FILE).stem: member for member in FAMILY}  # --only's words
 # Fitted unless asked otherwise. The song-likeness and the melody interval bias only when asked
 # (--only likeness, --only melody_intervals): the judge they do not read confirms neither
-# (docs/measurements/song-likeness.md, corrections.md). Drawn forms are fitted (where the songs' folder labels their sections): with
-# their returns recalled by the echo, the independent judge hears pieces closer to songs (form.md).
+# (docs/measurements/song-likeness.md, corrections.md). Drawn forms are fitted (where the songs'
+# folder labels their sections): with their returns recalled by the echo, the independent judge
+# hears pieces closer to songs (form.md).
 ONLY_WHEN_ASKED = ("likeness", "melody_intervals")
 DEFAULT = tuple(name for name in NAMES if name not in ONLY_WHEN_ASKED)
 
