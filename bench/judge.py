@@ -66,13 +66,13 @@ def main(argv=None) -> None:
     real, names = [song.score for song in held_out], [song.name for song in held_out]
     by_draw = {name: [] for name in sides}
     repeats = {name: [] for name in sides}
-    songs_repeat = {distance: melody_repeat(real, distance) for distance in (4, 8)}
+    songs_repeat = {distance: judge.melody_repeat(real, distance) for distance in (4, 8)}
     for draw in range(args.draws):
         for name, (model, melody_by_bar) in sides.items():
             event_scheme.MELODY_BY_BAR = melody_by_bar  # the scheme's setting, for this side's pieces
             generated, _ = sample_scores(model, args.pieces, 60.0, args.seed + draw)
             by_draw[name].append(round(judge.auc(generated, real, names, seed=args.seed + draw), 4))
-            repeats[name].append([melody_repeat(generated, distance) for distance in (4, 8)])
+            repeats[name].append([judge.melody_repeat(generated, distance) for distance in (4, 8)])
             print(f"draw {draw} {name}: judge AUC {by_draw[name][-1]:.3f}, melody bars back at 4 / 8 bars "
                   f"{repeats[name][-1][0]:.3f} / {repeats[name][-1][1]:.3f} (songs {songs_repeat[4]:.3f} / "
                   f"{songs_repeat[8]:.3f})", flush=True)
@@ -85,23 +85,6 @@ def main(argv=None) -> None:
     for name in sides:
         print(f"{name}: judge AUC {result['judge_auc'][name]:.3f} over {args.draws} draws")
     print(json.dumps({**result, "pieces": args.pieces, "draws": args.draws, "held_out_songs": len(held_out)}))
-
-
-def melody_repeat(scores, distance: int) -> float:
-    """The mean Jaccard of (onset sixteenth, pitch) between melody bars `distance` bars apart, over
-    every such pair with a melody in either bar."""
-    values = []
-    for score in scores:
-        melody = score.parts.get("Melody")
-        if melody is None or not len(melody):
-            continue
-        bars = int(np.ceil(score.end_beats / 4))
-        sets = [set() for _ in range(bars)]
-        for start, _, pitch, _ in melody:
-            sets[min(int(start // 4), bars - 1)].add((int(round((start % 4) * 4)), int(pitch)))
-        values += [len(sets[b] & sets[b - distance]) / len(sets[b] | sets[b - distance])
-                   for b in range(distance, bars) if sets[b] or sets[b - distance]]
-    return float(np.mean(values)) if values else 0.0
 
 
 if __name__ == "__main__":

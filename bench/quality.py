@@ -46,7 +46,11 @@ def measured(report: dict) -> dict:
         "both_parts_share": generated["both_parts_share"],
         "min_overlap": heard["min_overlap"],
         "classifier_auc": heard["classifier_auc"],  # the mean over the report's draws of pieces
+        "independent_judge_auc": heard["independent_judge_auc"],
+        "melody_in_4_bars_share": heard["melody_in_4_bars_share"],
     }
+    for distance, pair in heard["melody_repeat"].items():
+        figures[f"melody_repeat_{distance}_ratio"] = pair["generated"] / max(pair["songs"], 1e-9)
     # References, not targets: see evaluate/events.py, classifier_over_draws.
     for reference in ("classifier_auc_against_openings", "songs_openings_auc", "songs_middles_auc"):
         if reference in heard:
@@ -66,6 +70,11 @@ TARGETS = {  # name: (test, words)
     "both_parts_share": (lambda v: v >= 0.90, ">= 90% have both parts, named"),
     "min_overlap": (lambda v: v >= 0.80, "Yang & Lerch overlap >= 0.8 on every feature"),
     "classifier_auc": (lambda v: v <= 0.75, "two-sample classifier AUC <= 0.75"),
+    # The song-form issue's (one draw of pieces here; bench/judge.py takes five).
+    "independent_judge_auc": (lambda v: v <= 0.75, "independent judge AUC <= 0.75 (8-bar stretches)"),
+    "melody_repeat_4_ratio": (lambda v: 0.75 <= v <= 1.5, "melody bars back 4 bars later 0.75x-1.5x the songs'"),
+    "melody_repeat_8_ratio": (lambda v: 0.75 <= v <= 1.5, "melody bars back 8 bars later 0.75x-1.5x the songs'"),
+    "melody_in_4_bars_share": (lambda v: v >= 0.90, ">= 90% of free pieces have a melody in 4 bars"),
 }
 
 

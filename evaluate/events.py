@@ -262,6 +262,12 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
     # The judge the sampler never selects on (evaluate/judge.py): 8-bar stretches against the songs' own.
     report["listening"]["independent_judge_auc"] = judge.auc(generated, [song.score for song in held_out],
                                                              [song.name for song in held_out], seed)
+    # Sections that come back, and the tune early (issue 29's targets: docs/measurements/form.md).
+    report["listening"]["melody_repeat"] = {
+        str(distance): {"generated": judge.melody_repeat(generated, distance),
+                        "songs": judge.melody_repeat([song.score for song in held_out], distance)}
+        for distance in (4, 8)}
+    report["listening"]["melody_in_4_bars_share"] = judge.melody_within(generated, 4)
     # The same songs as the tokens can write them (onsets and lengths on sixteenths): what is
     # left of the difference is the model's, not the grid's.
     on_grid = [events.decode(events.encode(segment), segment.tempo_bpm) for segment in real]
@@ -337,6 +343,11 @@ def summary(report: dict) -> str:
                      + (f", their later segments {heard['songs_middles_auc']:.3f}" if "songs_middles_auc" in heard else ""))
     if "independent_judge_auc" in heard:
         lines.append(f"  independent judge (never selected on), AUC {heard['independent_judge_auc']:.3f}")
+    if "melody_repeat" in heard:
+        lines.append("  melody bars back " + ", ".join(
+            f"{distance} bars later {pair['generated']:.3f} (songs {pair['songs']:.3f})"
+            for distance, pair in heard["melody_repeat"].items())
+            + f"; pieces with a melody in their first 4 bars {heard['melody_in_4_bars_share']:.0%}")
     if "chord_tones" in report:
         tones = report["chord_tones"]
         lines.append(f"  chord tones over {tones['progression']} ({tones['key']}): forced "

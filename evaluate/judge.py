@@ -109,3 +109,26 @@ def auc(generated: list[Score], real: list[Score], real_groups: list, seed: int 
         model.fit(rows[train_rows], labels[train_rows], sample_weight=weights)
         predicted[test_rows] = model.predict_proba(rows[test_rows])[:, 1]
     return float(roc_auc_score(labels, predicted))
+
+
+def melody_repeat(scores: list[Score], distance: int) -> float:
+    """How much a melody bar comes back `distance` bars later: the mean Jaccard of (onset sixteenth,
+    pitch) between melody bars that far apart, over every such pair with a melody in either bar."""
+    values = []
+    for score in scores:
+        melody = score.parts.get(MELODY)
+        if melody is None or not len(melody):
+            continue
+        bars = int(np.ceil(score.end_beats / 4))
+        sets = [set() for _ in range(bars)]
+        for start, _, pitch, _ in melody:
+            sets[min(int(start // 4), bars - 1)].add((int(round((start % 4) * 4)), int(pitch)))
+        values += [_jaccard(sets[bar], sets[bar - distance]) for bar in range(distance, bars)
+                   if sets[bar] or sets[bar - distance]]
+    return float(np.mean(values)) if values else 0.0
+
+
+def melody_within(scores: list[Score], bars: int = 4) -> float:
+    """The share of scores with a melody note in their first `bars` bars (of 4 beats)."""
+    return float(np.mean([bool(np.any(score.parts.get(MELODY, np.zeros((0, 4)))[:, 0] < 4 * bars))
+                          for score in scores])) if scores else 0.0

@@ -36,3 +36,13 @@ def test_the_judge_tells_pieces_that_never_repeat_from_songs_that_do_and_not_son
     assert judge.auc(wandering, songs, names) > 0.9
     assert judge.auc(others, songs, names) < 0.75
     assert np.isnan(judge.auc(wandering[:1], songs[:1], names[:1]))
+
+
+def test_melody_that_comes_back_and_a_melody_that_comes_in_late_are_measured():
+    rng = np.random.default_rng(2)
+    same, new = stretch(rng, True), stretch(rng, False)  # 8 bars: every bar alike, or each bar new
+    assert judge.melody_repeat([same], 4) == 1.0 and judge.melody_repeat([same], 1) == 1.0
+    assert judge.melody_repeat([new], 4) < 0.5
+    late = Score({MELODY: same.parts[MELODY] + [20, 20, 0, 0], ACCOMPANIMENT: same.parts[ACCOMPANIMENT]}, 100.0)
+    assert judge.melody_within([same, late], 4) == 0.5  # the second comes in at bar 6
+    assert judge.melody_within([same, late], 6) == 1.0

@@ -139,6 +139,10 @@ def test_the_evaluation_report_has_its_keys(tiny_events_model_folder, pop_songs,
     assert "classifier_auc_against_openings" in listening and "songs_openings_auc" in listening
     assert "songs_middles_auc" in listening
     assert "independent_judge_auc" in listening  # a judge the sampler never selects on (nan when too few bars)
+    assert set(listening["melody_repeat"]) == {"4", "8"}  # melody bars back 4 and 8 bars later, ours and the songs'
+    assert all(0 <= value <= 1 for pair in listening["melody_repeat"].values() for value in pair.values())
+    assert listening["melody_repeat"]["4"]["songs"] > 0  # the songs' melodies do come back
+    assert 0 <= listening["melody_in_4_bars_share"] <= 1
     assert "held-out songs" in capsys.readouterr().out
     tones = report["chord_tones"]  # a steerable model: pieces over C G Am F, and free ones
     assert tones["progression"] == "C G Am F" and set(tones["forced"]) <= {"Melody", "Accompaniment"}
