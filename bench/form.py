@@ -37,21 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 POP909 = ROOT.parent / "shared" / "datasets" / "pop909"
 
 
-def bar_sets(score, bars: int) -> list[set]:
-    """Each bar's melody as a set of (onset sixteenth, pitch)."""
-    sets = [set() for _ in range(bars)]
-    for start, _, pitch, _ in score.parts.get(MELODY, np.zeros((0, 4))):
-        bar = int(start // 4)
-        if bar < bars:
-            sets[bar].add((int(round((start % 4) * 4)), int(pitch)))
-    return sets
-
-
 def section_similarities(score, sections: list[tuple[int, str, int]]) -> tuple[list[float], list[float]]:
     """(same-letter, different-letter) Jaccards of melody bars, bar k of one section against bar k of
     another, sections with a melody (upper-case letters) only."""
     bars = max(first + length for first, _, length in sections)
-    sets = bar_sets(score, bars)
+    sets = judge.bar_sets(score.parts.get(MELODY, np.zeros((0, 4))), bars)
     same, different = [], []
     sung = [section for section in sections if section[1].isupper()]
     for index, (first, letter, length) in enumerate(sung):

@@ -25,7 +25,7 @@ def stretches(score: Score, bars: int = BARS) -> list[Score]:
     return [score.cropped(start, start + span) for start in np.arange(0, score.end_beats - span + 1e-6, span)]
 
 
-def _bar_sets(notes: np.ndarray, bars: int) -> list[set]:
+def bar_sets(notes: np.ndarray, bars: int) -> list[set]:
     """Each bar's notes as a set of (onset sixteenth in the bar, pitch)."""
     sets = [set() for _ in range(bars)]
     for start, _, pitch, _ in notes:
@@ -50,7 +50,7 @@ def features(score: Score, bars: int = BARS) -> np.ndarray | None:
         row += list(np.bincount(sixteenth, minlength=16) / len(notes))  # where in the bar it plays
         lengths = notes[:, 1] - notes[:, 0]
         row += list(np.histogram(lengths, LENGTH_EDGES)[0] / len(notes))
-        sets = _bar_sets(notes, bars)
+        sets = bar_sets(notes, bars)
         row += [np.mean([_jaccard(sets[bar], sets[bar - distance]) for bar in range(distance, bars)])
                 for distance in DISTANCES]
         row.append(len(notes) / (4 * bars))
@@ -120,9 +120,7 @@ def melody_repeat(scores: list[Score], distance: int) -> float:
         if melody is None or not len(melody):
             continue
         bars = int(np.ceil(score.end_beats / 4))
-        sets = [set() for _ in range(bars)]
-        for start, _, pitch, _ in melody:
-            sets[min(int(start // 4), bars - 1)].add((int(round((start % 4) * 4)), int(pitch)))
+        sets = bar_sets(melody, bars)
         values += [_jaccard(sets[bar], sets[bar - distance]) for bar in range(distance, bars)
                    if sets[bar] or sets[bar - distance]]
     return float(np.mean(values)) if values else 0.0
