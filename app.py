@@ -286,11 +286,11 @@ def build_page(defaults: Config | None = None, styles: list[str] | None = None) 
                     f"MIDI uploads up to {MAX_MIDI_BYTES // 1_000_000} MB.</small>")
         with gr.Row():
             with gr.Column(scale=1):
-                # A random start opens as songs do, often with bars of intro before the tune
-                # (docs/measurements/form.md): said here, so that a short piece of intro is no surprise.
+                # A random start is the network's own opening, its tune in by bar 4 (an intro when asked
+                # under "Begin": docs/measurements/form.md).
                 primer_kind = gr.Radio(["random", "a single note", CONTINUE, ACCOMPANY],
                                        value="a single note", label="Start from",
-                                       info="random: the model's own opening, often an intro before the tune; "
+                                       info="random: the model's own opening, the tune within 4 bars; "
                                             "a single note: the tune from the first beat")
                 note = gr.Dropdown(NOTE_CHOICES, value="C4", label="Note")
                 upload = gr.File(label=f"MIDI to continue or accompany (up to {MAX_MIDI_BYTES // 1_000_000} MB)",
