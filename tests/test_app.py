@@ -302,7 +302,8 @@ def test_continue_extends_a_piece_and_undo_takes_it_back(app_url, app_model):
     from gradio_client.exceptions import AppError
 
     client = Client(app_url, verbose=False)
-    first = client.predict("random", "C4", None, 10, 2, 0.9, 0.95, "5", 1.0, 0, "", api_name="/generate")
+    # From a note: what is continued is the point here, not how a random start opens.
+    first = client.predict("a single note", "C4", None, 10, 2, 0.9, 0.95, "5", 1.0, 0, "", api_name="/generate")
     original = load_midi(midi_of(first))
     longer = client.predict(1, 5, 0.9, 0.95, api_name="/continue")
     extended = load_midi(midi_of(longer))
