@@ -260,12 +260,12 @@ def evaluate(music_model, held_out: list, baseline: list | None, pieces: int = 6
     report["listening"].update(classifier_over_draws(music_model, generated, held_out, real, groups, pieces,
                                                      seconds, seed, classifier_draws))
     # The judge the sampler never selects on (evaluate/judge.py): 8-bar stretches against the songs' own.
-    report["listening"]["independent_judge_auc"] = judge.auc(generated, [song.score for song in held_out],
-                                                             [song.name for song in held_out], seed)
+    songs = [song.score for song in held_out]
+    report["listening"]["independent_judge_auc"] = judge.auc(generated, songs, [song.name for song in held_out], seed)
     # Sections that come back, and the tune early (issue 29's targets: docs/measurements/form.md).
     report["listening"]["melody_repeat"] = {
         str(distance): {"generated": judge.melody_repeat(generated, distance),
-                        "songs": judge.melody_repeat([song.score for song in held_out], distance)}
+                        "songs": judge.melody_repeat(songs, distance)}
         for distance in (4, 8)}
     report["listening"]["melody_in_4_bars_share"] = judge.melody_within(generated, 4)
     # The same songs as the tokens can write them (onsets and lengths on sixteenths): what is

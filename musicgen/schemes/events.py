@@ -377,10 +377,10 @@ def accompaniment(music_model, request) -> Draft:
                          melody_program=events.melody_program_id, **correction_hooks(music_model) | {"repeats": None})
     else:
         under = half_bar_chords(music_model, tune, plan.bars, chords)  # read once: every variation's
+        memory = piece_memory(music_model) if request.memory else None  # each variation recalls a copy
         written = [sample_under_melody(music_model.steps, events.grammar, header, plan, under, request.temperature,
                                        request.top_k, request.top_p, (request.seed, variation),
-                                       events.melody_program_id, events.chord_tones,
-                                       memory=piece_memory(music_model) if request.memory else None)
+                                       events.melody_program_id, events.chord_tones, memory=memory)
                    for variation in range(request.variations)]
     rows = [[*header, *row.tolist()] for row in written]
     return Draft(music_model.source, request.seed, rows, tempi=[melody.score.tempo_bpm] * request.variations,
