@@ -45,8 +45,9 @@ def main(argv=None) -> None:
                         "other sides go without, one side each (default: all, every one the model has that acts "
                         "on a free piece); '' for the model as shipped alone (comparing models: run once each, "
                         "the same seeds)")
-    parser.add_argument("--melody-by-bar", type=int, default=0, help="also a side whose random openings "
-                        "without a melody note by this bar are drawn again (musicgen.schemes.events.MELODY_BY_BAR)")
+    parser.add_argument("--melody-by-bar", type=int, default=None, help="also a side whose random openings "
+                        "without a melody note by this bar are drawn again, 0: none is (shipped: "
+                        "musicgen.schemes.events.MELODY_BY_BAR)")
     args = parser.parse_args(argv)
     shipped = load(args.model)
     stages = ([stage for stage in shipped.corrections.members if stage not in ACCOMPANYING] if args.without == "all"
@@ -59,7 +60,7 @@ def main(argv=None) -> None:
     for stage in stages:
         sides[f"without {stage}"] = (dataclasses.replace(shipped, corrections=shipped.corrections.without(stage)),
                                      event_scheme.MELODY_BY_BAR)
-    if args.melody_by_bar:
+    if args.melody_by_bar is not None:
         sides[f"melody by bar {args.melody_by_bar}"] = (shipped, args.melody_by_bar)
     held_out, _ = split_held_out(load_corpus(args.data, shipped.config, progress=False),
                                  training_digests(shipped.folder))

@@ -4,7 +4,8 @@ It reads what the sampler never selects on (the song-likeness reads musicgen.lis
 numbers; this reads none of them): where in the bar each part plays, how the melody sits on the
 accompaniment's harmony, how the bass moves from bar to bar, how often bars come back 1, 2, 4
 and 8 bars later, each part's coarse note lengths, and the melody's register over the
-accompaniment. Gradient-boosted trees, folds by song (a song's stretches never sit on both
+accompaniment. Every stretch that plays is read, one with a single part too (an intro, or a piece
+whose tune never comes in). Gradient-boosted trees, folds by song (a song's stretches never sit on both
 sides of a fold). AUC 0.5: it cannot tell them apart. A correction or selection around the
 network stays only where this judge confirms it (docs/evaluation.md).
 """
@@ -17,6 +18,7 @@ from musicgen.score import ACCOMPANIMENT, MELODY, Score
 BARS = 8
 LENGTH_EDGES = (0, 0.3, 0.6, 1.1, 2.1, np.inf)  # beats: sixteenths/eighths, quarters, halves, longer
 DISTANCES = (1, 2, 4)  # bars apart (8 would need stretches of 16 bars)
+MIN_NOTES = 4  # a stretch with fewer notes in all is silence, not music to judge
 
 
 def stretches(score: Score, bars: int = BARS) -> list[Score]:
@@ -39,36 +41,57 @@ def _jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
+def _part_numbers(notes: np.ndarray | None, bars: int) -> list[float]:
+    """One part's numbers: where in the bar it plays, coarse note lengths, bars coming back, density;
+    missing (NaN) for a part that does not play here, its density 0."""
+    if notes is None or not len(notes):
+        return [np.nan] * (16 + len(LENGTH_EDGES) - 1 + len(DISTANCES)) + [0.0]
+    sixteenth = np.round(notes[:, 0] * 4).astype(int) % 16
+    row = list(np.bincount(sixteenth, minlength=16) / len(notes))  # where in the bar it plays
+    row += list(np.histogram(notes[:, 1] - notes[:, 0], LENGTH_EDGES)[0] / len(notes))
+    sets = bar_sets(notes, bars)
+    row += [np.mean([_jaccard(sets[bar], sets[bar - distance]) for bar in range(distance, bars)])
+            for distance in DISTANCES]
+    return row + [len(notes) / (4 * bars)]
+
+
 def features(score: Score, bars: int = BARS) -> np.ndarray | None:
-    """The judge's numbers for one stretch (None when it has no melody or no accompaniment)."""
+    """The judge's numbers for one stretch (None when it is all but silent: under MIN_NOTES notes).
+
+    A stretch where only one part plays is read too, the other part's numbers and those between the
+    parts missing: songs have intros and interludes, and pieces that never bring their tune in
+    must be seen (the trees send a missing number down a branch of its own).
+    """
     melody, accompaniment = score.parts.get(MELODY), score.parts.get(ACCOMPANIMENT)
-    if melody is None or accompaniment is None or len(melody) < 4 or len(accompaniment) < 4:
+    melody = melody if melody is not None and len(melody) else None
+    accompaniment = accompaniment if accompaniment is not None and len(accompaniment) else None
+    if sum(len(part) for part in (melody, accompaniment) if part is not None) < MIN_NOTES:
         return None
-    row = []
-    for notes in (melody, accompaniment):
-        sixteenth = np.round(notes[:, 0] * 4).astype(int) % 16
-        row += list(np.bincount(sixteenth, minlength=16) / len(notes))  # where in the bar it plays
-        lengths = notes[:, 1] - notes[:, 0]
-        row += list(np.histogram(lengths, LENGTH_EDGES)[0] / len(notes))
-        sets = bar_sets(notes, bars)
-        row += [np.mean([_jaccard(sets[bar], sets[bar - distance]) for bar in range(distance, bars)])
-                for distance in DISTANCES]
-        row.append(len(notes) / (4 * bars))
-    # The melody on the harmony: the share of its length whose pitch class the accompaniment sounds then.
+    row = _part_numbers(melody, bars) + _part_numbers(accompaniment, bars)
+    row.append(_on_harmony(melody, accompaniment) if melody is not None and accompaniment is not None else np.nan)
+    row += _bass_moves(accompaniment, bars) if accompaniment is not None else [np.nan] * 12
+    row.append(float(melody[:, 2].mean() - accompaniment[:, 2].mean())
+               if melody is not None and accompaniment is not None else np.nan)
+    return np.asarray(row, float)
+
+
+def _on_harmony(melody: np.ndarray, accompaniment: np.ndarray) -> float:
+    """The share of the melody's length whose pitch class the accompaniment sounds then."""
     on_harmony = 0.0
     for start, end, pitch, _ in melody:
         sounding = accompaniment[(accompaniment[:, 0] <= start) & (accompaniment[:, 1] > start)]
         on_harmony += (end - start) * float(int(pitch) % 12 in set(sounding[:, 2].astype(int) % 12))
-    row.append(on_harmony / max(float((melody[:, 1] - melody[:, 0]).sum()), 1e-9))
-    # The bass from bar to bar: how often it moves, and by what interval (pitch classes).
+    return on_harmony / max(float((melody[:, 1] - melody[:, 0]).sum()), 1e-9)
+
+
+def _bass_moves(accompaniment: np.ndarray, bars: int) -> list[float]:
+    """The bass from bar to bar: how often it moves, and by what interval (pitch classes)."""
     bass = []
     for bar in range(bars):
         in_bar = accompaniment[(accompaniment[:, 0] >= 4 * bar) & (accompaniment[:, 0] < 4 * bar + 4)]
         bass.append(int(in_bar[:, 2].min()) % 12 if len(in_bar) else -1)
     moves = [(later - earlier) % 12 for earlier, later in zip(bass, bass[1:]) if earlier >= 0 and later >= 0]
-    row += list(np.bincount(moves, minlength=12) / max(len(moves), 1))
-    row.append(float(melody[:, 2].mean() - accompaniment[:, 2].mean()))
-    return np.asarray(row, float)
+    return list(np.bincount(moves, minlength=12) / max(len(moves), 1))
 
 
 def auc(generated: list[Score], real: list[Score], real_groups: list, seed: int = 0, folds: int = 5,

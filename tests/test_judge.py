@@ -24,7 +24,25 @@ def test_bars_that_come_back_are_heard_and_so_is_where_the_bar_is_played():
     assert np.allclose(same[melody_repeats], 1.0) and new[melody_repeats].max() < 0.5
     offbeats = 21 + 3 + 1 + np.array([2, 6, 10, 14])  # the accompaniment's eighths after each beat
     assert np.isclose(same[offbeats].sum(), 1.0)
-    assert judge.features(Score({MELODY: np.array([[0, 1, 60, 90]], float)})) is None  # no accompaniment
+    assert judge.features(Score({MELODY: np.array([[0, 1, 60, 90]], float)})) is None  # all but silent
+
+
+def test_a_stretch_without_a_tune_is_read_its_melody_numbers_missing():
+    song = stretch(np.random.default_rng(3), True)
+    intro = judge.features(Score({ACCOMPANIMENT: song.parts[ACCOMPANIMENT]}, 100.0))
+    whole = judge.features(song)
+    assert intro is not None and len(intro) == len(whole)
+    melody_numbers = slice(0, 16 + 5 + 3)
+    assert np.isnan(intro[melody_numbers]).all() and intro[16 + 5 + 3] == 0.0  # no melody: density 0
+    assert not np.isnan(intro[24:24 + 16]).any()  # the accompaniment's own numbers are there
+    assert np.isnan(intro[-1]) and not np.isnan(whole).any()  # the register between them is not
+
+
+def test_pieces_that_never_bring_their_tune_in_are_told_from_songs():
+    rng = np.random.default_rng(4)
+    songs = [stretch(rng, True) for _ in range(24)]
+    tuneless = [Score({ACCOMPANIMENT: stretch(rng, True).parts[ACCOMPANIMENT]}, 100.0) for _ in range(24)]
+    assert judge.auc(tuneless, songs, [f"song {index}" for index in range(24)]) > 0.9
 
 
 def test_the_judge_tells_pieces_that_never_repeat_from_songs_that_do_and_not_songs_from_songs():
