@@ -2,6 +2,7 @@
 
     python bench/quality.py [MODEL] [--data DIR]                  # a trained model (default: the embedded one)
     python bench/quality.py --folds 4 --epochs 2 [--data DIR] [--out runs/kfold-events]   # k-fold by song
+    python bench/quality.py --from-report FOLDER/evaluation.json  # the targets of an evaluation already run
 
 MODEL is scored on the songs of DIR (default ../shared/datasets/pop909) that it never trained on
 (known by hash from its metrics.json), with n-grams fitted on its own training songs
@@ -112,12 +113,20 @@ def main(argv=None) -> int:
     parser.add_argument("--pieces", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--report", type=Path, help="also write the model's evaluation report (JSON) here")
+    parser.add_argument("--from-report", type=Path, help="an evaluation report already written (python -m evaluate "
+                        "leaves one in the model folder): its figures against the targets, nothing run again")
     args = parser.parse_args(argv)
-    if not args.data.is_dir():
+    if args.from_report:
+        try:
+            reports = [json.loads(args.from_report.read_text(encoding="utf-8"))]
+            measured(reports[0])
+        except (OSError, ValueError, KeyError) as error:
+            print(f"error: {args.from_report} is not an event model's evaluation report ({error})", file=sys.stderr)
+            return 2
+    elif not args.data.is_dir():
         print(f"error: {args.data} is not here", file=sys.stderr)
         return 2
-
-    if args.folds:
+    elif args.folds:
         reports = kfold(args.data, args.folds, args.epochs, args.out, args.pieces, args.seed)
     else:
         model = load(args.model)
