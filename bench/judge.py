@@ -1,7 +1,7 @@
 """Does a correction or selection around the network pass a judge it does not read?
 
 The independent judge (evaluate/judge.py: gradient-boosted trees over where in the bar each part
-plays, the melody on the accompaniment's harmony, bass motion, bars coming back at 1-8 bars,
+plays, the melody on the accompaniment's harmony, bass motion, bars coming back at 1-4 bars,
 coarse note lengths, register) tells 8-bar stretches of 60 s pieces from the held-out songs'.
 Side by side in one run, over the same seeds: the model as shipped and the same model without one
 correction, for each stage named (--without, stages of musicgen.calibration separated by commas; by

@@ -2,8 +2,8 @@
 
 It reads what the sampler never selects on (the song-likeness reads musicgen.listening's per-piece
 numbers; this reads none of them): where in the bar each part plays, how the melody sits on the
-accompaniment's harmony, how the bass moves from bar to bar, how often bars come back 1, 2, 4
-and 8 bars later, each part's coarse note lengths, and the melody's register over the
+accompaniment's harmony, how the bass moves from bar to bar, how often bars come back 1, 2 and
+4 bars later, each part's coarse note lengths, and the melody's register over the
 accompaniment. Every stretch that plays is read, one with a single part too (an intro, or a piece
 whose tune never comes in). Gradient-boosted trees, folds by song (a song's stretches never sit on both
 sides of a fold). AUC 0.5: it cannot tell them apart. A correction or selection around the
@@ -67,11 +67,11 @@ def features(score: Score, bars: int = BARS) -> np.ndarray | None:
     accompaniment = accompaniment if accompaniment is not None and len(accompaniment) else None
     if sum(len(part) for part in (melody, accompaniment) if part is not None) < MIN_NOTES:
         return None
+    both = melody is not None and accompaniment is not None
     row = _part_numbers(melody, bars) + _part_numbers(accompaniment, bars)
-    row.append(_on_harmony(melody, accompaniment) if melody is not None and accompaniment is not None else np.nan)
+    row.append(_on_harmony(melody, accompaniment) if both else np.nan)
     row += _bass_moves(accompaniment, bars) if accompaniment is not None else [np.nan] * 12
-    row.append(float(melody[:, 2].mean() - accompaniment[:, 2].mean())
-               if melody is not None and accompaniment is not None else np.nan)
+    row.append(float(melody[:, 2].mean() - accompaniment[:, 2].mean()) if both else np.nan)  # the register between
     return np.asarray(row, float)
 
 
