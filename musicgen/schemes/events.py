@@ -35,8 +35,8 @@ REFIT_SHARE = 3
 PRIMER_BARS = 16  # what a continuation reads of the file: its last 16 bars
 # The bar (1-based) by which a new piece's melody must have come in, else its opening is drawn again,
 # unless an intro was asked for (0: off). From a random start a quarter of 60 s pieces had no melody
-# at all, which the independent judge cannot see (it reads stretches where both parts play);
-# docs/measurements/form.md.
+# at all; the independent judge, reading every stretch, hears the pieces closer with the rule (3 of 5
+# draws): docs/measurements/form.md.
 MELODY_BY_BAR = 4
 NO_TEMPI = TempoTable.of([100.0])  # a folder without tempos.json
 
