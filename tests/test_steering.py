@@ -108,6 +108,20 @@ def test_training_chunks_each_start_with_the_songs_header_and_learn_any_too():
     assert sorted(predicted[predicted >= 100]) == list(range(100, 400))
 
 
+def test_training_chunks_say_where_they_were_cut_so_that_what_goes_with_the_tokens_is_cut_alike():
+    from train.data import Header, sequence_chunks
+
+    songs = [np.array([1, 50, 60, *range(100, 400)], np.int32), np.array([1, 51, 60, *range(500, 640)], np.int32)]
+    cut = []
+    inputs, _, _ = sequence_chunks(songs, 64, np.random.default_rng(3), header=Header(3, 49, 0.5), cut=cut)
+    assert len(cut) == len(inputs) and {song for song, _ in cut} == {0, 1}
+    for chunk, (song, start) in zip(inputs, cut):
+        # After the header (its style maybe dropped to "any"): the song from start (then padding)
+        body, start = chunk[3:], max(start, 3)
+        tokens = songs[song][start:start + len(body)]
+        assert (body[:len(tokens)] == tokens).all() and (body[len(tokens):] == 0).all()
+
+
 def test_artists_come_from_index_csv_in_the_names_people_type(pop_songs):
     from train.data import load_scores, styles_of
 

@@ -305,19 +305,21 @@ class Header:
 
 
 def sequence_chunks(songs_ids: list[np.ndarray], chunk_tokens: int, rng: np.random.Generator | None,
-                    transpositions: list[np.ndarray] | None = None, pad_id: int = 0, header: Header | None = None):
+                    transpositions: list[np.ndarray] | None = None, pad_id: int = 0, header: Header | None = None,
+                    cut: list | None = None):
     """(inputs, targets, weights) arrays of chunks of chunk_tokens: every position predicts the next id.
 
     With rng, each song is moved by one random transposition table and cut from a random offset,
     so every epoch sees other chunk boundaries and keys; the padded tail of a song weighs 0.
     With a header, every chunk after a song's first starts with the song's header (the tokens
     right after it, read without their context, weigh 0), and with rng the style is dropped to
-    "any" at header.dropout.
+    "any" at header.dropout. cut, a list: (song index, where in it the chunk's body starts) is
+    appended for each chunk, so that what goes with a song's tokens can be cut alike.
     """
     header = header or Header()
     body = chunk_tokens - header.length
     inputs, targets, weights = [], [], []
-    for ids in songs_ids:
+    for song, ids in enumerate(songs_ids):
         if rng is not None:
             if transpositions:
                 ids = transpositions[rng.integers(len(transpositions))][ids]
@@ -349,6 +351,8 @@ def sequence_chunks(songs_ids: list[np.ndarray], chunk_tokens: int, rng: np.rand
             inputs.append(piece[:-1])
             targets.append(piece[1:])
             weights.append(weight)
+            if cut is not None:
+                cut.append((song, start))
     if not inputs:
         empty = np.zeros((0, chunk_tokens), np.int32)
         return empty, empty, np.zeros((0, chunk_tokens), np.float32)
