@@ -159,7 +159,7 @@ def main() -> None:
     from musicgen.config import Config
     from musicgen.model import compile_model, load_keras
     from musicgen.representations.events import Events
-    from train.data import Header, load_corpus, song_ids
+    from train.data import load_corpus, song_ids, training_header
     from train.fit import split
 
     folder = Path(args.model)
@@ -173,8 +173,7 @@ def main() -> None:
     corpus.songs = corpus.songs[:args.limit]  # (None: all)
     train_songs, validation_songs = split(corpus, config, None)
     print(f"{len(train_songs)} training songs, {len(validation_songs)} validation songs (the model's split)")
-    header = Header(len(events.header("any", "major", "middle")), events.style_id("any"), config.style_dropout,
-                    events.start_ids("middle")[0], events.grammar.bar_id)
+    header = training_header(events, config)
     train_ids, validation_ids = (song_ids(songs, events, config, progress=True) for songs in (train_songs, validation_songs))
     train_codes, validation_codes = ([pointer_codes(ids, events.grammar, vocab) for ids in songs]
                                      for songs in (train_ids, validation_ids))

@@ -304,6 +304,16 @@ class Header:
     bar_id: int = -1
 
 
+def training_header(representation, config: Config) -> Header:
+    """The Header every training chunk of representation's songs starts with (none unless steerable)."""
+    if not representation.steerable:
+        return Header()
+    middle = representation.start_ids("middle")  # [] without start tokens
+    full_header = representation.header("any", "major", "middle")  # every song's header is this long
+    return Header(len(full_header), representation.style_id("any"), config.style_dropout,
+                  middle[0] if middle else -1, representation.grammar.bar_id)
+
+
 def sequence_chunks(songs_ids: list[np.ndarray], chunk_tokens: int, rng: np.random.Generator | None,
                     transpositions: list[np.ndarray] | None = None, pad_id: int = 0, header: Header | None = None,
                     cut: list | None = None):

@@ -216,7 +216,7 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     from musicgen.representations.events import TOKENIZER_FILE, Events
 
     from .calibrate import calibrate
-    from .data import Header, make_sequence_dataset, song_ids, styles_of
+    from .data import make_sequence_dataset, song_ids, styles_of, training_header
 
     verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
     out_dir = Path(out_dir)
@@ -243,12 +243,7 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
     representation.save(out_dir)
     train_ids = song_ids(train_songs, representation, config, progress=bool(verbose))
     validation_ids = song_ids(validation_songs, representation, config)
-    header = Header()
-    if representation.steerable:
-        middle = representation.start_ids("middle")  # [] without start tokens
-        full_header = representation.header("any", "major", "middle")  # every song's header is this long
-        header = Header(len(full_header), representation.style_id("any"), config.style_dropout,
-                        middle[0] if middle else -1, representation.grammar.bar_id)
+    header = training_header(representation, config)
     shifts = range(-config.transpose_augment, config.transpose_augment + 1)
     transpositions = [representation.transposition(shift) for shift in shifts]
     dataset_summary = {
