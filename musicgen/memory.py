@@ -79,6 +79,11 @@ class PieceMemory:
                 mixed[token_id] += count * scale
         return mixed
 
+    def mix_weights(self, weights: np.ndarray) -> None:
+        """mix() in place on unnormalized probabilities (vocab,), where they are above 0 only."""
+        total = weights.sum()
+        weights[:] = np.where(weights > 0, self.mix(weights / total) * total, 0.0)
+
     def mix_one(self, probability: float, token_id: int) -> float:
         """mix() for one id: its blended probability, given the prior's probability of it."""
         for context in self._contexts():

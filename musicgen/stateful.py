@@ -4,9 +4,9 @@ The trained network (musicgen.model.build_sequence_model) is read once into NumP
 each step is a few small matrix products on them: for one token of a batch of 1-16 rows that
 is far less work than a Keras call costs in overhead. The primer is read once; every
 variation then goes on from the same state with its own random stream. What happens between
-the matrix products (the grammar's mask, the draw, the bookkeeping) runs as three small
-compiled loops (numba): as a dozen NumPy calls each, it cost more than the products themselves
-(bench/generation.py: 0.079 -> 0.05 ms a token, the bare products 0.03).
+the matrix products (the GRU's gates, the grammar's mask, the draw, the bookkeeping) runs as
+four small compiled loops (numba): as a dozen NumPy calls each, it cost more than the products
+themselves (bench/generation.py; docs/measurements/speed.md).
 
 `sample()` is a pure function: the same network, primer, settings and seed give the same ids.
 """
@@ -77,6 +77,38 @@ def load_steps(path, window: int = 1024):
         layers = json.loads(archive.read("config.json"))["config"]["layers"]
     heads = next(layer["config"]["heads"] for layer in layers if layer["class_name"] == "DecoderBlock")
     return AttentionSteps.from_arrays(arrays, heads, window)
+
+
+@numba.njit(inline="always", fastmath=True)
+def _tanh(x):
+    """tanh in float32 as a rational function (Eigen's, within 3e-7 of NumPy's over the floats):
+    unlike libm's, it vectorizes, so the cell below costs 7 us a step instead of 20."""
+    x = min(max(x, np.float32(-7.90531110763549805)), np.float32(7.90531110763549805))  # tanh = +-1 in float32 beyond
+    x2 = x * x
+    p = x2 * np.float32(-2.76076847742355e-16) + np.float32(2.00018790482477e-13)
+    p = x2 * p + np.float32(-8.60467152213735e-11)
+    p = x2 * p + np.float32(5.12229709037114e-08)
+    p = x2 * p + np.float32(1.48572235717979e-05)
+    p = x2 * p + np.float32(6.37261928875436e-04)
+    p = x2 * p + np.float32(4.89352455891786e-03)
+    q = x2 * np.float32(1.19825839466702e-06) + np.float32(1.18534705686654e-04)
+    q = x2 * q + np.float32(2.26843463243900e-03)
+    q = x2 * q + np.float32(4.89352518554385e-03)
+    return x * p / q
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _gru_cell(inputs, inner, h, candidate_bias, out):
+    """A GRU layer's new state from its input projection (rows, 3 units) and recurrent product
+    (3 units, rows), arranged as StepWeights.__post_init__ says: one pass instead of seven NumPy
+    calls (bench/generation.py; docs/measurements/speed.md)."""
+    units = h.shape[1]
+    for row in range(h.shape[0]):
+        for j in range(units):
+            update = _tanh(inputs[row, j] + inner[j, row])  # 2 sigmoid - 1 of z and r
+            reset = _tanh(inputs[row, units + j] + inner[units + j, row])
+            candidate = _tanh(inputs[row, 2 * units + j] + (reset + 1) * (inner[2 * units + j, row] + candidate_bias[j]))
+            out[row, j] = 0.5 * ((h[row, j] + candidate) + update * (h[row, j] - candidate))  # z h + (1 - z) candidate
 
 
 @dataclass
@@ -158,14 +190,11 @@ class StepWeights:
         x = None
         new_states = []
         for index, ((kernel, input_bias, recurrent, candidate_bias), h) in enumerate(zip(self.layers, states)):
-            units = h.shape[1]
             inputs = kernel[ids] if index == 0 else (kernel @ x.T).T + input_bias
             if index == 0 and style is not None:
                 inputs = inputs + style
-            inner = (recurrent @ h.T).T
-            gates = np.tanh(inputs[:, :2 * units] + inner[:, :2 * units])  # 2 sigmoid - 1 of z and r
-            candidate = np.tanh(inputs[:, 2 * units:] + (gates[:, units:] + 1) * (inner[:, 2 * units:] + candidate_bias))
-            x = 0.5 * ((h + candidate) + gates[:, :units] * (h - candidate))  # z * h + (1 - z) * candidate
+            x = np.empty_like(h)
+            _gru_cell(inputs, recurrent @ h.T, h, candidate_bias, x)
             new_states.append(x)
         return new_states
 
@@ -381,6 +410,9 @@ def warm_up() -> None:
              np.zeros((rows, 4), np.int32), np.zeros(rows, np.int64), np.ones(rows, np.int64), grammar_states,
              np.zeros((1, vocab), np.int32), np.ones(1, bool), 1, np.zeros(rows, bool), np.full(vocab, -1, np.int64),
              -1, np.full(rows, -1, np.int64), np.zeros(rows, bool))
+    h = np.zeros((rows, 1), np.float32)
+    _gru_cell(np.zeros((rows, 3), np.float32), np.zeros((3, 1), np.float32) @ h.T, h, np.zeros(1, np.float32),
+              np.empty_like(h))
 
 
 DRAW = -1  # in Forcing.opening: a token to draw rather than force
@@ -603,17 +635,26 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
     # Rows drawn again from the primer when their opening has no tune (melody_by_bar).
     redrawing = bool(melody_by_bar) and isinstance(weights, StepWeights)
     heard = np.zeros(rows, bool) if redrawing else None  # rows whose melody has come in
+    listening = redrawing  # while some row's melody has not come in
+    # Rows in a bar without a melody: they change only where a bar opens (or a row begins again).
+    silencing = silent is not None and melody_program >= 0
+
+    def quiet_rows() -> np.ndarray:
+        return silent[np.minimum(np.maximum(bars_so_far - 1, 0), len(silent) - 1)]
+
+    quiet = quiet_rows() if silencing else None
+    any_quiet = silencing and bool(quiet.any())
     if redrawing:
         first = ([state.copy() for state in states], grammar_states.copy(), bars.copy(), last_melody.copy(), melody_next.copy(),
                  [list(queue) for queue in queues], [list(starts) for starts in copies.starts] if copies else None)
         redraws = np.zeros(rows, np.int64)
     while True:
         logits = weights.output(states[-1])
-        if silent is not None and melody_program >= 0:
-            quiet = silent[np.minimum(np.maximum(bars_so_far - 1, 0), len(silent) - 1)]
-            if melody_first:  # in the bar's melody half, once its given tokens are fed: on to the chord
-                quiet &= table.melody_half[grammar_states] & np.array([not queue for queue in queues])
-                logits[np.ix_(quiet, grammar.is_position)] = -np.inf
+        if any_quiet and melody_first:  # in the bar's melody half, once its given tokens are fed: on to the chord
+            melody_half = quiet & table.melody_half[grammar_states] & np.array([not queue for queue in queues])
+            logits[np.ix_(melody_half, grammar.is_position)] = -np.inf
+            logits[melody_half, melody_program] = -np.inf
+        elif any_quiet:
             logits[quiet, melody_program] = -np.inf
         if melody_first and forcing.forces_chords:
             for row in np.flatnonzero((chord_wanted >= 0) & table.bar_start[grammar_states] & active):
@@ -631,10 +672,7 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
         if memories is not None:  # (choose_rows normalizes what it is given)
             for row in range(rows):  # (a loop over a row or a few costs less than flatnonzero)
                 if active[row]:
-                    network = weights_of_ids[row] / weights_of_ids[row].sum()
-                    mixed = memories[row].mix(network)
-                    if mixed is not network:  # only where the network may go: the grammar, a silent section, a forced chord
-                        weights_of_ids[row] = mixed * (network > 0)
+                    memories[row].mix_weights(weights_of_ids[row])
         choose_rows(weights_of_ids, *settings, uniforms.next(), chosen)
         for row, queue in enumerate(queues):  # forced tokens: a few rows, a few times a bar
             if queue and active[row]:
@@ -649,8 +687,9 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
                 if lengths[row] > written[row]:
                     memories[row].add(int(chosen[row]))
         drawn_again = []
-        if heard is not None:
+        if listening:
             heard |= chosen == melody_program
+            listening = not heard.all()
         if bar_begun:  # a few rows, once a bar: its chord, a bar played again, the refit after bar k
             for row in np.flatnonzero(opened_bar):
                 if (heard is not None and not heard[row] and bars_so_far[row] == bars_in_primer + melody_by_bar + 1
@@ -678,6 +717,9 @@ def sample(weights: StepWeights, grammar, primer, bars, temperature: float = 1.0
                 memories[row] = memory.copy()
             if copies is not None:
                 copies.starts[row], copies.copying[row] = list(first_starts[row]), 0
+        if silencing and (bar_begun or drawn_again):
+            quiet = quiet_rows()
+            any_quiet = bool(quiet.any())
     return [output[row, :lengths[row]].copy() for row in range(rows)]
 
 

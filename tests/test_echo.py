@@ -68,6 +68,22 @@ def test_the_blend_is_a_distribution_and_one_id_reads_the_same_as_all():
     assert np.allclose(memory.mix(network), mixed)  # the copy goes its own way
 
 
+@pytest.mark.parametrize("kind", ["echo", "piece memory"])
+def test_the_samplers_blend_in_place_draws_as_the_blend_does_where_the_network_may_go(kind):
+    from musicgen.memory import PieceMemory
+
+    history = [BAR, P0, 5, P8, 7, BAR, P0, 6, P8, 7, BAR, P0]  # 5 and 6 came after P0
+    memory = recall(np.full(SHAPE, 0.3), history) if kind == "echo" else PieceMemory(smoothing=1.0, history=history)
+    network = np.random.default_rng(0).dirichlet(np.ones(10))
+    network[[6, 8]] = 0.0  # ids the grammar forbids here: the blend may not bring them back
+    weights = 7.5 * network  # unnormalized, as the sampler holds them
+    memory.mix_weights(weights)
+    expected = memory.mix(network / network.sum()) * (network > 0)
+    assert np.allclose(weights / weights.sum(), expected / expected.sum())
+    assert weights[5] / weights.sum() > network[5] / network.sum()  # it did blend
+    assert weights[6] == 0.0
+
+
 def test_fitted_on_songs_that_repeat_every_two_bars_it_trusts_two_bars_back_and_not_one():
     a, b = [BAR, P0, 5, P8, 6], [BAR, P4, 8, P12, 9]
     songs = [np.array([9, *(a + b) * 6, BAR]) for _ in range(3)]  # (the first id is read, never scored)

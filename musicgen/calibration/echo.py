@@ -120,9 +120,11 @@ class Recall:
             moved = self.positions[token_id] >= 0
             if moved:
                 self.position = self.positions[token_id]
+            # (pointed() written out: this runs once a token in the sampler's loop)
             for index, distance in enumerate(self.distances):
-                if self.pointed(index) == token_id:
-                    self.at[index] += 1
+                earlier, at = self.bars[-distance], self.at[index]
+                if (earlier[at] if at < len(earlier) else self.bar_id) == token_id:
+                    self.at[index] = at + 1
                     self.runs[index] += 1
                     continue
                 self.runs[index] = 0
@@ -130,24 +132,45 @@ class Recall:
                     self.at[index] = self._place(distance, self.position, after=True)
                 else:  # something else written here: on to where that bar went next
                     self.at[index] = self._place(distance, self.position + 1, after=False)
-        self.blends = [(weight, self.pointed(index)) for index, (row, run) in enumerate(zip(self.rows, self.runs))
-                       if (weight := self.weights[row][run_bucket(run)]) > 0]
+        blends = []
+        for distance, row, at, run in zip(self.distances, self.rows, self.at, self.runs):
+            weight = self.weights[row][BUCKETS[run] if run < len(BUCKETS) else BUCKETS[-1]]
+            if weight > 0:
+                earlier = self.bars[-distance]
+                blends.append((weight, earlier[at] if at < len(earlier) else self.bar_id))
+        self.blends = blends
+
+    def _blended(self) -> tuple[float, dict[int, float]]:
+        """(keep, added): the blends, p -> (1 - w) p + w [token] one after another, as one scaling
+        of the network's vector, p * keep, and each token's weight scaled by the blends after it."""
+        keep, added = 1.0, {}
+        for weight, token_id in reversed(self.blends):
+            added[token_id] = added.get(token_id, 0.0) + weight * keep
+            keep *= 1.0 - weight
+        return keep, added
 
     def mix(self, probabilities: np.ndarray) -> np.ndarray:
         """The network's next-token probabilities (vocab,) with the earlier bars' tokens blended in
         (the same array where no pointer is trusted)."""
         if not self.blends:
             return probabilities
-        # Blend by blend, p -> (1 - w) p + w [token]: one scaling of the network's vector, and each
-        # token's weight scaled by the blends after it.
-        keep, added = 1.0, {}
-        for weight, token_id in reversed(self.blends):
-            added[token_id] = added.get(token_id, 0.0) + weight * keep
-            keep *= 1.0 - weight
+        keep, added = self._blended()
         mixed = np.asarray(probabilities, np.float64) * keep
         for token_id, weight in added.items():
             mixed[token_id] += weight
         return mixed
+
+    def mix_weights(self, weights: np.ndarray) -> None:
+        """mix() in place on unnormalized probabilities (float64, vocab), where they are above 0
+        only (where the sampler lets the network go): what the sampler draws from, a step's cost."""
+        if not self.blends:
+            return
+        keep, added = self._blended()
+        total = weights.sum()
+        weights *= keep
+        for token_id, weight in added.items():
+            if weights[token_id] > 0:
+                weights[token_id] += weight * total
 
     def mix_one(self, probability: float, token_id: int) -> float:
         """mix() for one id: its blended probability, given the network's probability of it."""
