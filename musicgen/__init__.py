@@ -11,9 +11,9 @@ if "NUMBA_CACHE_DIR" not in os.environ and not os.access(os.path.dirname(os.path
 
     os.environ["NUMBA_CACHE_DIR"] = os.path.join(tempfile.gettempdir(), "musicgen-numba-cache")
 
-# Sampling is a chain of small matrix products: more BLAS threads only spin (twice the CPU for the
-# same wall time, docs/measurements/accompaniment.md). Set before NumPy loads, as `python -m
-# musicgen` does; the app sets it too, and anyone may override it.
+# One BLAS thread: the app serves one request a core, and two threads cost a fifth more CPU (on 2
+# cores with 2 MB of L2 each, a lone request samples 1.7x faster on two: docs/measurements/speed.md).
+# Set before NumPy loads, as `python -m musicgen` does; the app sets it too, and anyone may override it.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 __version__ = "0.1.0"
