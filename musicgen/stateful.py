@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import llvmlite.ir as llvm_ir
 import numba
 import numpy as np
+from numba.extending import intrinsic
 
 from .calibration.melody import last_melody_pitch
 from .calibration.repeats import bars_of
@@ -77,6 +79,44 @@ def load_steps(path, window: int = 1024):
         layers = json.loads(archive.read("config.json"))["config"]["layers"]
     heads = next(layer["config"]["heads"] for layer in layers if layer["class_name"] == "DecoderBlock")
     return AttentionSteps.from_arrays(arrays, heads, window)
+
+
+# A recurrent matrix this big in float32 (a GRU of 296 units or more) is kept in float16 for the
+# sampler: the step is then within 2e-8 nats (KL a token) of float32's and 2.9x faster on one
+# core whose L2 holds it (docs/measurements/speed.md); a smaller one stays float32 and exact.
+HALF_FROM_BYTES = 1 << 20
+
+
+@intrinsic
+def _half_to_float(typing_context, bits):
+    """A float16 held as its 16 bits (uint16; numba has no float16 type) -> float32: one
+    conversion instruction (F16C), vectorized with the loop around it."""
+    def codegen(context, builder, signature, args):
+        return builder.fpext(builder.bitcast(args[0], llvm_ir.HalfType()), llvm_ir.FloatType())
+    return numba.types.float32(numba.types.uint16), codegen
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _half_product(matrix, h, out):
+    """out (n, rows) = matrix (n, k: float16 bits) @ h.T (h: rows, k), four outputs at a time.
+    Half the bytes of float32: the GRU's 1.5 MB fits a core's 2 MB L2, where its 3 MB in float32
+    streamed from L3 every step (one BLAS thread: 141 -> 49 us; docs/measurements/speed.md)."""
+    n, k = matrix.shape
+    for row in range(h.shape[0]):
+        x = h[row]
+        for j in range(0, n - n % 4, 4):
+            s0 = s1 = s2 = s3 = np.float32(0.0)
+            for i in range(k):
+                s0 += _half_to_float(matrix[j, i]) * x[i]
+                s1 += _half_to_float(matrix[j + 1, i]) * x[i]
+                s2 += _half_to_float(matrix[j + 2, i]) * x[i]
+                s3 += _half_to_float(matrix[j + 3, i]) * x[i]
+            out[j, row], out[j + 1, row], out[j + 2, row], out[j + 3, row] = s0, s1, s2, s3
+        for j in range(n - n % 4, n):
+            total = np.float32(0.0)
+            for i in range(k):
+                total += _half_to_float(matrix[j, i]) * x[i]
+            out[j, row] = total
 
 
 @numba.njit(inline="always", fastmath=True)
@@ -162,7 +202,8 @@ class StepWeights:
         #   so is what each style adds to it (style_inputs, None without StyleEveryStep);
         # - the other matrices are kept transposed: W.T @ h.T takes OpenBLAS's matrix-vector path
         #   for one row, and for 2-8 rows beats its small matrix product h @ W (the step: 38 -> 33
-        #   us at one row, 156 -> 128 us at eight; bench/generation.py's limit does the same).
+        #   us at one row, 156 -> 128 us at eight; bench/generation.py's limit does the same);
+        # - a large recurrent matrix is kept in float16 (HALF_FROM_BYTES).
         self.layers = []
         self.style_inputs = None
         for index, (kernel, recurrent, bias) in enumerate(self.grus):
@@ -181,7 +222,10 @@ class StepWeights:
                 kernel = self.embedding @ kernel + input_bias  # one row per id
             else:
                 kernel = np.ascontiguousarray(kernel.T)
-            self.layers.append((kernel, input_bias, np.ascontiguousarray(recurrent.T), candidate_bias))
+            recurrent = np.ascontiguousarray(recurrent.T)
+            if recurrent.nbytes >= HALF_FROM_BYTES:
+                recurrent = recurrent.astype(np.float16).view(np.uint16)
+            self.layers.append((kernel, input_bias, recurrent, candidate_bias))
         self.output_kernel = np.ascontiguousarray(self.dense[0].T)
 
     def hidden_step(self, ids: np.ndarray, states: list[np.ndarray], style: np.ndarray | None = None) -> list[np.ndarray]:
@@ -194,9 +238,18 @@ class StepWeights:
             if index == 0 and style is not None:
                 inputs = inputs + style
             x = np.empty_like(h)
-            _gru_cell(inputs, recurrent @ h.T, h, candidate_bias, x)
+            _gru_cell(inputs, self.recurrent_product(index, h), h, candidate_bias, x)
             new_states.append(x)
         return new_states
+
+    def recurrent_product(self, layer: int, h: np.ndarray) -> np.ndarray:
+        """Layer's recurrent matrix times its state h (rows, units): (3 units, rows), float32."""
+        recurrent = self.layers[layer][2]
+        if recurrent.dtype != np.uint16:
+            return recurrent @ h.T
+        inner = np.empty((recurrent.shape[0], h.shape[0]), np.float32)
+        _half_product(recurrent, np.ascontiguousarray(h, np.float32), inner)
+        return inner
 
     def step(self, ids: np.ndarray, states: list[np.ndarray], style: np.ndarray | None = None
              ) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -411,8 +464,9 @@ def warm_up() -> None:
              np.zeros((1, vocab), np.int32), np.ones(1, bool), 1, np.zeros(rows, bool), np.full(vocab, -1, np.int64),
              -1, np.full(rows, -1, np.int64), np.zeros(rows, bool))
     h = np.zeros((rows, 1), np.float32)
-    _gru_cell(np.zeros((rows, 3), np.float32), np.zeros((3, 1), np.float32) @ h.T, h, np.zeros(1, np.float32),
-              np.empty_like(h))
+    inner = np.empty((3, rows), np.float32)
+    _half_product(np.zeros((3, 1), np.uint16), h, inner)
+    _gru_cell(np.zeros((rows, 3), np.float32), inner, h, np.zeros(1, np.float32), np.empty_like(h))
 
 
 DRAW = -1  # in Forcing.opening: a token to draw rather than force
