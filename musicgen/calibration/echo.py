@@ -120,11 +120,9 @@ class Recall:
             moved = self.positions[token_id] >= 0
             if moved:
                 self.position = self.positions[token_id]
-            # (pointed() written out: this runs once a token in the sampler's loop)
             for index, distance in enumerate(self.distances):
-                earlier, at = self.bars[-distance], self.at[index]
-                if (earlier[at] if at < len(earlier) else self.bar_id) == token_id:
-                    self.at[index] = at + 1
+                if self.pointed(index) == token_id:
+                    self.at[index] += 1
                     self.runs[index] += 1
                     continue
                 self.runs[index] = 0
@@ -132,13 +130,8 @@ class Recall:
                     self.at[index] = self._place(distance, self.position, after=True)
                 else:  # something else written here: on to where that bar went next
                     self.at[index] = self._place(distance, self.position + 1, after=False)
-        blends = []
-        for distance, row, at, run in zip(self.distances, self.rows, self.at, self.runs):
-            weight = self.weights[row][BUCKETS[run] if run < len(BUCKETS) else BUCKETS[-1]]
-            if weight > 0:
-                earlier = self.bars[-distance]
-                blends.append((weight, earlier[at] if at < len(earlier) else self.bar_id))
-        self.blends = blends
+        self.blends = [(weight, self.pointed(index)) for index, (row, run) in enumerate(zip(self.rows, self.runs))
+                       if (weight := self.weights[row][run_bucket(run)]) > 0]
 
     def _blended(self) -> tuple[float, dict[int, float]]:
         """(keep, added): the blends, p -> (1 - w) p + w [token] one after another, as one scaling
