@@ -11,8 +11,9 @@ if "NUMBA_CACHE_DIR" not in os.environ and not os.access(os.path.dirname(os.path
 
     os.environ["NUMBA_CACHE_DIR"] = os.path.join(tempfile.gettempdir(), "musicgen-numba-cache")
 
-# One BLAS thread: the app serves one request a core, and two threads cost a fifth more CPU (on 2
-# cores with 2 MB of L2 each, a lone request samples 1.7x faster on two: docs/measurements/speed.md).
+# One BLAS thread: the app serves one request a core, and the sampler's largest product no longer
+# uses BLAS (its float16 matrix fits one core's L2; on two threads 9.10 vs 9.07 ms a second of
+# music: docs/measurements/speed.md).
 # Set before NumPy loads, as `python -m musicgen` does; the app sets it too, and anyone may override it.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 

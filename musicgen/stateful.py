@@ -5,8 +5,9 @@ each step is a few small matrix products on them: for one token of a batch of 1-
 is far less work than a Keras call costs in overhead. The primer is read once; every
 variation then goes on from the same state with its own random stream. What happens between
 the matrix products (the GRU's gates, the grammar's mask, the draw, the bookkeeping) runs as
-four small compiled loops (numba): as a dozen NumPy calls each, it cost more than the products
-themselves (bench/generation.py; docs/measurements/speed.md).
+small compiled loops (numba): as a dozen NumPy calls each, it cost more than the products
+themselves; so does a large recurrent product, in float16 (bench/generation.py;
+docs/measurements/speed.md).
 
 `sample()` is a pure function: the same network, primer, settings and seed give the same ids.
 """

@@ -185,12 +185,11 @@ def test_a_large_gru_steps_in_float16_as_close_to_keras_as_sampling_can_tell():
     from musicgen.stateful import HALF_FROM_BYTES, StepWeights
 
     network = build_sequence_model(Config(embedding_dim=16, rnn_units=320), 60)
-    weights = StepWeights.of(network)
-    assert weights.layers[0][2].dtype == np.uint16 and 3 * 320 * 320 * 4 >= HALF_FROM_BYTES
     rng = np.random.default_rng(0)
     for layer in network.layers:  # weights large enough that the state and the logits move
         layer.set_weights([rng.normal(0, 0.15, w.shape).astype(np.float32) for w in layer.get_weights()])
     weights = StepWeights.of(network)
+    assert weights.layers[0][2].dtype == np.uint16 and 3 * 320 * 320 * 4 >= HALF_FROM_BYTES
     ids = rng.integers(0, 60, 200)
     logits = network.predict(ids[None, :-1], verbose=0)[0].astype(np.float64)
     states, ours = weights.initial_states(1), []
