@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,13 @@ LIMITER_SECONDS = 0.01  # how fast the limiter's gain moves (it looks this far a
 # anyway is rendered again, quieter. normalized() then sets the loudness.
 PEAK_PER_LOUDNESS = 0.022 / 0.2  # peak / (gain * loudest moment), the median measured
 AIMED_PEAK = 0.25
+CLIPPED = 0.99  # a FluidSynth render peaking here hit 16-bit full scale: it is rendered again, quieter
+# The Ogg the page plays is encoded as FluidSynth renders, so its loudness must be known first: it
+# is read from the piece rendered at 8 kHz (a third of the time; its RMS 0.05-0.12 dB under the
+# full render's, its peak up to 1.5 dB off: docs/measurements/sound.md). A piece whose quick render
+# comes within QUICK_PEAK_MISS of clipping, or of a gain the limiter would decide, is rendered whole first.
+LOUDNESS_RATE = 8000
+QUICK_PEAK_MISS = 10 ** (2 / 20)
 # The General MIDI soundfonts tried in order: Debian's fluid-soundfont-gm (FluidR3_GM, the standard
 # free GM set: a real piano), then the small one pretty_midi ships.
 SYSTEM_SOUNDFONTS = (Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"), Path("/usr/share/soundfonts/FluidR3_GM.sf2"))
@@ -126,6 +134,12 @@ def _render_fluidsynth(midi: pretty_midi.PrettyMIDI, sample_rate: int, gain: flo
 
 def _play(synth, soundfont_id: int, midi: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray:
     """The piece's samples, float32 (n, 2), with RELEASE_SECONDS after its last note."""
+    chunks = list(_played(synth, soundfont_id, midi, sample_rate))
+    return np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32)
+
+
+def _played(synth, soundfont_id: int, midi: pretty_midi.PrettyMIDI, sample_rate: int):
+    """_play()'s samples as FluidSynth writes them, float32 (n, 2) blocks from one note event to the next."""
     events = []  # (sample, 0 = off before 1 = on, channel, pitch, velocity)
     melodic_channels = [channel for channel in range(16) if channel != 9]
     for index, instrument in enumerate(midi.instruments):
@@ -138,17 +152,15 @@ def _play(synth, soundfont_id: int, midi: pretty_midi.PrettyMIDI, sample_rate: i
     events.sort()
     end = (events[-1][0] if events else 0) + round(RELEASE_SECONDS * sample_rate)
     events.append((end, 0, -1, 0, 0))  # the release: nothing to do but render up to it
-    chunks, rendered = [], 0
+    rendered = 0
     for sample, is_on, channel, pitch, velocity in events:
         if sample > rendered:
-            chunks.append(synth.get_samples(sample - rendered))
+            yield synth.get_samples(sample - rendered).reshape(-1, 2).astype(np.float32) / 32768.0
             rendered = sample
         if is_on:
             synth.noteon(channel, pitch, velocity)
         elif channel >= 0:
             synth.noteoff(channel, pitch)
-    return (np.concatenate(chunks).reshape(-1, 2).astype(np.float32) / 32768.0 if chunks
-            else np.zeros((0, 2), np.float32))
 
 
 def _render_simple(midi: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray:
@@ -178,7 +190,7 @@ def render(midi: pretty_midi.PrettyMIDI, sample_rate: int = SAMPLE_RATE) -> Audi
     if problem is None:
         gain = fluidsynth_gain(midi)
         samples = _render_fluidsynth(midi, sample_rate, gain)
-        if np.abs(samples).max(initial=0.0) >= 0.99:  # at 16-bit full scale: clipped inside FluidSynth
+        if np.abs(samples).max(initial=0.0) >= CLIPPED:  # at 16-bit full scale: clipped inside FluidSynth
             samples = _render_fluidsynth(midi, sample_rate, gain / 4)
     else:
         samples = _render_simple(midi, sample_rate)
@@ -188,24 +200,60 @@ def render(midi: pretty_midi.PrettyMIDI, sample_rate: int = SAMPLE_RATE) -> Audi
 def normalized(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """samples at TARGET_RMS, their peaks held under PEAK by a look-ahead limiter (at most
     MAX_LIMITING off any peak: a piece that would need more is left quieter instead)."""
+    samples = np.asarray(samples, np.float32)
+    gain = loudness_gain(samples)
+    return samples if gain is None else limited(samples * gain, sample_rate)
+
+
+def loudness_gain(samples: np.ndarray) -> float | None:
+    """The gain that brings samples to TARGET_RMS, or their peak to MAX_LIMITING over PEAK where
+    that is less; None for silence."""
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+    if rms <= 0:
+        return None
+    return min(TARGET_RMS / rms, MAX_LIMITING * PEAK / float(np.abs(samples).max()))
+
+
+def limited(louder: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """louder with its peaks held under PEAK by the look-ahead limiter."""
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-    samples = np.asarray(samples, np.float32)
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
-    peak = float(np.abs(samples).max(initial=0.0))
-    if rms <= 0:
-        return samples
-    gain = min(TARGET_RMS / rms, MAX_LIMITING * PEAK / peak)
-    louder = samples * gain
     # Per sample; the louder channel taken column by column (a max along axis 1 of (n, 2) costs 20x).
     wanted = np.minimum(1.0, PEAK / np.maximum(np.maximum(np.abs(louder[:, 0]), np.abs(louder[:, 1])), 1e-9))
-    if wanted.min() < 1.0:
+    if wanted.min(initial=1.0) < 1.0:
         # Each point's gain is the mean over `width` of minima over 2 * width around it, so it never
         # rises above what any sample within reach wants: no peak passes PEAK, and the gain moves smoothly.
-        width = max(1, round(LIMITER_SECONDS * sample_rate))
+        width = _limiter_width(sample_rate)
         envelope = uniform_filter1d(minimum_filter1d(wanted, 2 * width + 1, mode="nearest"), width, mode="nearest")
         louder = louder * np.minimum(envelope, wanted)[:, None]
     return np.clip(louder, -PEAK, PEAK).astype(np.float32)  # (the clip only catches float rounding)
+
+
+def _limiter_width(sample_rate: int) -> int:
+    return max(1, round(LIMITER_SECONDS * sample_rate))
+
+
+def limited_blocks(blocks, sample_rate: int = SAMPLE_RATE, block_frames: int = 16384):
+    """limited() over the blocks one after another, as they come, in blocks of block_frames
+    samples (the last may be shorter). A sample's gain reads 1.5 limiter widths either side of
+    it, so each waits for twice the width after it; the rest is the same arithmetic."""
+    reach = 2 * _limiter_width(sample_rate) + 1
+    before = np.zeros((0, 2), np.float32)  # up to `reach` samples already given: what the next ones read
+    waiting: list[np.ndarray] = []
+    count = 0
+    for block in blocks:
+        waiting.append(block)
+        count += len(block)
+        if count >= block_frames + reach:
+            pending = np.concatenate(waiting)
+            ready = (count - reach) // block_frames * block_frames
+            done = limited(np.concatenate([before, pending]), sample_rate)[len(before):len(before) + ready]
+            before = np.concatenate([before, pending[:ready]])[-reach:]
+            waiting, count = [pending[ready:]], count - ready
+            yield from np.split(done, range(block_frames, ready, block_frames))
+    if count:
+        done = limited(np.concatenate([before, *waiting]), sample_rate)[len(before):]
+        yield from np.split(done, range(block_frames, len(done), block_frames))
 
 
 def wav_bytes(audio: Audio) -> bytes:
@@ -243,32 +291,112 @@ def write_ogg(audio: Audio, path: str | Path) -> None:
         _write_blocks(file, audio.samples)
 
 
+class _OggEncoder:
+    """An Ogg written block by block in a thread of its own: libsndfile lets go of Python's lock
+    while it encodes, so the encoder runs beside whatever this thread does next."""
+
+    def __init__(self, path: str | Path, sample_rate: int):
+        self.file = _ogg_file(path, sample_rate)  # an OSError here, before any thread starts
+        self.blocks: queue.SimpleQueue = queue.SimpleQueue()
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._encode, name="ogg-encoder", daemon=True)
+        self.thread.start()
+
+    def _encode(self) -> None:
+        try:
+            while (block := self.blocks.get()) is not None:
+                if self.failure is None:  # after a failure the queue is only emptied
+                    _write_blocks(self.file, block)
+        except BaseException as error:  # noqa: BLE001 - raised in the caller's thread by finish()
+            self.failure = error
+            while self.blocks.get() is not None:
+                pass
+
+    def put(self, samples: np.ndarray) -> None:
+        self.blocks.put(samples)
+
+    def finish(self, quietly: bool = False) -> None:
+        """Waits for the last block, closes the file; the encoder's failure, if any, is raised here
+        (unless quietly: when another failure is already on its way)."""
+        self.blocks.put(None)
+        self.thread.join()
+        try:
+            self.file.close()
+        except Exception as error:  # noqa: BLE001 - a file that cannot be finished is a failure like any
+            self.failure = self.failure or error
+        if self.failure is not None and not quietly:
+            raise self.failure
+
+
 def render_with_ogg(midi: pretty_midi.PrettyMIDI, ogg_path: str | Path, sample_rate: int = SAMPLE_RATE,
                     meanwhile=None) -> Audio:
-    """render(), then the Ogg encoded in a second thread while meanwhile(audio), when given, runs
-    in this one (the other files of a piece: the WAV and the picture). libsndfile lets go of
-    Python's lock while it encodes. A half-written Ogg is removed."""
-    rendered = render(midi, sample_rate)
-    failures: list[BaseException] = []
-
-    def encode() -> None:
-        try:
-            write_ogg(rendered, ogg_path)
-        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread below
-            failures.append(error)
-
-    encoder = threading.Thread(target=encode, name="ogg-encoder", daemon=True)
-    encoder.start()
+    """render()'s audio with its Ogg, encoded in a second thread as FluidSynth renders
+    (_streamed: each block brought to the loudness read first from the piece rendered at
+    LOUDNESS_RATE); then meanwhile(audio), when given, runs in this thread (the other files of a
+    piece: the WAV and the picture) while the encoder finishes. A half-written Ogg is removed."""
     try:
+        streamed = _streamed(midi, ogg_path, sample_rate)
+        if streamed is None:  # rendered whole first (no FluidSynth, or a piece the stream cannot foresee)
+            rendered = render(midi, sample_rate)
+            encoder = _OggEncoder(ogg_path, sample_rate)
+            encoder.put(rendered.samples)
+        else:
+            rendered, encoder = streamed
         try:
             if meanwhile is not None:
                 meanwhile(rendered)
         finally:
-            encoder.join()
-        if failures:
-            raise failures[0]
+            encoder.finish()
     except BaseException:
         if Path(ogg_path).is_file():  # nothing half-written is left (and a device is left alone)
             Path(ogg_path).unlink(missing_ok=True)
         raise
     return rendered
+
+
+def _streamed(midi: pretty_midi.PrettyMIDI, ogg_path: str | Path, sample_rate: int
+              ) -> tuple[Audio, _OggEncoder] | None:
+    """(the audio, its encoder still at work): FluidSynth's blocks at the loudness the piece has
+    rendered at LOUDNESS_RATE, limited and sent to the encoder as they come. None (nothing
+    written) where the piece must be rendered whole first: without FluidSynth, where the quick
+    render peaks near full scale or so far above its loudness that the limiter would decide the
+    gain, or where a block clips inside FluidSynth after all (render() then renders it quieter)."""
+    if fluidsynth_problem() is not None:
+        return None
+    gain = fluidsynth_gain(midi)
+    quick = _render_fluidsynth(midi, LOUDNESS_RATE, gain)
+    rms = float(np.sqrt(np.mean(np.square(quick, dtype=np.float64)))) if quick.size else 0.0
+    peak = float(np.abs(quick).max(initial=0.0))
+    if (rms <= 0 or peak * QUICK_PEAK_MISS >= CLIPPED
+            or TARGET_RMS / rms > MAX_LIMITING * PEAK / (peak * QUICK_PEAK_MISS)):
+        return None
+    level = TARGET_RMS / rms
+    clipped = False
+
+    def louder(blocks):
+        nonlocal clipped
+        for block in blocks:
+            if np.abs(block).max(initial=0.0) >= CLIPPED:
+                clipped = True
+                return
+            yield block * level
+
+    encoder = _OggEncoder(ogg_path, sample_rate)
+    synth, soundfont_id = _synthesizer(sample_rate, soundfont_path(), gain)
+    kept = []
+    try:
+        for block in limited_blocks(louder(_played(synth, soundfont_id, midi, sample_rate)), sample_rate,
+                                    OGG_BLOCK_FRAMES):
+            if clipped:
+                break
+            encoder.put(block)
+            kept.append(block)
+    except BaseException:
+        encoder.finish(quietly=True)
+        raise
+    finally:
+        synth.delete()
+    if clipped:
+        encoder.finish()  # the file is written again from the start
+        return None
+    return Audio(np.concatenate(kept), sample_rate, synthesizer_name()), encoder

@@ -40,16 +40,53 @@ def decoded(path):
     return soundfile.read(str(path), dtype="float32")[0]
 
 
-def test_the_ogg_encoded_beside_the_other_files_is_the_ogg_of_the_finished_audio(tmp_path):
+def test_the_ogg_encoded_as_fluidsynth_renders_is_the_ogg_of_the_audio_returned_at_the_same_loudness(tmp_path):
     needs_fluidsynth()
     midi = tokens_to_midi(TOKENS * 10, 5)
     seen = []
     rendered = audio.render_with_ogg(midi, tmp_path / "beside.ogg", meanwhile=seen.append)
     assert seen == [rendered]
-    alone = audio.render(midi)
-    assert np.array_equal(rendered.samples, alone.samples)
-    audio.write_ogg(alone, tmp_path / "after.ogg")
+    audio.write_ogg(rendered, tmp_path / "after.ogg")
     assert np.array_equal(decoded(tmp_path / "beside.ogg"), decoded(tmp_path / "after.ogg"))
+    # The same sound as render()'s, at the loudness read from the quick render: within 0.25 dB.
+    alone = audio.render(midi)
+    assert rendered.samples.shape == alone.samples.shape
+    ratio = np.sqrt(np.mean(np.square(rendered.samples, dtype=np.float64)) / np.mean(np.square(alone.samples, dtype=np.float64)))
+    assert abs(20 * np.log10(ratio)) < 0.25
+    assert np.abs(rendered.samples - ratio * alone.samples).max() < 1e-3
+    assert np.abs(rendered.samples).max() <= audio.PEAK
+
+
+def test_the_limiter_block_by_block_gives_what_it_gives_over_the_whole():
+    rng = np.random.default_rng(0)
+    samples = rng.normal(0, 0.3, (50000, 2)).astype(np.float32)
+    samples[0], samples[20000:20010], samples[-1] = 3.0, 2.0, 4.0  # peaks at both ends and inside
+    whole = audio.limited(samples)
+    assert np.abs(whole).max() <= audio.PEAK and np.abs(whole - samples).max() > 1.0  # it does hold peaks down
+    cuts = np.sort(rng.choice(np.arange(1, len(samples)), 60, replace=False))
+    blocks = np.split(samples, cuts)
+    for block_frames in (1, 700, 16384):
+        out = list(audio.limited_blocks(iter(blocks), block_frames=block_frames))
+        assert all(len(block) == block_frames for block in out[:-1]) and 0 < len(out[-1]) <= block_frames
+        assert np.array_equal(np.concatenate(out), whole)
+
+
+def test_a_stream_that_clips_is_written_again_from_the_start(tmp_path, monkeypatch):
+    needs_fluidsynth()
+    midi = tokens_to_midi(["48,52,55,60,64,67,72"] * 20, 5, velocity=120)
+    monkeypatch.setattr(audio, "PEAK_PER_LOUDNESS", audio.PEAK_PER_LOUDNESS / 8)  # a gain 8x too high ...
+    render_fluidsynth = audio._render_fluidsynth
+
+    def quiet_quick_render(midi, sample_rate, gain):  # ... that the quick render does not show
+        samples = render_fluidsynth(midi, sample_rate, gain)
+        return samples / 16 if sample_rate == audio.LOUDNESS_RATE else samples
+
+    monkeypatch.setattr(audio, "_render_fluidsynth", quiet_quick_render)
+    rendered = audio.render_with_ogg(midi, tmp_path / "again.ogg")
+    assert rendered.seconds == pytest.approx(midi.get_end_time() + audio.RELEASE_SECONDS, abs=0.01)
+    assert np.abs(rendered.samples).max() <= audio.PEAK and -20 <= rms_dbfs(rendered.samples) <= -14
+    audio.write_ogg(rendered, tmp_path / "after.ogg")
+    assert np.array_equal(decoded(tmp_path / "again.ogg"), decoded(tmp_path / "after.ogg"))
 
 
 def rms_dbfs(samples) -> float:
@@ -128,6 +165,22 @@ def test_an_ogg_that_cannot_be_finished_leaves_nothing_behind(tmp_path, monkeypa
 
     monkeypatch.setattr(audio, "_render_fluidsynth", broken)
     with pytest.raises(RuntimeError):
+        audio.render_with_ogg(tokens_to_midi(TOKENS, 5), tmp_path / "half.ogg")
+    assert not (tmp_path / "half.ogg").exists()
+    monkeypatch.undo()
+
+    played = audio._played
+
+    def breaks_halfway(synth, soundfont_id, midi, sample_rate):  # the stream falls over once the encoder has begun
+        if sample_rate == audio.LOUDNESS_RATE:  # (the quick render before it goes well)
+            yield from played(synth, soundfont_id, midi, sample_rate)
+            return
+        yield np.zeros((audio.OGG_BLOCK_FRAMES * 3, 2), np.float32)
+        assert (tmp_path / "half.ogg").exists()
+        raise RuntimeError("FluidSynth fell over")
+
+    monkeypatch.setattr(audio, "_played", breaks_halfway)
+    with pytest.raises(RuntimeError, match="fell over"):
         audio.render_with_ogg(tokens_to_midi(TOKENS, 5), tmp_path / "half.ogg")
     assert not (tmp_path / "half.ogg").exists()
     monkeypatch.undo()
