@@ -177,6 +177,8 @@ def test_a_real_browser_presses_generate(app_url, tmp_path):
         length = page.get_by_role("spinbutton").first  # the number box of "Length (seconds)"
         length.fill("60")
         length.press("Tab")
+        page.get_by_text("Settings", exact=True).first.click()  # a set seed: the tiny model's piece is the same on every run
+        page.get_by_label("Seed (empty = new)").fill("7")
         started = time.perf_counter()
         page.get_by_role("button", name="Generate").click()
         page.wait_for_selector("audio[src]", state="attached", timeout=60_000)
@@ -192,6 +194,7 @@ def test_a_real_browser_presses_generate(app_url, tmp_path):
         # events case sometimes writes so many notes a bar that the token cap ends it a bar or two early.
         expect(page.get_by_label("About this piece")).to_have_value(re.compile(r"\b(5[4-9]|6[0-6]) s x 1"),
                                                                     timeout=30_000)
+        expect(page.get_by_label("About this piece")).to_have_value(re.compile(r"seed 7\b"))
         shots = Path(os.environ.get("MUSICGEN_SCREENSHOTS", tmp_path))
         shots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(shots / "app-after-generate.png"), full_page=True)
