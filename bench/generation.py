@@ -98,7 +98,7 @@ def study_ms_per_music_second(frames: int = 50) -> float:
 def limit_ms_per_token(weights) -> float | None:
     """The recurrent and output products of one step at batch 1, nothing else, in the fastest
     form we found (the sampler's: transposed matrices, a large recurrent one in float16,
-    musicgen.stateful.StepWeights.recurrent_product). None for an
+    musicgen.steps.StepWeights.recurrent_product). None for an
     attention network (its step is mostly products already)."""
     if not hasattr(weights, "units"):
         return None

@@ -36,7 +36,7 @@ class MusicModel:
     source: str  # what the user asked for: a folder, a Hub id, or "default"
     folder: Path  # where its files are on this machine
     note: str = ""  # e.g. that it came from the cache because the Hub was unreachable
-    steps: object = None  # events: the network's weights as NumPy arrays (musicgen.stateful.StepWeights)
+    steps: object = None  # events: the network's weights as NumPy arrays (musicgen.steps.StepWeights)
     corrections: Corrections = field(default_factory=Corrections)  # fitted beside the weights
 
     @property

@@ -7,7 +7,7 @@ from keras import layers
 
 from .config import Config
 from .midi import token_pitches
-from .stateful import alibi_slopes
+from .steps import alibi_slopes
 from .representations.events import STYLE_POSITION
 from .vocab import Vocab
 
@@ -109,7 +109,7 @@ class DecoderBlock(layers.Layer):
 
     Attention is told how far back each token is by ALiBi's penalty (a head's slope times the
     distance) instead of position embeddings, so the sampler's key/value cache can slide past the
-    training length. Its weights are its own (no sublayers), in the order musicgen.stateful's
+    training length. Its weights are its own (no sublayers), in the order musicgen.steps'
     AttentionSteps reads them.
     """
 
@@ -165,7 +165,7 @@ class DecoderBlock(layers.Layer):
 def build_attention_model(config: Config, vocab_size: int) -> keras.Model:
     """Embedding -> config.attention_layers x DecoderBlock -> LayerNormalization -> Dense logits:
     every position predicts the next token, attending to all before it (no position embedding:
-    ALiBi). Sampled one token at a time with a key/value cache (musicgen.stateful.AttentionSteps)."""
+    ALiBi). Sampled one token at a time with a key/value cache (musicgen.steps.AttentionSteps)."""
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     x = layers.Embedding(vocab_size, config.attention_width, name="embedding")(tokens)
     x = layers.Dropout(config.dropout, name="embedding_dropout")(x)

@@ -33,7 +33,7 @@ def keras_log_probabilities(network, ids) -> np.ndarray:
 
 def test_the_cached_numpy_step_gives_what_keras_gives_from_the_network_and_its_file(network, tmp_path):
     from musicgen.model import load_keras
-    from musicgen.stateful import AttentionSteps, load_steps, sequence_log_probabilities
+    from musicgen.steps import AttentionSteps, load_steps, sequence_log_probabilities
 
     network.save(tmp_path / "model.keras")
     assert load_keras(tmp_path / "model.keras").count_params() == network.count_params()  # safe mode loads it
@@ -47,7 +47,7 @@ def test_the_cached_numpy_step_gives_what_keras_gives_from_the_network_and_its_f
 def test_the_cache_slides_past_its_window(network):
     """A window shorter than the sequence: exact while it is not full, then the oldest tokens drop
     out (the next token's prediction no longer depends on them) and reading goes on."""
-    from musicgen.stateful import AttentionSteps, sequence_log_probabilities
+    from musicgen.steps import AttentionSteps, sequence_log_probabilities
 
     steps = AttentionSteps.of(network)
     steps.window = 8
@@ -66,7 +66,8 @@ def test_the_sampler_writes_decodable_music_from_an_attention_network():
     import keras
 
     from musicgen.model import build_network
-    from musicgen.stateful import AttentionSteps, sample
+    from musicgen.stateful import sample
+    from musicgen.steps import AttentionSteps
 
     events = Events.new()
     keras.utils.set_random_seed(4)
@@ -112,7 +113,7 @@ def test_python_m_train_trains_an_attention_model_that_generates_and_accompanies
     from musicgen.hub import load
     from musicgen.request import Request
     from musicgen.score import ACCOMPANIMENT, MELODY
-    from musicgen.stateful import AttentionSteps
+    from musicgen.steps import AttentionSteps
     from test_accompany import tune_file
     from train.__main__ import main as train_main
 

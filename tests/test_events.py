@@ -124,7 +124,8 @@ def test_thousands_of_sequences_from_an_untrained_model_all_decode(events):
     import keras
 
     from musicgen.model import build_sequence_model
-    from musicgen.stateful import StepWeights, sample
+    from musicgen.stateful import sample
+    from musicgen.steps import StepWeights
 
     keras.utils.set_random_seed(1)
     network = build_sequence_model(Config(embedding_dim=8, rnn_units=16), len(events))
@@ -148,7 +149,7 @@ def test_thousands_of_sequences_from_an_untrained_model_all_decode(events):
 
 
 def test_the_numpy_step_gives_what_keras_gives(tiny_events_model):
-    from musicgen.stateful import sequence_log_probabilities
+    from musicgen.steps import sequence_log_probabilities
 
     ids = np.array([tiny_events_model.vocab.bos_id, *np.random.default_rng(0).integers(3, 100, 30)])
     logits = tiny_events_model.network.predict(ids[None, :-1], verbose=0)[0].astype(np.float64)
@@ -163,7 +164,7 @@ def test_a_stack_of_grus_reads_as_keras_reads_it_from_the_network_and_from_its_f
     import keras
 
     from musicgen.model import build_sequence_model
-    from musicgen.stateful import StepWeights, load_steps, sequence_log_probabilities
+    from musicgen.steps import StepWeights, load_steps, sequence_log_probabilities
 
     keras.utils.set_random_seed(1)
     network = build_sequence_model(Config(embedding_dim=8, rnn_units=16, rnn_layers=2), 40)
@@ -182,7 +183,7 @@ def test_a_large_gru_steps_in_float16_as_close_to_keras_as_sampling_can_tell():
     its distributions stay within a hair of Keras's (KL under 1e-5 nats a token with these random
     weights; the shipped model's: 2e-8), and a small one stays float32."""
     from musicgen.model import build_sequence_model
-    from musicgen.stateful import HALF_FROM_BYTES, StepWeights
+    from musicgen.steps import HALF_FROM_BYTES, StepWeights
 
     network = build_sequence_model(Config(embedding_dim=16, rnn_units=320), 60)
     rng = np.random.default_rng(0)
@@ -212,7 +213,8 @@ def test_the_sampler_reads_the_style_at_every_step_as_keras_does():
     import keras
 
     from musicgen.model import build_sequence_model
-    from musicgen.stateful import StepWeights, sample
+    from musicgen.stateful import sample
+    from musicgen.steps import StepWeights
 
     events = Events.new(styles=["any", "A", "B"])
     keras.utils.set_random_seed(3)

@@ -133,7 +133,7 @@ class Harmony:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Harmony:
-        from ..stateful import keras_arrays
+        from ..steps import keras_arrays
 
         arrays = keras_arrays(io.BytesIO(data))
         if len(arrays.get("Dense", [])) != 2 or not arrays.get("Bidirectional"):

@@ -23,7 +23,8 @@ from ..representations.events import TOKENIZER_FILE, Events
 from ..request import LIBRARY
 from ..sampling import Primer
 from ..score import ACCOMPANIMENT, BEATS_PER_BAR, MELODY, Score, load_melody, load_score
-from ..stateful import DRAW, Forcing, MelodyPlan, StepWeights, load_steps, sample, sample_under_melody
+from ..stateful import DRAW, Forcing, MelodyPlan, sample, sample_under_melody
+from ..steps import StepWeights, load_steps
 from ..steering import Sections, Steering
 from .base import Scheme
 
