@@ -208,10 +208,14 @@ def normalized(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarra
 def loudness_gain(samples: np.ndarray) -> float | None:
     """The gain that brings samples to TARGET_RMS, or their peak to MAX_LIMITING over PEAK where
     that is less; None for silence."""
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
-    if rms <= 0:
+    level = rms(samples)
+    if level <= 0:
         return None
-    return min(TARGET_RMS / rms, MAX_LIMITING * PEAK / float(np.abs(samples).max()))
+    return min(TARGET_RMS / level, MAX_LIMITING * PEAK / float(np.abs(samples).max()))
+
+
+def rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
 
 
 def limited(louder: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -365,20 +369,15 @@ def _streamed(midi: pretty_midi.PrettyMIDI, ogg_path: str | Path, sample_rate: i
         return None
     gain = fluidsynth_gain(midi)
     quick = _render_fluidsynth(midi, LOUDNESS_RATE, gain)
-    rms = float(np.sqrt(np.mean(np.square(quick, dtype=np.float64)))) if quick.size else 0.0
-    peak = float(np.abs(quick).max(initial=0.0))
-    if (rms <= 0 or peak * QUICK_PEAK_MISS >= CLIPPED
-            or TARGET_RMS / rms > MAX_LIMITING * PEAK / (peak * QUICK_PEAK_MISS)):
+    peak = float(np.abs(quick).max(initial=0.0)) * QUICK_PEAK_MISS  # as loud as the full render may peak
+    if rms(quick) <= 0 or peak >= CLIPPED or TARGET_RMS / rms(quick) * peak > MAX_LIMITING * PEAK:
         return None
-    level = TARGET_RMS / rms
-    clipped = False
+    level = TARGET_RMS / rms(quick)
 
     def louder(blocks):
-        nonlocal clipped
         for block in blocks:
             if np.abs(block).max(initial=0.0) >= CLIPPED:
-                clipped = True
-                return
+                raise _ClippedInFluidSynth
             yield block * level
 
     encoder = _OggEncoder(ogg_path, sample_rate)
@@ -387,16 +386,18 @@ def _streamed(midi: pretty_midi.PrettyMIDI, ogg_path: str | Path, sample_rate: i
     try:
         for block in limited_blocks(louder(_played(synth, soundfont_id, midi, sample_rate)), sample_rate,
                                     OGG_BLOCK_FRAMES):
-            if clipped:
-                break
             encoder.put(block)
             kept.append(block)
+    except _ClippedInFluidSynth:
+        encoder.finish(quietly=True)  # the file is written again from the start
+        return None
     except BaseException:
         encoder.finish(quietly=True)
         raise
     finally:
         synth.delete()
-    if clipped:
-        encoder.finish()  # the file is written again from the start
-        return None
     return Audio(np.concatenate(kept), sample_rate, synthesizer_name()), encoder
+
+
+class _ClippedInFluidSynth(Exception):
+    """A block of the streamed render at 16-bit full scale."""

@@ -23,6 +23,7 @@ from .representations.events import STYLE_POSITION
 from .sampling import choose_rows, per_row
 from .steps import StepWeights, read
 
+
 @numba.njit(cache=True, nogil=True)
 def _masked_weights(logits, offsets, grammar_states, out):
     """out[row] = exp(logits[row] + offsets[state of row] - its max): the unnormalized

@@ -4,7 +4,8 @@ The trained network (musicgen.model: a GRU, or the attention decoder) is read on
 file into NumPy arrays (`keras_arrays`, `load_steps`), and each step is a few small matrix products
 on them: for one token of a batch of 1-16 rows that is far less work than a Keras call costs in
 overhead. The GRU's gates run as one compiled loop (numba), and a large recurrent matrix is kept
-in float16 and multiplied by another (bench/generation.py; docs/measurements/speed.md); the
+in float16 and multiplied by a compiled loop that converts as it goes (bench/generation.py;
+docs/measurements/speed.md); the
 attention network keeps each block's keys and values in a ring. `read` and
 `sequence_log_probabilities` read a whole sequence as the sampler (musicgen.stateful) would.
 """
