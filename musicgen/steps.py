@@ -5,9 +5,8 @@ file into NumPy arrays (`keras_arrays`, `load_steps`), and each step is a few sm
 on them: for one token of a batch of 1-16 rows that is far less work than a Keras call costs in
 overhead. The GRU's gates run as one compiled loop (numba), and a large recurrent matrix is kept
 in float16 and multiplied by a compiled loop that converts as it goes (bench/generation.py;
-docs/measurements/speed.md); the
-attention network keeps each block's keys and values in a ring. `read` and
-`sequence_log_probabilities` read a whole sequence as the sampler (musicgen.stateful) would.
+docs/measurements/speed.md); the attention network keeps each block's keys and values in a ring.
+`read` and `sequence_log_probabilities` read a whole sequence as the sampler (musicgen.stateful) would.
 """
 from __future__ import annotations
 
