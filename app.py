@@ -39,7 +39,7 @@ from musicgen.piece import Draft
 from musicgen.roll import PLAYHEAD_JS, player_html, roll_of
 from musicgen.request import WEB_PAGE, Request
 from musicgen.schemes import scheme_for
-from musicgen.steering import FORMS, PROGRESSIONS, Steering, preset_chords
+from musicgen.steering import FORMS, PROGRESSIONS, Steering, preset_chords, sections_in_words
 
 MAX_VARIATIONS = WEB_PAGE.max_variations  # the page's players
 SECONDS_RANGE = (round(WEB_PAGE.min_seconds), round(WEB_PAGE.max_seconds))
@@ -142,7 +142,7 @@ def show(snapshot: dict, started: float, remarks: list[str]) -> list:
              + (f", {'/'.join(sorted(keys))}" if keys - {None} else "")
              + (f"\nasked for: {asked}" if asked else "")
              + f", model {music_model.source}, seed {draft.seed}, {time.perf_counter() - started:.1f} s to make"
-             + (f"\nsections (a form drawn from the songs' own): {' '.join(label for _, label in pieces[0].sections)}"
+             + (f"\nsections (a form drawn from the songs' own): {sections_in_words([label for _, label in pieces[0].sections])}"
                 if (draft.steering or {}).get("drawn_form") and pieces[0].sections else "")
              + f"\nplayed through {synthesizer_name()}"
              + (f"\nchords read from your melody: {bar_by_bar(pieces[0].score.chords)}"

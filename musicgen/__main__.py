@@ -108,7 +108,7 @@ def write_pieces(music_model, request, args) -> int:
     from .chords import bar_by_bar
     from .generate import compose, make_primer
     from .output import write_piece
-    from .steering import form_name
+    from .steering import form_name, sections_in_words
 
     primer = make_primer(music_model, request.primer, request.seed, request.variations, request.steering)
     for note in [music_model.note, *primer.notes]:
@@ -136,7 +136,7 @@ def write_pieces(music_model, request, args) -> int:
         if request.primer.startswith("melody:") and not request.steering.chords:
             print(f"  chords read from the melody: {bar_by_bar(piece.score.chords)}")
         if piece.sections and not request.steering.form:
-            print(f"  sections (a form drawn from the songs' own): {' '.join(label for _, label in piece.sections)}")
+            print(f"  sections (a form drawn from the songs' own): {sections_in_words([label for _, label in piece.sections])}")
     return 0
 
 

@@ -19,9 +19,11 @@ from .config import ANY_STYLE, check_start
 from .midi import key_of
 
 TEMPO_RANGE = (30.0, 300.0)
-# POP909's section letters (docs/sampling.md): upper case has a melody (A verse, B chorus, C-E other
-# melodic sections, X other), lower case has none (i intro, b bridge or interlude, o outro, x other).
-FORM_LETTERS = "ABCDEXibox"
+# POP909's section letters (docs/sampling.md), in words: upper case has a melody, lower case has none.
+SECTION_NAMES = {"A": "verse", "B": "chorus", "C": "other sung section", "D": "other sung section",
+                 "E": "other sung section", "X": "other sung section", "i": "intro", "b": "bridge",
+                 "o": "outro", "x": "other, no melody"}
+FORM_LETTERS = "".join(SECTION_NAMES)
 MAX_FORM_BARS = 256
 # Presets offered in the app: name -> form.
 FORMS = {
@@ -57,6 +59,13 @@ def parse_form(text: str | None) -> tuple[tuple[str, int], ...]:
 
 def form_name(form) -> str:
     return " ".join(f"{letter}{bars}" for letter, bars in form)
+
+
+def sections_in_words(labels) -> str:
+    """A piece's section labels with what their letters are: "A x A2 (A verse, x other, no melody)"."""
+    letters = dict.fromkeys(label[0] for label in labels if label[:1] in SECTION_NAMES)
+    return " ".join(labels) + (f" ({', '.join(f'{letter} {SECTION_NAMES[letter]}' for letter in letters)})"
+                               if letters else "")
 # Presets offered in the app: name -> progression in C major (moved to the chosen key).
 PROGRESSIONS = {
     "I-V-vi-IV (pop)": "C G Am F",

@@ -435,11 +435,11 @@ def test_about_this_piece_names_the_sections_of_a_form_drawn_for_it(tiny_events_
     monkeypatch.setenv("MUSICGEN_MODEL", str(folder))
     monkeypatch.setattr(app, "request_folder", lambda: tmp_path)
     facts = app.generate_music("random", "C4", None, 10, 1, 1.0, 0.95, "3", 1.0, 0, "")[-3]  # (then the seed, the history)
-    assert "sections (a form drawn from the songs' own): A B A2" in facts
+    assert "sections (a form drawn from the songs' own): A B A2 (A verse, B chorus)" in facts  # letters in words
 
     from musicgen.__main__ import main  # the CLI says it too
 
     capsys.readouterr()
     assert main(["generate", "--model", str(folder), "--primer", "random", "--seconds", "10", "--seed", "3",
                  "--out", str(tmp_path / "drawn.mid")]) == 0
-    assert "sections (a form drawn from the songs' own): A B A2" in capsys.readouterr().out
+    assert "sections (a form drawn from the songs' own): A B A2 (A verse, B chorus)" in capsys.readouterr().out
