@@ -369,10 +369,11 @@ def _streamed(midi: pretty_midi.PrettyMIDI, ogg_path: str | Path, sample_rate: i
         return None
     gain = fluidsynth_gain(midi)
     quick = _render_fluidsynth(midi, LOUDNESS_RATE, gain)
+    loudness = rms(quick)
     peak = float(np.abs(quick).max(initial=0.0)) * QUICK_PEAK_MISS  # as loud as the full render may peak
-    if rms(quick) <= 0 or peak >= CLIPPED or TARGET_RMS / rms(quick) * peak > MAX_LIMITING * PEAK:
+    if loudness <= 0 or peak >= CLIPPED or TARGET_RMS / loudness * peak > MAX_LIMITING * PEAK:
         return None
-    level = TARGET_RMS / rms(quick)
+    level = TARGET_RMS / loudness
 
     def louder(blocks):
         for block in blocks:
