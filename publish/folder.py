@@ -206,7 +206,7 @@ listed by name and sha256 in `metrics.json`.{cite}
 
 | | |
 |---|---|
-| best epoch | {best.get('epoch', '?')} of {len(metrics.get('history', []))} |
+| best epoch | {best.get('epoch', '?')} of {len(metrics.get('history', []))}{fine_tuned_words(metrics)} |
 | validation loss (nats per token) | {best.get('val_loss', float('nan')):.4f} |
 {event_evaluation_rows(report)}
 ![loss curve](loss.png)
@@ -227,6 +227,16 @@ python -m musicgen generate --model {repo_id} --primer note:C4 --seconds 60 --ou
 
 Loading uses only JSON and Keras' `safe_mode=True`: no code from this repository runs.
 """
+
+
+def fine_tuned_words(metrics: dict) -> str:
+    """How a fine-tuned network started (train.fit.started_from), or nothing for one trained from scratch."""
+    earlier = metrics.get("warm_start")
+    if not earlier:
+        return ""
+    losses = [row["val_loss"] for row in earlier.get("history", []) if "val_loss" in row]
+    where = f", validation loss {min(losses):.4f}" if losses else ""
+    return f", fine-tuned from `{earlier.get('from', '?')}` after its {earlier.get('epochs', '?')} epochs{where}"
 
 
 def steering_words(folder: Path, repo_id: str, report: dict | None) -> str:

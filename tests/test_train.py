@@ -11,6 +11,7 @@ import pytest
 from conftest import ROOT
 from musicgen.config import Config
 from musicgen.vocab import Vocab
+from publish.folder import model_card
 from train.__main__ import main
 
 TINY = ["--recipe", "frames", "--seq-len", "8", "--embedding-dim", "8", "--rnn-units", "8", "--rnn-layers", "1",
@@ -91,6 +92,10 @@ def test_a_warm_start_fine_tunes_a_trained_event_model(tiny_events_model_folder,
     assert np.abs(tuned.get_layer("style_every_step").get_weights()[0]).max() < 1e-5  # new: neutral
     assert (out / "repeats.json").is_file() and (out / "echo.json").is_file()
     assert not (out / "melody_intervals.json").exists()  # only when asked (train/calibrate.py)
+    earlier = json.loads((source / "metrics.json").read_text(encoding="utf-8"))["history"]
+    started = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["warm_start"]  # how the weights were made
+    assert (started["from"], started["epochs"], started["history"]) == (source.name, len(earlier), earlier)
+    assert f"fine-tuned from `{source.name}` after its {len(earlier)} epochs" in model_card(out, "you/fine")
     assert main(["--data", str(pop_songs), "--out", str(tmp_path / "other"), "--warm-start", str(pop_songs)]) == 2
     assert "not a model folder" in capsys.readouterr().err
     assert main(["--data", str(pop_songs), "--out", str(tmp_path / "third"), "--warm-start", str(source),

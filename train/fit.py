@@ -285,15 +285,29 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
         elif verbose:
             print(f"continuing after epoch {epochs_done}")
     metrics = fit_with_checkpoints(model, config, train_data, validation_data, out_dir, resume, epochs_done,
-                                   dataset_summary, verbose)
+                                   dataset_summary, verbose, started_from(warm_start))
     # The corrections around the network, fitted on the same songs once the weights are saved.
     calibrate(out_dir, train_songs, train_ids, progress=bool(verbose), say=print if verbose else lambda *_: None)
     return metrics
 
 
+def started_from(warm_start: str | Path | None) -> dict | None:
+    """What a fine-tuned network went through before this run (metrics.json's "warm_start"): the
+    folder it started from and that run's epochs, its own earlier runs first, so that a card can say
+    how the weights were made."""
+    if not warm_start:
+        return None
+    path = Path(warm_start) / "metrics.json"
+    earlier = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    before = earlier.get("warm_start") or {}
+    return {"from": Path(warm_start).name, "epochs": int(before.get("epochs", 0)) + len(earlier.get("history", [])),
+            "history": [*before.get("history", []), *earlier.get("history", [])]}
+
+
 def fit_with_checkpoints(model, config: Config, train_data, validation_data, out_dir: Path, resume: bool,
-                         epochs_done: int, dataset_summary: dict, verbose: int) -> dict:
-    """model.fit with metrics.json per epoch, model.keras at the best epoch, backup/ for --resume, loss.png."""
+                         epochs_done: int, dataset_summary: dict, verbose: int, warm_start: dict | None = None) -> dict:
+    """model.fit with metrics.json per epoch, model.keras at the best epoch, backup/ for --resume, loss.png;
+    warm_start (started_from) is kept in metrics.json."""
     import keras
 
     monitor = "val_loss" if validation_data is not None else "loss"
@@ -307,6 +321,8 @@ def fit_with_checkpoints(model, config: Config, train_data, validation_data, out
         metrics = {"history": history.rows(), "best": history.best(monitor), "monitor": monitor,
                    "dataset": dataset_summary, "device": device_name(),
                    "train_seconds": round(time.perf_counter() - started, 1)}
+        if warm_start:
+            metrics["warm_start"] = warm_start
         metrics_path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return metrics
 
