@@ -94,8 +94,8 @@ def test_a_warm_start_fine_tunes_a_trained_event_model(tiny_events_model_folder,
     assert not (out / "melody_intervals.json").exists()  # only when asked (train/calibrate.py)
     earlier = json.loads((source / "metrics.json").read_text(encoding="utf-8"))["history"]
     started = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["warm_start"]  # how the weights were made
-    assert (started["from"], started["epochs"], started["history"]) == (source.name, len(earlier), earlier)
-    assert f"fine-tuned from `{source.name}` after its {len(earlier)} epochs" in model_card(out, "you/fine")
+    assert (started["from"], started["epochs"], started["history"]) == (str(source), len(earlier), earlier)
+    assert f"fine-tuned from `{source}` after its {len(earlier)} epochs" in model_card(out, "you/fine")
     assert main(["--data", str(pop_songs), "--out", str(tmp_path / "other"), "--warm-start", str(pop_songs)]) == 2
     assert "not a model folder" in capsys.readouterr().err
     assert main(["--data", str(pop_songs), "--out", str(tmp_path / "third"), "--warm-start", str(source),
@@ -113,6 +113,9 @@ def test_the_embedded_default_is_a_warm_start_for_a_folder_of_ones_own(pop_songs
     assert (mine.rnn_units, mine.embedding_dim) == (shipped.rnn_units, shipped.embedding_dim)
     assert Events.load(out).vocab == Events.load(EMBEDDED_MODEL).vocab  # its tokens and styles
     assert "starting from" in capsys.readouterr().out
+    shipped_epochs = len(json.loads((EMBEDDED_MODEL / "metrics.json").read_text(encoding="utf-8"))["history"])
+    started = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["warm_start"]
+    assert (started["from"], started["epochs"]) == ("default", shipped_epochs)  # as the person named it
 
 
 def test_no_usable_file_ends_with_exit_code_2(tmp_path, capsys):
@@ -225,3 +228,14 @@ def test_save_averaged_writes_the_moving_average_and_leaves_training_weights_alo
     assert any(changed)  # the average of the last ~20 steps is not the last step
     model.optimizer.finalize_variable_values(model.trainable_variables)
     assert all(np.allclose(a, b) for a, b in zip(saved, model.get_weights()))
+
+
+def test_a_fine_tuning_of_a_fine_tuning_counts_every_epoch_before_it(tmp_path):
+    from train.fit import started_from
+
+    first = [{"epoch": epoch, "val_loss": 1.0 / epoch} for epoch in (1, 2, 3)]
+    second = [{"epoch": 1, "val_loss": 0.3}]
+    (tmp_path / "metrics.json").write_text(json.dumps(
+        {"history": second, "warm_start": {"from": "default", "epochs": 3, "history": first}}), encoding="utf-8")
+    assert started_from(tmp_path, "runs/tuned") == {"from": "runs/tuned", "epochs": 4, "history": first + second}
+    assert started_from(None) is None  # trained from scratch

@@ -141,7 +141,8 @@ def main(argv=None) -> int:
     from .fit import train
 
     try:
-        metrics = train(config, corpus, out_dir, resume=args.resume, warm_start=warm_start)
+        metrics = train(config, corpus, out_dir, resume=args.resume, warm_start=warm_start,
+                        warm_start_source=args.warm_start)
     except (ConfigError, ModelError) as error:  # a warm start that cannot be used
         print(f"error: {error}", file=sys.stderr)
         return 2

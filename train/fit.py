@@ -156,15 +156,16 @@ def split(corpus: Corpus, config: Config, held_out: list[str] | None):
 
 def train(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = False,
           strategy=None, verbose: int | None = None, held_out: list[str] | None = None,
-          warm_start: str | Path | None = None) -> dict:
-    """Train on corpus and write a model folder (see train_sequences / train_windows)."""
+          warm_start: str | Path | None = None, warm_start_source: str | None = None) -> dict:
+    """Train on corpus and write a model folder (see train_sequences / train_windows); warm_start_source:
+    what the person named to start from (a folder, a Hub id, "default"), for metrics.json."""
     if not scheme_for(config).whole_sequences:
         if warm_start:
             raise ConfigError("--warm-start needs an event model (the original study's frames start afresh)")
         if config.network != "gru":
             raise ConfigError(f"--network {config.network} reads event tokens; a frame model is the study's GRUs")
         return train_windows(config, corpus, out_dir, resume, strategy, verbose, held_out)
-    return train_sequences(config, corpus, out_dir, resume, strategy, verbose, held_out, warm_start)
+    return train_sequences(config, corpus, out_dir, resume, strategy, verbose, held_out, warm_start, warm_start_source)
 
 
 def warm_started(model, folder: Path) -> list[str]:
@@ -201,7 +202,7 @@ def grown(learned: tuple, now: tuple) -> bool:
 
 def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume: bool = False,
                     strategy=None, verbose: int | None = None, held_out: list[str] | None = None,
-                    warm_start: str | Path | None = None) -> dict:
+                    warm_start: str | Path | None = None, warm_start_source: str | None = None) -> dict:
     """Events: chunks of config.chunk_tokens in which every token predicts the next.
 
     Writes model.keras, tokenizer.json (+ tempos.json), config.json, metrics.json (with the
@@ -285,22 +286,22 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
         elif verbose:
             print(f"continuing after epoch {epochs_done}")
     metrics = fit_with_checkpoints(model, config, train_data, validation_data, out_dir, resume, epochs_done,
-                                   dataset_summary, verbose, started_from(warm_start))
+                                   dataset_summary, verbose, started_from(warm_start, warm_start_source))
     # The corrections around the network, fitted on the same songs once the weights are saved.
     calibrate(out_dir, train_songs, train_ids, progress=bool(verbose), say=print if verbose else lambda *_: None)
     return metrics
 
 
-def started_from(warm_start: str | Path | None) -> dict | None:
+def started_from(warm_start: str | Path | None, source: str | None = None) -> dict | None:
     """What a fine-tuned network went through before this run (metrics.json's "warm_start"): the
-    folder it started from and that run's epochs, its own earlier runs first, so that a card can say
-    how the weights were made."""
+    model it started from (source, else the folder's name) and that run's epochs, its own earlier
+    runs first, so that a card can say how the weights were made."""
     if not warm_start:
         return None
     path = Path(warm_start) / "metrics.json"
     earlier = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     before = earlier.get("warm_start") or {}
-    return {"from": Path(warm_start).name, "epochs": int(before.get("epochs", 0)) + len(earlier.get("history", [])),
+    return {"from": source or Path(warm_start).name, "epochs": int(before.get("epochs", 0)) + len(earlier.get("history", [])),
             "history": [*before.get("history", []), *earlier.get("history", [])]}
 
 
@@ -315,6 +316,8 @@ def fit_with_checkpoints(model, config: Config, train_data, validation_data, out
     history = History(metrics_path)
     if not resume:
         history.epochs.clear()
+    elif warm_start is None and metrics_path.exists():  # a resumed fine-tuning: still the run it started from
+        warm_start = json.loads(metrics_path.read_text(encoding="utf-8")).get("warm_start")
     started = time.perf_counter()
 
     def write_metrics():
