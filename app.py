@@ -142,7 +142,8 @@ def show(snapshot: dict, started: float, remarks: list[str]) -> list:
              + (f", {'/'.join(sorted(keys))}" if keys - {None} else "")
              + (f"\nasked for: {asked}" if asked else "")
              + f", model {music_model.source}, seed {draft.seed}, {time.perf_counter() - started:.1f} s to make"
-             + (f"\nsections (a form drawn from the songs' own): {sections_in_words([label for _, label in pieces[0].sections])}"
+             + ("\nsections (a form drawn from the songs' own): "
+                + sections_in_words([label for _, label in pieces[0].sections])
                 if (draft.steering or {}).get("drawn_form") and pieces[0].sections else "")
              + f"\nplayed through {synthesizer_name()}"
              + (f"\nchords read from your melody: {bar_by_bar(pieces[0].score.chords)}"

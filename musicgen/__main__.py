@@ -136,7 +136,8 @@ def write_pieces(music_model, request, args) -> int:
         if request.primer.startswith("melody:") and not request.steering.chords:
             print(f"  chords read from the melody: {bar_by_bar(piece.score.chords)}")
         if piece.sections and not request.steering.form:
-            print(f"  sections (a form drawn from the songs' own): {sections_in_words([label for _, label in piece.sections])}")
+            labels = [label for _, label in piece.sections]
+            print(f"  sections (a form drawn from the songs' own): {sections_in_words(labels)}")
     return 0
 
 

@@ -66,6 +66,8 @@ def sections_in_words(labels) -> str:
     letters = dict.fromkeys(label[0] for label in labels if label[:1] in SECTION_NAMES)
     return " ".join(labels) + (f" ({', '.join(f'{letter} {SECTION_NAMES[letter]}' for letter in letters)})"
                                if letters else "")
+
+
 # Presets offered in the app: name -> progression in C major (moved to the chosen key).
 PROGRESSIONS = {
     "I-V-vi-IV (pop)": "C G Am F",

@@ -301,8 +301,9 @@ def started_from(warm_start: str | Path | None, source: str | None = None) -> di
     path = Path(warm_start) / "metrics.json"
     earlier = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     before = earlier.get("warm_start") or {}
-    return {"from": source or Path(warm_start).name, "epochs": int(before.get("epochs", 0)) + len(earlier.get("history", [])),
-            "history": [*before.get("history", []), *earlier.get("history", [])]}
+    history = [*before.get("history", []), *earlier.get("history", [])]
+    epochs = int(before.get("epochs", 0)) + len(earlier.get("history", []))
+    return {"from": source or Path(warm_start).name, "epochs": epochs, "history": history}
 
 
 def fit_with_checkpoints(model, config: Config, train_data, validation_data, out_dir: Path, resume: bool,
