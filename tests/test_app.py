@@ -80,7 +80,8 @@ def test_the_api_works_with_no_arguments_at_all(app_url):
     result = client.predict(api_name="/generate")
     # The page's defaults (30 s from one note, C4): the piece of asking for them with the seed it used.
     # (Not its length: the tiny untrained model writes next to nothing for a few seeds, 1 in 60 from a note.)
-    asked = client.predict(primer_kind="a single note", note="C4", seconds=30, seed=str(result[-1]), api_name="/generate")
+    asked = client.predict(primer_kind="a single note", note="C4", seconds=30, seed=str(result[-1]),
+                           api_name="/generate")
     assert Path(midi_of(result)).read_bytes() == Path(midi_of(asked)).read_bytes()
     assert load_midi(midi_of(result)).get_end_time() > 0
 
@@ -182,7 +183,8 @@ def test_a_real_browser_presses_generate(app_url, tmp_path):
         length = page.get_by_role("spinbutton").first  # the number box of "Length (seconds)"
         length.fill("60")
         length.press("Tab")
-        page.get_by_text("Settings", exact=True).first.click()  # a set seed: the tiny model's piece is the same on every run
+        # A set seed: the tiny model's piece is the same on every run.
+        page.get_by_text("Settings", exact=True).first.click()
         page.get_by_label("Seed (empty = new)").fill("7")
         started = time.perf_counter()
         page.get_by_role("button", name="Generate").click()
