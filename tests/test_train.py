@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, TINY_EVENTS_CONFIG
 from musicgen.config import Config
 from musicgen.vocab import Vocab
 from publish.folder import model_card
@@ -239,3 +239,71 @@ def test_a_fine_tuning_of_a_fine_tuning_counts_every_epoch_before_it(tmp_path):
         {"history": second, "warm_start": {"from": "default", "epochs": 3, "history": first}}), encoding="utf-8")
     assert started_from(tmp_path, "runs/tuned") == {"from": "runs/tuned", "epochs": 4, "history": first + second}
     assert started_from(None) is None  # trained from scratch
+
+
+def test_a_resumed_epoch_sees_the_chunks_an_unbroken_one_would_have():
+    import numpy as np
+
+    from train.data import make_sequence_dataset
+
+    rng = np.random.default_rng(3)
+    songs = [rng.integers(1, 50, size=int(n)) for n in rng.integers(100, 400, size=8)]
+
+    def first_pass(**kwargs):
+        dataset = make_sequence_dataset(songs, 32, 4, seed=7, **kwargs)
+        return np.concatenate([inputs.numpy() for inputs, _, _ in dataset])
+
+    epoch_0, epoch_2 = first_pass(), first_pass(first_epoch=2)
+    assert not np.array_equal(epoch_0[:8], epoch_2[:8])  # each epoch is cut and ordered anew,
+    assert np.array_equal(epoch_2, first_pass(first_epoch=2, skip_chunks=0))  # the same for the same epoch
+    assert np.array_equal(epoch_2[12:], first_pass(first_epoch=2, skip_chunks=12))  # and its rest is its tail
+
+
+def test_a_run_killed_within_an_epoch_resumes_from_that_batch(pop_songs, tmp_path, monkeypatch, capsys):
+    import train.fit as fit
+    from train.data import load_corpus
+
+    class Killed(Exception):
+        pass
+
+    real_checkpoints, batches = fit.checkpoints, []
+
+    def watched(kill_at=None):  # checkpoints(), noting each batch trained, and killing the run at (epoch, batch)
+        def make(*args, **kwargs):
+            callback = real_checkpoints(*args, **kwargs)
+            on_batch = callback.on_train_batch_end
+
+            def on_train_batch_end(batch, logs=None):
+                on_batch(batch, logs)
+                batches.append((callback.epoch, batch))
+                if (callback.epoch, batch) == kill_at:
+                    raise Killed
+            callback.on_train_batch_end = on_train_batch_end
+            return callback
+        return make
+
+    config = Config(**{**TINY_EVENTS_CONFIG, "epochs": 3, "batch_size": 2})
+    corpus = load_corpus(pop_songs, config, progress=False)
+    monkeypatch.setattr("train.calibrate.calibrate", lambda *args, **kwargs: None)  # the weights are what is tested
+    monkeypatch.setattr(fit, "checkpoints", watched())
+    fit.train(config, corpus, tmp_path / "unbroken", verbose=0)
+    unbroken = [sum(epoch == e for epoch, _ in batches) for e in range(3)]
+    batches.clear()
+    out = tmp_path / "run"
+    monkeypatch.setattr(fit, "BACKUP_EVERY_S", 0.0)  # back up after every batch
+    monkeypatch.setattr(fit, "checkpoints", watched(kill_at=(1, 2)))
+    with pytest.raises(Killed):
+        fit.train(config, corpus, out, verbose=0)
+    state = json.loads((out / fit.BACKUP_DIR / "state.json").read_text())
+    assert state == {"epochs_done": 1, "batches_done": 3}
+    before = list(batches)
+
+    batches.clear()
+    monkeypatch.setattr(fit, "BACKUP_EVERY_S", 1e9)
+    monkeypatch.setattr(fit, "checkpoints", watched())
+    metrics = fit.train(config, corpus, out, resume=True, verbose=1)
+    assert "continuing in epoch 2 after its batch 3" in capsys.readouterr().out
+    assert [row["epoch"] for row in metrics["history"]] == [1, 2, 3]
+    assert [sum(epoch == e for epoch, _ in before + batches) for e in range(3)] == unbroken  # none twice, none lost
+    assert unbroken[1] > 3
+    assert batches[0] == (1, 0) and not (out / fit.BACKUP_DIR).exists()

@@ -382,18 +382,23 @@ def at_bar_lines(ids: np.ndarray, starts: list[int], header: Header) -> list[int
 
 def make_sequence_dataset(songs_ids: list[np.ndarray], chunk_tokens: int, batch_size: int, seed: int,
                           transpositions: list[np.ndarray] | None = None, shuffle: bool = True,
-                          header: Header | None = None):
-    """A tf.data pipeline of (chunk, next ids, weights); training chunks are re-cut and re-keyed each epoch."""
+                          header: Header | None = None, first_epoch: int = 0, skip_chunks: int = 0):
+    """A tf.data pipeline of (chunk, next ids, weights); training chunks are re-cut and re-keyed each epoch.
+
+    Each epoch's cut and order follow from seed and the epoch's number, so a resumed run that starts at
+    first_epoch sees what an unbroken one would have; skip_chunks leaves out the first chunks of that
+    first pass (those a run killed within the epoch had trained on)."""
     import tensorflow as tf
 
-    epoch = [0]
+    epoch = [first_epoch]
 
     def chunks():
         rng = np.random.default_rng([seed, epoch[0]]) if shuffle else None
+        skip = skip_chunks if epoch[0] == first_epoch else 0
         epoch[0] += 1
         inputs, targets, weights = sequence_chunks(songs_ids, chunk_tokens, rng, transpositions, header=header)
         order = rng.permutation(len(inputs)) if rng is not None else np.arange(len(inputs))
-        for index in order:
+        for index in order[skip:]:
             yield inputs[index], targets[index], weights[index]
 
     spec = tf.TensorSpec((chunk_tokens,), tf.int32)

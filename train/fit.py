@@ -16,7 +16,8 @@ from musicgen.vocab import Vocab
 
 from .data import Corpus, make_dataset, prepared_tokens, split_by_song, training_tokens
 
-BACKUP_DIR = "backup"  # the last finished epoch, for --resume; removed when a run completes
+BACKUP_DIR = "backup"  # where --resume goes on from; removed when a run completes
+BACKUP_EVERY_S = 600.0  # within an epoch too: a kill loses at most this much of a long epoch
 
 
 def pick_strategy():
@@ -90,8 +91,11 @@ def save_averaged(model, path: Path) -> None:
         model.set_weights(as_trained)
 
 
-def checkpoints(out_dir: Path, monitor: str, best_so_far: float | None):
-    """A callback keeping model.keras at the best `monitor` and backup/ at the last epoch."""
+def checkpoints(out_dir: Path, monitor: str, best_so_far: float | None, every_s: float | None = None,
+                batches_before: int = 0):
+    """A callback keeping model.keras at the best `monitor` and backup/ at the end of each epoch and,
+    with every_s, that many seconds into one (state.json: the epochs and batches done); batches_before:
+    of the first epoch, those trained before a resume."""
     import keras
 
     backup = out_dir / BACKUP_DIR
@@ -99,29 +103,46 @@ def checkpoints(out_dir: Path, monitor: str, best_so_far: float | None):
 
     class Checkpoints(keras.callbacks.Callback):
         best = float("inf") if best_so_far is None else best_so_far
+        epoch, saved_at = 0, time.monotonic()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if every_s is not None and time.monotonic() - self.saved_at >= every_s:
+                self.back_up(self.epoch, batches_before + batch + 1)
 
         def on_epoch_end(self, epoch, logs=None):
+            nonlocal batches_before
             value = (logs or {}).get(monitor)
             if value is not None and value < self.best:
                 self.best = value
                 save_averaged(self.model, out_dir / "model.keras")
+            self.back_up(epoch + 1, 0)
+            batches_before = 0
+
+        def back_up(self, epochs_done: int, batches_done: int):
             save_atomically(self.model, backup / "last.keras")  # as trained: a resume goes on from here
             state = backup / "state.json"
-            state.with_suffix(".partial").write_text(json.dumps({"epochs_done": epoch + 1}))
+            state.with_suffix(".partial").write_text(json.dumps({"epochs_done": epochs_done,
+                                                                  "batches_done": batches_done}))
             os.replace(state.with_suffix(".partial"), state)
+            self.saved_at = time.monotonic()
 
     return Checkpoints()
 
 
 def restore_backup(out_dir: Path):
-    """(model with its optimizer state, epochs done) from an interrupted run, or (None, 0)."""
+    """(model with its optimizer state, epochs done, batches done of the next) from an interrupted run,
+    or (None, 0, 0)."""
     from musicgen.model import load_keras
 
     state = out_dir / BACKUP_DIR / "state.json"
     if not state.exists():
-        return None, 0
+        return None, 0, 0
     model = load_keras(out_dir / BACKUP_DIR / "last.keras", compile=True)
-    return model, json.loads(state.read_text())["epochs_done"]
+    done = json.loads(state.read_text())
+    return model, done["epochs_done"], done.get("batches_done", 0)
 
 
 def plot_history(rows: list[dict], path: Path) -> None:
@@ -267,14 +288,12 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
               f"{len(validation_songs)} validation songs, {len(representation)} token kinds, on {device_name()}")
     if verbose and representation.steerable:
         print(f"styles: {', '.join(representation.styles)}")
-    train_data = make_sequence_dataset(train_ids, config.chunk_tokens, config.batch_size, config.seed, transpositions,
-                                       header=header)
     validation_data = (make_sequence_dataset(validation_ids, config.chunk_tokens, config.batch_size, 0, shuffle=False,
                                              header=header) if validation_ids else None)
 
     strategy = strategy or pick_strategy()
     with strategy.scope():
-        model, epochs_done = restore_backup(out_dir) if resume else (None, 0)
+        model, epochs_done, batches_done = restore_backup(out_dir) if resume else (None, 0, 0)
         if model is None:
             steps_per_epoch = max(1, dataset_summary["tokens"]["train"] // (config.chunk_tokens * config.batch_size))
             model = build_network(config, len(representation))
@@ -284,9 +303,17 @@ def train_sequences(config: Config, corpus: Corpus, out_dir: str | Path, resume:
                     print(f"starting from {warm_start}: {', '.join(taken)}")
             model = compile_model(model, config, steps_per_epoch)
         elif verbose:
-            print(f"continuing after epoch {epochs_done}")
-    metrics = fit_with_checkpoints(model, config, train_data, validation_data, out_dir, resume, epochs_done,
-                                   dataset_summary, verbose, started_from(warm_start, warm_start_source))
+            print(f"continuing in epoch {epochs_done + 1} after its batch {batches_done}" if batches_done
+                  else f"continuing after epoch {epochs_done}")
+
+    def epochs_from(epoch: int, skip_batches: int = 0):
+        return make_sequence_dataset(train_ids, config.chunk_tokens, config.batch_size, config.seed, transpositions,
+                                     header=header, first_epoch=epoch, skip_chunks=skip_batches * config.batch_size)
+
+    rest_of_epoch = epochs_from(epochs_done, batches_done) if batches_done else None
+    metrics = fit_with_checkpoints(model, config, epochs_from(epochs_done + bool(batches_done)), validation_data,
+                                   out_dir, resume, epochs_done, dataset_summary, verbose,
+                                   started_from(warm_start, warm_start_source), rest_of_epoch, batches_done)
     # The corrections around the network, fitted on the same songs once the weights are saved.
     calibrate(out_dir, train_songs, train_ids, progress=bool(verbose), say=print if verbose else lambda *_: None)
     return metrics
@@ -307,9 +334,13 @@ def started_from(warm_start: str | Path | None, source: str | None = None) -> di
 
 
 def fit_with_checkpoints(model, config: Config, train_data, validation_data, out_dir: Path, resume: bool,
-                         epochs_done: int, dataset_summary: dict, verbose: int, warm_start: dict | None = None) -> dict:
+                         epochs_done: int, dataset_summary: dict, verbose: int, warm_start: dict | None = None,
+                         rest_of_epoch=None, batches_done: int = 0, within_epochs: bool = True) -> dict:
     """model.fit with metrics.json per epoch, model.keras at the best epoch, backup/ for --resume, loss.png;
-    warm_start (started_from) is kept in metrics.json."""
+    warm_start (started_from) is kept in metrics.json. rest_of_epoch (a run killed batches_done batches
+    into its next epoch: that epoch's other batches) is trained first, as an epoch of its own fit (Keras
+    holds every later epoch of a fit to its first one's length); then train_data, whole epochs, backed
+    up every BACKUP_EVERY_S within them too where within_epochs (a dataset that can start mid-epoch)."""
     import keras
 
     monitor = "val_loss" if validation_data is not None else "loss"
@@ -332,14 +363,19 @@ def fit_with_checkpoints(model, config: Config, train_data, validation_data, out
 
     best_so_far = history.best(monitor)
     callbacks = [history.callback(write_metrics),
-                 checkpoints(out_dir, monitor, best_so_far[monitor] if best_so_far else None)]
+                 checkpoints(out_dir, monitor, best_so_far[monitor] if best_so_far else None,
+                             BACKUP_EVERY_S if within_epochs else None, batches_done)]
     if model.optimizer.use_ema:  # validate the averaged weights (checkpoints() saves them)
         callbacks.insert(0, keras.callbacks.SwapEMAWeights())
     if config.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=config.early_stopping_patience))
     # shuffle=False: the dataset reshuffles itself each epoch (Keras would only warn that it ignores it).
-    model.fit(train_data, validation_data=validation_data, epochs=config.epochs, shuffle=False,
-              initial_epoch=epochs_done, callbacks=callbacks, verbose=verbose)
+    fit = dict(validation_data=validation_data, shuffle=False, callbacks=callbacks, verbose=verbose)
+    if rest_of_epoch is not None:
+        model.fit(rest_of_epoch, epochs=epochs_done + 1, initial_epoch=epochs_done, **fit)
+        epochs_done += 1
+    if epochs_done < config.epochs and not (rest_of_epoch is not None and model.stop_training):
+        model.fit(train_data, epochs=config.epochs, initial_epoch=epochs_done, **fit)
     shutil.rmtree(out_dir / BACKUP_DIR, ignore_errors=True)
     metrics = write_metrics()
     plot_history(history.rows(), out_dir / "loss.png")
@@ -400,7 +436,7 @@ def train_windows(config: Config, corpus: Corpus, out_dir: str | Path, resume: b
 
     strategy = strategy or pick_strategy()
     with strategy.scope():
-        model, epochs_done = restore_backup(out_dir) if resume else (None, 0)
+        model, epochs_done, _ = restore_backup(out_dir) if resume else (None, 0, 0)  # backed up at epochs' ends
         if model is None:
             steps_per_epoch = -(-sum(len(song) for song in train_tokens) // config.batch_size)
             model = compile_model(build_model(config, vocab), config, steps_per_epoch, logits=False)
@@ -408,4 +444,4 @@ def train_windows(config: Config, corpus: Corpus, out_dir: str | Path, resume: b
             print(f"continuing after epoch {epochs_done}")
 
     return fit_with_checkpoints(model, config, train_data, validation_data, out_dir, resume, epochs_done,
-                                dataset_summary, verbose)
+                                dataset_summary, verbose, within_epochs=False)
