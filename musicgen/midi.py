@@ -59,6 +59,32 @@ def load_midi(source: str | Path | bytes, name: str | None = None) -> pretty_mid
     return midi
 
 
+def bars_across(midi: pretty_midi.PrettyMIDI, name: str, until_seconds: float | None = None) -> str | None:
+    """Why bars of 4 beats counted from the file's start (as a piece is written: the songs' 4/4) would
+    fall across the file's own bars, by its time signatures up to until_seconds, in words; None where
+    they line up (4/4, 2/2, 2/4, 8/4), not for 3/4, 6/8, 5/4, or an odd bar that moves the bar lines."""
+    until = midi.get_end_time() if until_seconds is None else until_seconds
+    for change in sorted(midi.time_signature_changes, key=lambda change: change.time):
+        if change.time >= until - 1e-6:
+            break
+        start = midi.time_to_tick(change.time) / midi.resolution
+        bar = change.numerator * 4 / change.denominator  # in beats
+        if (4 / bar) % 1 > 1e-6 and (bar / 4) % 1 > 1e-6:
+            return (f"{name} is in {change.numerator}/{change.denominator}"
+                    + (f" from bar {bar_number(midi, change.time)}" if start > 1e-6 else "")
+                    + ", and this model writes bars of 4 beats (4/4)")
+        if start % min(bar, 4) > 1e-6:  # an odd bar before: from here bars of 4 beats miss the file's
+            return (f"a bar before bar {bar_number(midi, change.time)} of {name} is shorter or longer than "
+                    "the rest, so from there its bars no longer fall every 4 beats, where this model's do "
+                    "(a pickup can be a bar of 4/4 that starts with a rest)")
+    return None
+
+
+def bar_number(midi: pretty_midi.PrettyMIDI, seconds: float) -> int:
+    """The file's own bar number (from 1) at `seconds`, counted by its time signatures."""
+    return int(np.searchsorted(midi.get_downbeats(), seconds - 1e-6)) + 1
+
+
 def select_instruments(midi: pretty_midi.PrettyMIDI, tracks: str) -> list[pretty_midi.Instrument]:
     """The tracks that make the piano roll; drum tracks never enter.
 

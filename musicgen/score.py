@@ -257,6 +257,9 @@ class Melody:
     found: str  # "the only track", "the track named Vocal", "the highest track (Piano 2), as none is named melody"
 
 
+ONLY_TRACK = "the only track"  # Melody.found of a file with one pitched track: nothing to say
+
+
 def load_melody(source: str | Path | bytes, name: str | None = None) -> Melody:
     """The melody of a MIDI file: its one pitched track, else the track named melody/vocal/lead/voice,
     else the highest-sounding track (said so in Melody.found). MidiError in words for a file with
@@ -270,7 +273,7 @@ def load_melody(source: str | Path | bytes, name: str | None = None) -> Melody:
                                         "a lead instrument)" if drums else "it has no notes to accompany"))
     named = [instrument for instrument in pitched if _part_of(instrument.name) == MELODY]
     if len(pitched) == 1:
-        chosen, found = pitched[0], "the only track"
+        chosen, found = pitched[0], ONLY_TRACK
     elif named:
         chosen, found = named[0], f"the track named {named[0].name.strip()}"
     else:

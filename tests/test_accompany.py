@@ -231,3 +231,54 @@ def test_under_a_tune_that_repeats_a_sure_echo_plays_the_piano_of_the_bar_before
     assert len(echoed) == 4 and all(np.array_equal(later, echoed[0]) for later in echoed[1:])
     free = bars_of(None)
     assert not all(np.array_equal(later, free[0]) for later in free[1:])
+
+
+def with_time_signatures(path, signatures):
+    """tune_file's tune with the time signatures (numerator, denominator, beat) written in."""
+    tune_file(path)
+    midi = pretty_midi.PrettyMIDI(str(path))
+    midi.time_signature_changes = [pretty_midi.TimeSignature(top, bottom, midi.tick_to_time(beat * midi.resolution))
+                                   for top, bottom, beat in signatures]
+    midi.write(str(path))
+    return path
+
+
+def notes_of(model, spec):
+    from musicgen.generate import make_primer
+
+    return make_primer(model, spec, 1, 1, Steering()).notes
+
+
+@pytest.mark.parametrize("signatures, words", [
+    ([(3, 4, 0)], "tune.mid is in 3/4, and this model writes bars of 4 beats (4/4)"),
+    ([(6, 8, 0)], "tune.mid is in 6/8, and"),
+    ([(4, 4, 0), (3, 4, 8)], "tune.mid is in 3/4 from bar 3, and"),
+    ([(2, 4, 0), (4, 4, 2)], "a bar before bar 2 of tune.mid is shorter or longer than the rest"),
+])
+def test_a_tune_whose_bars_are_not_4_beats_is_accompanied_and_said_so(tiny_events_model, tmp_path, signatures,
+                                                                      words):
+    path = with_time_signatures(tmp_path / "tune.mid", signatures)
+    [said] = notes_of(tiny_events_model, f"melody:{path}")
+    assert said.startswith(words) and said.endswith(": its accompaniment counts the tune's beats in fours, "
+                                                    "across its bars")
+    said = notes_of(tiny_events_model, f"midi:{path}")[-1]  # and so goes a continuation
+    assert said.startswith(words) and said.endswith("the piece goes on in bars of 4 beats")
+    _, pieces = accompany(tiny_events_model, path, seed=1)  # nothing refused: the person hears what it makes
+    assert [instrument.name for instrument in pieces[0].midi.instruments] == [MELODY, ACCOMPANIMENT]
+
+
+@pytest.mark.parametrize("signatures", [[(4, 4, 0)], [(2, 2, 0)], [(2, 4, 0)], [(8, 4, 0)], [(1, 4, 0)],
+                                        [(2, 4, 0), (4, 4, 4), (2, 4, 12)], [(3, 4, 16)]])
+def test_a_tune_in_bars_that_4_beats_line_up_with_is_accompanied_without_a_word(tiny_events_model, tmp_path,
+                                                                                 signatures):
+    path = with_time_signatures(tmp_path / "tune.mid", signatures)  # 3/4 from beat 16: after the tune's end
+    assert notes_of(tiny_events_model, f"melody:{path}") == []
+
+
+def test_the_track_taken_as_the_melody_is_said_when_there_were_others(tiny_events_model, tmp_path):
+    low = {"name": "Strings", "notes": [(40, 0.0, 2.0), (43, 2.0, 4.0)]}
+    path = tune_file(tmp_path / "two.mid", extra_tracks=[low])
+    assert notes_of(tiny_events_model, f"melody:{path}") == [
+        "the melody is the highest track (unnamed), as none is named melody, vocal or lead"]
+    drums = {"is_drum": True, "notes": [(36, 0.0, 0.5)]}
+    assert notes_of(tiny_events_model, f"melody:{tune_file(tmp_path / 'drums.mid', extra_tracks=[drums])}") == []

@@ -17,12 +17,12 @@ from ..chords import key_name, parse_chord
 from ..config import ANY_STYLE
 from ..errors import ModelError
 from ..memory import PieceMemory
-from ..midi import note_number
+from ..midi import bars_across, load_midi, note_number
 from ..piece import Draft, Piece
 from ..representations.events import TOKENIZER_FILE, Events
 from ..request import LIBRARY
 from ..sampling import Primer
-from ..score import ACCOMPANIMENT, BEATS_PER_BAR, MELODY, Score, load_melody, load_score
+from ..score import ACCOMPANIMENT, BEATS_PER_BAR, MELODY, ONLY_TRACK, Score, load_melody, load_score
 from ..stateful import DRAW, Forcing, MelodyPlan, sample, sample_under_melody
 from ..steps import StepWeights, load_steps
 from ..steering import Sections, Steering
@@ -100,10 +100,17 @@ class EventScheme(Scheme):
                 note = [*note[:2], DRAW, *note[2:]]
             return Primer(bos, f"note {value}", opening=[*header, *note], transpose=steering.shift())
         if kind == "midi" and value:
-            return midi_primer(music_model, load_score(Path(value)), Path(value).name, steering)
-        if kind == "melody" and value:  # accompaniment() reads the melody itself: this only checks it
-            load_melody(Path(value))
-            return Primer(np.array([events.bos_id], np.int32), f"accompaniment of {Path(value).name}")
+            primer = midi_primer(music_model, load_score(Path(value)), Path(value).name, steering)
+            across = bars_across(load_midi(Path(value)), Path(value).name)
+            primer.notes += [f"{across}: the piece goes on in bars of 4 beats"] if across else []
+            return primer
+        if kind == "melody" and value:  # accompaniment() reads the melody itself: this checks it and says how
+            melody = load_melody(Path(value))
+            across = bars_across(melody.midi, Path(value).name, max(note.end for note in melody.instrument.notes))
+            found = [] if melody.found == ONLY_TRACK else [f"the melody is {melody.found}"]
+            return Primer(np.array([events.bos_id], np.int32), f"accompaniment of {Path(value).name}",
+                          notes=found + ([f"{across}: its accompaniment counts the tune's beats in fours, "
+                                          "across its bars"] if across else []))
         raise ValueError(f"primer {spec!r} is not random, note:NAME (e.g. note:C4) or midi:PATH")
 
     def sample(self, music_model, primer: Primer, request, frame_sampler=None) -> Draft:
