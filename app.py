@@ -33,7 +33,7 @@ from musicgen.config import Config
 from musicgen.errors import HubUnreachable, ModelError
 from musicgen.generate import extend_draft, make_primer, pieces_of, sample_draft
 from musicgen.hub import MusicModel, load, resolve_source
-from musicgen.midi import MAX_MIDI_BYTES, MidiError
+from musicgen.midi import MAX_MIDI_BYTES, MidiError, downbeat_beats
 from musicgen.output import OutputError, write_piece
 from musicgen.piece import Draft
 from musicgen.roll import PLAYHEAD_JS, player_html, roll_of
@@ -146,7 +146,7 @@ def show(snapshot: dict, started: float, remarks: list[str]) -> list:
                 + sections_in_words([label for _, label in pieces[0].sections])
                 if (draft.steering or {}).get("drawn_form") and pieces[0].sections else "")
              + f"\nplayed through {synthesizer_name()}"
-             + (f"\nchords read from your melody: {bar_by_bar(pieces[0].score.chords)}"
+             + ("\nchords read from your melody: " + bar_by_bar(pieces[0].score.chords, downbeat_beats(pieces[0].midi))
                 if draft.melody and not (draft.steering or {}).get("chords") else ""))
     return [*slots, *players, facts + "".join(f"\n{remark}" for remark in remarks if remark), draft.seed]
 

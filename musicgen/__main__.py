@@ -106,6 +106,7 @@ def write_pieces(music_model, request, args) -> int:
     """Sample the request's pieces and write each one's files, saying what was made."""
     from .audio import synthesizer_name
     from .chords import bar_by_bar
+    from .midi import downbeat_beats
     from .generate import compose, make_primer
     from .output import write_piece
     from .steering import form_name, sections_in_words
@@ -134,7 +135,7 @@ def write_pieces(music_model, request, args) -> int:
         print(f"wrote {written}: {piece.midi.get_end_time():.1f} s{tempo}, {piece.note_count} notes"
               + (f" [{rendered.synthesizer}]" if rendered else ""))
         if request.primer.startswith("melody:") and not request.steering.chords:
-            print(f"  chords read from the melody: {bar_by_bar(piece.score.chords)}")
+            print(f"  chords read from the melody: {bar_by_bar(piece.score.chords, downbeat_beats(piece.midi))}")
         if piece.sections and not request.steering.form:
             labels = [label for _, label in piece.sections]
             print(f"  sections (a form drawn from the songs' own): {sections_in_words(labels)}")

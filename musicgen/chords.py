@@ -193,16 +193,17 @@ def progression_rows(chords: list[int], bars: int, beats_per_bar: int = 4) -> np
                      for bar in range(bars)], float).reshape(-1, 3) if chords else np.zeros((0, 3))
 
 
-def bar_by_bar(chords: np.ndarray, beats_per_bar: int = 4, bars: int | None = None) -> str:
+def bar_by_bar(chords: np.ndarray, starts: list[float] | None = None) -> str:
     """Chord rows as a person reads them, bar by bar: "C | G Am | F" (a bar's changes inside it);
-    "-" for a bar under no chord. `bars` defaults to the last chord's bar."""
+    "-" for a bar under no chord. starts: each bar's first beat (a file's own bar lines, a pickup's
+    too), else a bar every 4 beats from beat 0; bars up to the last chord's."""
     if not len(chords):
         return ""
-    bars = bars if bars is not None else int(np.ceil(chords[:, 1].max() / beats_per_bar - 1e-6))
+    end = float(chords[:, 1].max())
+    starts = [start for start in (starts if starts is not None else np.arange(0, end, 4.0)) if start < end - 1e-6]
     words = []
-    for bar in range(bars):
-        start, end = bar * beats_per_bar, (bar + 1) * beats_per_bar
-        inside = chords[(chords[:, 0] > start) & (chords[:, 0] < end)]
+    for start, next_start in zip(starts, [*starts[1:], end]):
+        inside = chords[(chords[:, 0] > start) & (chords[:, 0] < next_start)]
         names = [chord_name(int(chord)) for chord in [*chord_at(chords, [start]), *inside[:, 2]]
                  if chord != NO_CHORD]
         names = [name for index, name in enumerate(names) if index == 0 or name != names[index - 1]]

@@ -59,25 +59,52 @@ def load_midi(source: str | Path | bytes, name: str | None = None) -> pretty_mid
     return midi
 
 
+def bar_offset(midi: pretty_midi.PrettyMIDI, until_seconds: float | None = None) -> float | None:
+    """The beats to put before the file's start so that its bar lines (by its time signatures up to
+    until_seconds) fall on bars of 4 beats, as a piece's do: 0 for 4/4, 2/2, 2/4 or 8/4; 3 for a
+    pickup bar of 1/4 before the 4/4; None where no one offset does (3/4, 6/8, 5/4, an odd bar inside)."""
+    return _offset_for(_meters(midi, until_seconds))
+
+
 def bars_across(midi: pretty_midi.PrettyMIDI, name: str, until_seconds: float | None = None) -> str | None:
-    """Why bars of 4 beats counted from the file's start (as a piece is written: the songs' 4/4) would
-    fall across the file's own bars, by its time signatures up to until_seconds, in words; None where
-    they line up (4/4, 2/2, 2/4, 8/4), not for 3/4, 6/8, 5/4, or an odd bar that moves the bar lines."""
-    until = midi.get_end_time() if until_seconds is None else until_seconds
-    for change in sorted(midi.time_signature_changes, key=lambda change: change.time):
-        if change.time >= until - 1e-6:
-            break
-        start = midi.time_to_tick(change.time) / midi.resolution
-        bar = change.numerator * 4 / change.denominator  # in beats
-        if (4 / bar) % 1 > 1e-6 and (bar / 4) % 1 > 1e-6:
-            return (f"{name} is in {change.numerator}/{change.denominator}"
-                    + (f" from bar {bar_number(midi, change.time)}" if start > 1e-6 else "")
-                    + ", and this model writes bars of 4 beats (4/4)")
-        if start % min(bar, 4) > 1e-6:  # an odd bar before: from here bars of 4 beats miss the file's
-            return (f"a bar before bar {bar_number(midi, change.time)} of {name} is shorter or longer than "
-                    "the rest, so from there its bars no longer fall every 4 beats, where this model's do "
-                    "(a pickup can be a bar of 4/4 that starts with a rest)")
+    """Why no bar_offset puts the file's bars on bars of 4 beats, in words; None where one does."""
+    meters = _meters(midi, until_seconds)
+    for count, (start, bar, signature) in enumerate(meters, 1):
+        if _offset_for(meters[:count]) is not None:
+            continue
+        where = f" from bar {bar_number(midi, midi.tick_to_time(int(round(start * midi.resolution))))}" if start else ""
+        if not _whole(4 / bar) and not _whole(bar / 4):
+            return f"{name} is in {signature}{where}, and this model writes bars of 4 beats (4/4)"
+        return (f"{name} has a bar of another length before its {signature}{where}, so from there its bar lines "
+                "do not fall every 4 beats, where this model's do")
     return None
+
+
+def _meters(midi: pretty_midi.PrettyMIDI, until_seconds: float | None) -> list[tuple[float, float, str]]:
+    """(first beat, beats a bar, "3/4") of each time signature that starts before until_seconds."""
+    until = midi.get_end_time() if until_seconds is None else until_seconds
+    return [(midi.time_to_tick(change.time) / midi.resolution, change.numerator * 4 / change.denominator,
+             f"{change.numerator}/{change.denominator}")
+            for change in sorted(midi.time_signature_changes, key=lambda change: change.time)
+            if change.time < until - 1e-6]
+
+
+def _offset_for(meters: list[tuple[float, float, str]]) -> float | None:
+    if any(not _whole(4 / bar) and not _whole(bar / 4) for _, bar, _ in meters):
+        return None
+    for offset in [0.0, *sorted({(-start) % 4 for start, _, _ in meters})]:
+        if all(_whole((start + offset) / min(bar, 4)) for start, bar, _ in meters):
+            return offset
+    return None
+
+
+def _whole(x: float) -> bool:
+    return abs(x - round(x)) < 1e-6
+
+
+def downbeat_beats(midi: pretty_midi.PrettyMIDI) -> list[float]:
+    """Each of the file's bar lines (by its time signatures), in beats from its start."""
+    return [midi.time_to_tick(seconds) / midi.resolution for seconds in midi.get_downbeats()]
 
 
 def bar_number(midi: pretty_midi.PrettyMIDI, seconds: float) -> int:

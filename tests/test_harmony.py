@@ -111,3 +111,6 @@ def test_chords_are_shown_bar_by_bar_as_a_person_reads_them():
                      [8, 12, chord_of(5, "maj")], [12, 14, NO_CHORD], [16, 20, chord_of(5, "maj")]], float)
     assert bar_by_bar(rows) == "C | G Am | F | - | F"
     assert bar_by_bar(np.zeros((0, 3))) == ""
+    after_a_pickup = rows + [1, 1, 0]  # the file's bar lines at 1, 5, 9...: a bar of one beat first
+    assert bar_by_bar(after_a_pickup, [0, 1, 5, 9, 13, 17]) == "- | C | G Am | F | - | F"
+    assert bar_by_bar(rows, [0, 1, 5]) == "C | C G | G Am F"  # a file's own bar lines

@@ -17,7 +17,7 @@ from ..chords import key_name, parse_chord
 from ..config import ANY_STYLE
 from ..errors import ModelError
 from ..memory import PieceMemory
-from ..midi import bars_across, load_midi, note_number
+from ..midi import bar_offset, bars_across, load_midi, note_number
 from ..piece import Draft, Piece
 from ..representations.events import TOKENIZER_FILE, Events
 from ..request import LIBRARY
@@ -100,13 +100,16 @@ class EventScheme(Scheme):
                 note = [*note[:2], DRAW, *note[2:]]
             return Primer(bos, f"note {value}", opening=[*header, *note], transpose=steering.shift())
         if kind == "midi" and value:
-            primer = midi_primer(music_model, load_score(Path(value)), Path(value).name, steering)
-            across = bars_across(load_midi(Path(value)), Path(value).name)
+            midi = load_midi(Path(value))
+            score, offset = load_score(Path(value)), bar_offset(midi) or 0.0
+            primer = midi_primer(music_model, score.cropped(-offset, np.inf) if offset else score, Path(value).name,
+                                 steering)  # read in its own bars (after a pickup) where they are 4 beats
+            across = bars_across(midi, Path(value).name)
             primer.notes += [f"{across}: the piece goes on in bars of 4 beats"] if across else []
             return primer
         if kind == "melody" and value:  # accompaniment() reads the melody itself: this checks it and says how
             melody = load_melody(Path(value))
-            across = bars_across(melody.midi, Path(value).name, max(note.end for note in melody.instrument.notes))
+            across = bars_across(melody.midi, Path(value).name, melody_end(melody))
             found = [] if melody.found == ONLY_TRACK else [f"the melody is {melody.found}"]
             return Primer(np.array([events.bos_id], np.int32), f"accompaniment of {Path(value).name}",
                           notes=found + ([f"{across}: its accompaniment counts the tune's beats in fours, "
@@ -370,6 +373,8 @@ def accompaniment(music_model, request) -> Draft:
     shift, mode = reader.key_of(melody.score.parts[MELODY]) if reader is not None else melody.score.key()
     shift = shift if config.key_normalize else 0
     tune = melody.score.transposed(shift)  # in the model's key
+    offset = bar_offset(melody.midi, melody_end(melody)) or 0.0
+    tune = tune.cropped(-offset, np.inf) if offset else tune  # its bar lines on the model's (after a pickup)
     plan = melody_plan(events, tune)
     seconds = plan.bars * BEATS_PER_BAR * melody.score.seconds_per_beat
     if seconds > LIBRARY.max_seconds:  # the length a request may ask for bounds the tune too
@@ -393,6 +398,11 @@ def accompaniment(music_model, request) -> Draft:
     rows = [[*header, *row.tolist()] for row in written]
     return Draft(music_model.source, request.seed, rows, tempi=[melody.score.tempo_bpm] * request.variations,
                  transpose=-shift, speed=1.0, program=request.program, steering=steering.to_json(), melody=str(path))
+
+
+def melody_end(melody) -> float:
+    """The second the tune's last note ends: a time signature after it does not count."""
+    return max(note.end for note in melody.instrument.notes)
 
 
 def half_bar_chords(music_model, melody: Score, bars: int, progression: list[int] | None) -> list[int] | None:
@@ -430,6 +440,8 @@ def accompanied_piece(music_model, draft: Draft, ids: np.ndarray, index: int) ->
     score = music_model.vocab.decode(ids, melody.score.tempo_bpm).transposed(draft.transpose)
     if music_model.corrections.articulation is not None:
         score = music_model.corrections.articulation.performed(score, (draft.seed, index))
+    offset = bar_offset(melody.midi, melody_end(melody)) or 0.0  # as accompaniment() read the tune
+    score = score.cropped(offset, np.inf) if offset else score  # back on the file's beats
     accompaniment_notes = score.parts.get(ACCOMPANIMENT, np.zeros((0, 4)))
     out = copy.deepcopy(melody.midi)  # its tempo map, time and key signatures: the melody keeps its times
     tune = pretty_midi.Instrument(program=melody.instrument.program, name=MELODY)
@@ -442,7 +454,7 @@ def accompanied_piece(music_model, draft: Draft, ids: np.ndarray, index: int) ->
     for start, end, pitch, velocity in accompaniment_notes:
         piano.notes.append(pretty_midi.Note(int(velocity), int(pitch), seconds(start), seconds(end)))
     # A piece continued past the tune (Continue) goes on with the melody the network wrote there.
-    tune_end = BEATS_PER_BAR * np.ceil(melody.score.end_beats / BEATS_PER_BAR - 1e-6)
+    tune_end = BEATS_PER_BAR * np.ceil((melody.score.end_beats + offset) / BEATS_PER_BAR - 1e-6) - offset
     written_on = score.parts.get(MELODY, np.zeros((0, 4)))
     for start, end, pitch, velocity in written_on[written_on[:, 0] >= tune_end]:
         tune.notes.append(pretty_midi.Note(int(velocity), int(pitch), seconds(start), seconds(end)))
