@@ -306,3 +306,22 @@ def test_a_file_after_a_pickup_bar_is_continued_from_its_own_bars(tiny_events_mo
                                                             for index, pitch in enumerate(TUNE)]}], tempo=100.0)
     read = [make_primer(tiny_events_model, f"midi:{path}", 1, 1, Steering()) for path in (pickup, later)]
     assert np.array_equal(read[0].ids, read[1].ids) and read[0].notes == read[1].notes == []
+
+
+@pytest.mark.parametrize("signatures", [[], [(1, 4, 0), (4, 4, 1)]])
+def test_an_accompanied_tune_is_continued_like_any_piece(tiny_events_model, tmp_path, signatures):
+    from musicgen.generate import extend_draft
+
+    path = with_time_signatures(tmp_path / "tune.mid", signatures)
+    draft, pieces = accompany(tiny_events_model, path, seed=5)
+    longer = extend_draft(tiny_events_model, draft, 0, Request.build(tiny_events_model.config, seconds=8, seed=6))
+    [piece] = pieces_of(tiny_events_model, longer)
+    parts = {instrument.name: instrument.notes for instrument in piece.midi.instruments}
+    given = pretty_midi.PrettyMIDI(str(path)).instruments[0].notes
+    tune_ends = max(note.end for note in given)
+    assert [(n.pitch, round(n.start, 6)) for n in parts[MELODY][:len(given)]] == \
+        [(n.pitch, round(n.start, 6)) for n in given]  # the tune as it was, then what the network sang on
+    assert all(note.start >= tune_ends - 1e-6 for note in parts[MELODY][len(given):])
+    assert max(note.start for note in parts[ACCOMPANIMENT]) > tune_ends  # the piano goes on past the tune
+    assert piece.midi.get_end_time() > pieces[0].midi.get_end_time() + 4
+    assert min(note.start for notes in parts.values() for note in notes) >= 0
