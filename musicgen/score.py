@@ -21,7 +21,7 @@ import numpy as np
 import pretty_midi
 
 from .chords import NO_CHORD, harte_chord, transpose_chord
-from .midi import MidiError, key_of, load_midi
+from .midi import MidiError, bar_offset, key_of, load_midi
 
 MELODY, ACCOMPANIMENT = "Melody", "Accompaniment"
 PARTS = (MELODY, ACCOMPANIMENT)
@@ -255,6 +255,16 @@ class Melody:
     midi: pretty_midi.PrettyMIDI
     instrument: pretty_midi.Instrument
     found: str  # "the only track", "the track named Vocal", "the highest track (Piano 2), as none is named melody"
+
+    @property
+    def end_seconds(self) -> float:
+        """When its last note ends: the file's time signatures after it do not concern the tune."""
+        return max(note.end for note in self.instrument.notes)
+
+    @property
+    def bar_offset(self) -> float | None:
+        """Beats before the tune that put its own bar lines on bars of 4 (musicgen.midi.bar_offset)."""
+        return bar_offset(self.midi, self.end_seconds)
 
 
 ONLY_TRACK = "the only track"  # Melody.found of a file with one pitched track: nothing to say

@@ -109,7 +109,7 @@ class EventScheme(Scheme):
             return primer
         if kind == "melody" and value:  # accompaniment() reads the melody itself: this checks it and says how
             melody = load_melody(Path(value))
-            across = bars_across(melody.midi, Path(value).name, melody_end(melody))
+            across = bars_across(melody.midi, Path(value).name, melody.end_seconds)
             found = [] if melody.found == ONLY_TRACK else [f"the melody is {melody.found}"]
             return Primer(np.array([events.bos_id], np.int32), f"accompaniment of {Path(value).name}",
                           notes=found + ([f"{across}: its accompaniment counts the tune's beats in fours, "
@@ -373,7 +373,7 @@ def accompaniment(music_model, request) -> Draft:
     shift, mode = reader.key_of(melody.score.parts[MELODY]) if reader is not None else melody.score.key()
     shift = shift if config.key_normalize else 0
     tune = melody.score.transposed(shift)  # in the model's key
-    offset = bar_offset(melody.midi, melody_end(melody)) or 0.0
+    offset = melody.bar_offset or 0.0
     tune = tune.cropped(-offset, np.inf) if offset else tune  # its bar lines on the model's (after a pickup)
     plan = melody_plan(events, tune)
     seconds = plan.bars * BEATS_PER_BAR * melody.score.seconds_per_beat
@@ -398,11 +398,6 @@ def accompaniment(music_model, request) -> Draft:
     rows = [[*header, *row.tolist()] for row in written]
     return Draft(music_model.source, request.seed, rows, tempi=[melody.score.tempo_bpm] * request.variations,
                  transpose=-shift, speed=1.0, program=request.program, steering=steering.to_json(), melody=str(path))
-
-
-def melody_end(melody) -> float:
-    """The second the tune's last note ends: a time signature after it does not count."""
-    return max(note.end for note in melody.instrument.notes)
 
 
 def half_bar_chords(music_model, melody: Score, bars: int, progression: list[int] | None) -> list[int] | None:
@@ -440,7 +435,7 @@ def accompanied_piece(music_model, draft: Draft, ids: np.ndarray, index: int) ->
     score = music_model.vocab.decode(ids, melody.score.tempo_bpm).transposed(draft.transpose)
     if music_model.corrections.articulation is not None:
         score = music_model.corrections.articulation.performed(score, (draft.seed, index))
-    offset = bar_offset(melody.midi, melody_end(melody)) or 0.0  # as accompaniment() read the tune
+    offset = melody.bar_offset or 0.0  # as accompaniment() read the tune
     score = score.cropped(offset, np.inf) if offset else score  # back on the file's beats
     accompaniment_notes = score.parts.get(ACCOMPANIMENT, np.zeros((0, 4)))
     out = copy.deepcopy(melody.midi)  # its tempo map, time and key signatures: the melody keeps its times
