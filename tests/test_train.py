@@ -133,6 +133,16 @@ def test_an_existing_run_is_not_overwritten(midi_folder, tmp_path, capsys):
     assert (out / "model.keras").read_text() == "precious"
 
 
+def test_a_finished_run_is_not_trained_again_by_resume(midi_folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["--data", str(midi_folder), "--out", str(out), "--epochs", "1", *TINY]) == 0
+    finished = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert main(["--resume", "--out", str(out), "--data", str(midi_folder)]) == 2
+    said = capsys.readouterr().err
+    assert "its training finished, there is nothing to resume" in said and "with more --epochs" in said
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == finished  # its files as they were
+
+
 def run_train(args, **kwargs):
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "train", *args], cwd=ROOT, env=env,

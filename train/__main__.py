@@ -9,8 +9,10 @@ from pathlib import Path
 import musicgen  # noqa: F401  (quiets TensorFlow before anything imports it)
 from musicgen.config import FRAMES_RECIPE, ORIGINAL_RECIPE, NETWORKS, STARTS, TRACK_CHOICES, Config, ConfigError
 from musicgen.hub import ModelError
+from musicgen.schemes import scheme_for
 
 from .data import NoUsableFiles, load_corpus
+from .fit import BACKUP_DIR
 
 RECIPES = {"ours": {}, "original": ORIGINAL_RECIPE, "frames": FRAMES_RECIPE}
 
@@ -116,6 +118,12 @@ def main(argv=None) -> int:
             if not (out_dir / "config.json").exists():
                 raise ConfigError(f"{out_dir}: nothing to resume (no config.json); drop --resume to start a run")
             config = Config.load(out_dir / "config.json")
+            if (out_dir / "model.keras").exists() and not (out_dir / BACKUP_DIR / "state.json").exists():
+                further = (f"fine-tune it: --warm-start {out_dir} --out NEW_FOLDER; to fit its corrections again: "
+                           f"python -m train.calibrate {out_dir} --data DIR" if scheme_for(config).whole_sequences
+                           else "start a new run with more --epochs")
+                raise ConfigError(f"{out_dir}: its training finished, there is nothing to resume (no {BACKUP_DIR}/). "
+                                  f"To train it further, {further}")
             print(f"resuming {out_dir} with its saved config")
         else:
             if out_dir.exists() and any(out_dir.iterdir()):
