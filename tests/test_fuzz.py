@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import resource
+import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 
 import mido
 import pytest
@@ -53,6 +55,8 @@ events = st.one_of(
               deltas, st.sampled_from([1, 2, 500_000, 0xFFFFFF]) | st.integers(1, 0xFFFFFF)),
     st.builds(lambda d, p, c: mido.Message("program_change", program=p, channel=c, time=d),
               deltas, st.integers(0, 127), st.integers(0, 15)),
+    st.builds(lambda d, n, b: mido.MetaMessage("time_signature", numerator=n, denominator=b, time=d),
+              deltas, st.integers(1, 255), st.sampled_from([1, 2, 4, 8, 16, 32])),
 )
 
 
@@ -183,19 +187,24 @@ def test_primer_specs_and_note_names(tiny_model, spec):
 
 
 def run_event_case(data: bytes, events_model) -> str:
-    """The same promise for an event model's continuation: a primer that decodes, or one MidiError with words."""
-    from musicgen.schemes.events import midi_primer as event_midi_primer
-    from musicgen.score import load_score
+    """The same promise for an event model's continuation, the file read as the CLI reads it (its bars too):
+    a primer that decodes, or one MidiError with words."""
+    from musicgen.steering import Steering
 
     started = time.perf_counter()
-    try:
-        primer = event_midi_primer(events_model, load_score(data, name="case.mid"), "case.mid")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "case.mid"
+        path.write_bytes(data)
+        try:
+            primer = make_primer(events_model, f"midi:{path}", 0, 1, Steering())
+            outcome = "continued"
+        except MidiError as error:
+            primer, outcome = None, "MidiError"
+            assert str(error).startswith("case.mid: ") and len(str(error)) > len("case.mid: ") + 5
+    if primer is not None:
         assert primer.ids[0] == events_model.vocab.bos_id and primer.ids.max() < len(events_model.vocab)
         events_model.vocab.decode(primer.ids)
-        outcome = "continued"
-    except MidiError as error:
-        assert str(error).startswith("case.mid: ") and len(str(error)) > len("case.mid: ") + 5
-        outcome = "MidiError"
+        assert all(isinstance(note, str) and note for note in primer.notes)
     assert time.perf_counter() - started < SECONDS_PER_CASE
     return outcome
 
