@@ -106,8 +106,8 @@ def write_pieces(music_model, request, args) -> int:
     """Sample the request's pieces and write each one's files, saying what was made."""
     from .audio import synthesizer_name
     from .chords import bar_by_bar
-    from .midi import downbeat_beats
     from .generate import compose, make_primer
+    from .midi import downbeat_beats
     from .output import write_piece
     from .steering import form_name, sections_in_words
 

@@ -374,7 +374,7 @@ def fit_with_checkpoints(model, config: Config, train_data, validation_data, out
     if rest_of_epoch is not None:
         model.fit(rest_of_epoch, epochs=epochs_done + 1, initial_epoch=epochs_done, **fit)
         epochs_done += 1
-    if epochs_done < config.epochs and not (rest_of_epoch is not None and model.stop_training):
+    if epochs_done < config.epochs and not getattr(model, "stop_training", False):  # EarlyStopping in the rest
         model.fit(train_data, epochs=config.epochs, initial_epoch=epochs_done, **fit)
     shutil.rmtree(out_dir / BACKUP_DIR, ignore_errors=True)
     metrics = write_metrics()
