@@ -269,11 +269,14 @@ def test_the_roll_shows_the_pieces_notes_and_its_playhead_follows_a_seek(app_url
             assert "Melody" in legend and "Accompaniment" in legend
         page.wait_for_function("document.querySelector('#piece-1-player audio').readyState >= 1", timeout=30_000)
         for wanted in (4.0, 1.5):
-            page.evaluate("t => { document.querySelector('#piece-1-player audio').currentTime = t; }", wanted)
-            expect(page.locator("#piece-1-player svg.roll")).to_have_attribute(
-                "data-playhead", re.compile(r"\d"), timeout=5_000)
-            page.wait_for_timeout(300)
-            playhead = float(page.locator("#piece-1-player svg.roll").get_attribute("data-playhead"))
+            for _ in range(10):  # on a loaded machine the player may still be settling when first sought
+                page.evaluate("t => { document.querySelector('#piece-1-player audio').currentTime = t; }", wanted)
+                expect(page.locator("#piece-1-player svg.roll")).to_have_attribute(
+                    "data-playhead", re.compile(r"\d"), timeout=5_000)
+                page.wait_for_timeout(300)
+                playhead = float(page.locator("#piece-1-player svg.roll").get_attribute("data-playhead"))
+                if abs(playhead - wanted) < 0.2:
+                    break
             assert abs(playhead - wanted) < 0.2, (playhead, wanted)
         shots = Path(os.environ.get("MUSICGEN_SCREENSHOTS", tmp_path))
         shots.mkdir(parents=True, exist_ok=True)
